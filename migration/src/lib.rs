@@ -1,0 +1,23 @@
+//! Database schema of taskwire, as sea-orm migrations the server runs at start.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_users;
+mod m20261123_000002_workflows;
+mod m20261123_000003_tasks;
+mod m20261123_000004_events;
+
+/// The ordered list of every migration; `taskwire migrate` and `serve` apply it.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_users::Migration),
+            Box::new(m20261123_000002_workflows::Migration),
+            Box::new(m20261123_000003_tasks::Migration),
+            Box::new(m20261123_000004_events::Migration),
+        ]
+    }
+}

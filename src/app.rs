@@ -1,0 +1,324 @@
+//! `Application`: builds the state and router, binds the listener, runs until stopped.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use tokio::net::{TcpListener, TcpSocket};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use tracing::{error, info, warn};
+
+use crate::{
+    auth::{self, throttle::LoginThrottle, tokens::TokenKeys},
+    bus::{Bus, InProcessBus},
+    config::{Config, ConfigError},
+    db,
+    error::{AppError, InternalErrorDetail},
+    events::{outbox, retention},
+    hub::{self, Hub},
+    ops,
+    state::AppState,
+    tasks, users, web, workflows,
+};
+
+/// Largest request body accepted (413 above).
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("cannot listen on the configured address: {0}")]
+    Listen(#[from] std::io::Error),
+    #[error("demo setup failed: {0}")]
+    Demo(String),
+}
+
+/// A built server, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database, migrates it, starts the hub, and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let db = db::connect(&config.database_url).await?;
+        db::migrate(&db).await?;
+        if config.demo {
+            crate::demo::seed(&db)
+                .await
+                .map_err(|e| StartupError::Demo(e.to_string()))?;
+        }
+        if config.redis_url.is_some() {
+            warn!("REDIS_URL is set, but this build uses the in-process bus and locks");
+        }
+        let hub = Hub::new(
+            outbox::max_id(&db)
+                .await
+                .map_err(|e| StartupError::Demo(e.to_string()))?,
+        );
+        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(4096));
+        let config = Arc::new(config);
+        let state = AppState {
+            keys: Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl)),
+            throttle: Arc::new(LoginThrottle::new(
+                config.login_max_failures,
+                config.login_window,
+            )),
+            db: db.clone(),
+            hub: hub.clone(),
+            bus: bus.clone(),
+            config: config.clone(),
+        };
+        tokio::spawn(hub::run_dispatcher(
+            hub.clone(),
+            db.clone(),
+            bus.subscribe(),
+            hub.shutdown_signal(),
+        ));
+        tokio::spawn(retention::run_pruner(
+            db,
+            config.event_retention,
+            hub.shutdown_signal(),
+        ));
+        let listener = bind(config.bind, config.socket_send_buffer)?;
+        Ok(Application {
+            listener,
+            router: router(state.clone()),
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The shared state, for tests that look inside (session counts, the database).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` resolves, then closes sessions with 1001 and finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let hub = self.state.hub.clone();
+        let closing = hub.clone();
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(async move {
+                stop.await;
+                info!("shutting down: closing sessions, finishing requests");
+                closing.shut_down();
+            })
+            .await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while hub.session_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.state.db.clone().close().await.ok();
+        info!("stopped");
+        Ok(())
+    }
+}
+
+fn bind(address: SocketAddr, send_buffer: Option<u32>) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if let Some(size) = send_buffer {
+        socket.set_send_buffer_size(size)?;
+    }
+    socket.bind(address)?;
+    socket.listen(1024)
+}
+
+/// The whole HTTP surface: one router per domain, merged, under the common layers.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(auth::routes::router())
+        .merge(users::routes::router())
+        .merge(workflows::routes::router())
+        .merge(tasks::routes::router())
+        .route("/ws", get(hub::ws_handler))
+        .merge(ops::router())
+        .merge(web::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    let mut app = api
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn(json_error_bodies))
+        .layer(middleware::from_fn(log_internal_errors))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialRequestId::default()));
+    if !state.config.allowed_origins.is_empty() {
+        let origins: Vec<HeaderValue> = state
+            .config
+            .allowed_origins
+            .iter()
+            .filter_map(|o| o.parse().ok())
+            .collect();
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PUT,
+                    Method::PATCH,
+                    Method::DELETE,
+                ])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        );
+    }
+    app.with_state(state)
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids: a per-process random prefix and a counter — unique, short, ordered.
+#[derive(Clone)]
+struct SequentialRequestId {
+    prefix: Arc<str>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Default for SequentialRequestId {
+    fn default() -> Self {
+        let prefix = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+        SequentialRequestId {
+            prefix: prefix.into(),
+            next: Default::default(),
+        }
+    }
+}
+
+impl MakeRequestId for SequentialRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// Logs each 500 once, with its request id and the detail the client never sees.
+async fn log_internal_errors(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if let Some(InternalErrorDetail(detail)) = response.extensions().get::<InternalErrorDetail>() {
+        error!(%request_id, %method, %path, error = %detail, "request failed");
+    }
+    response
+}
+
+/// Gives every error from outside our handlers (unparsable paths and queries,
+/// body limits, timeouts) the same JSON shape as our own errors.
+async fn json_error_bodies(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(BODY_LIMIT_BYTES),
+        StatusCode::NOT_FOUND => AppError::NotFound(if text.is_empty() {
+            "no such resource".into()
+        } else {
+            text
+        }),
+        StatusCode::UNAUTHORIZED => AppError::Unauthenticated(text),
+        StatusCode::FORBIDDEN => AppError::Forbidden(text),
+        StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable(text),
+        s if s.is_server_error() => AppError::Internal(text),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::InvalidJson(text),
+        _ => AppError::Validation(if text.is_empty() {
+            status.canonical_reason().unwrap_or("bad request").into()
+        } else {
+            text
+        }),
+    };
+    let mut response = error.into_response();
+    *response.status_mut() = status;
+    response
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound("no such resource".into())
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response =
+        AppError::Validation("this method is not allowed on this resource".into()).into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,116 @@
+//! The `CurrentUser` extractor: a verified token for an active user, or 401.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, Method, header, request::Parts},
+};
+use sea_orm::EntityTrait;
+use serde::Serialize;
+
+use super::{cookies, origin::origin_allowed};
+use crate::{
+    entity::user,
+    error::{AppError, Result},
+    state::AppState,
+    users::Role,
+};
+
+/// The authenticated caller, with the role read fresh from the database.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+impl CurrentUser {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// 403 unless the caller is an ADMIN.
+    pub fn require_admin(&self) -> Result<()> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("this needs the ADMIN role".into()))
+        }
+    }
+}
+
+/// Where the caller's token came from; cookie-borne writes get a CSRF Origin check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    Header,
+    Cookie,
+}
+
+/// The bearer token of a request: the `Authorization` header first, then the cookie.
+pub fn request_token(headers: &HeaderMap) -> Option<(&str, TokenSource)> {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .unwrap_or("")
+            .trim();
+        return Some((token, TokenSource::Header));
+    }
+    cookies::read_cookie(headers, cookies::ACCESS_COOKIE).map(|t| (t, TokenSource::Cookie))
+}
+
+/// Verifies a token and loads its user; shared by REST and the WebSocket.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser> {
+    let user_id = state.keys.verify_access_user(token)?;
+    let user = user::Entity::find_by_id(user_id).one(&state.db).await?;
+    match user {
+        Some(user) if user.is_active => Ok(CurrentUser {
+            id: user.id,
+            username: user.username,
+            role: Role::parse(&user.role).ok_or_else(|| {
+                AppError::Internal(format!("user {} has an unknown role", user.id))
+            })?,
+        }),
+        Some(_) => Err(AppError::Unauthenticated("this account is disabled".into())),
+        None => Err(AppError::Unauthenticated(
+            "the access token is invalid".into(),
+        )),
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (token, source) = request_token(&parts.headers).ok_or_else(|| {
+            AppError::Unauthenticated("sign in first: send Authorization: Bearer <token>".into())
+        })?;
+        if source == TokenSource::Cookie && !is_safe(&parts.method) {
+            let origin = parts
+                .headers
+                .get(header::ORIGIN)
+                .and_then(|v| v.to_str().ok());
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok());
+            if let Some(origin) = origin
+                && !origin_allowed(origin, host, &state.config.allowed_origins)
+            {
+                return Err(AppError::Forbidden(format!(
+                    "requests from origin {origin} are not allowed"
+                )));
+            }
+        }
+        authenticate(state, token).await
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}

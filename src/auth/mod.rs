@@ -1,0 +1,12 @@
+//! Who is calling: passwords, tokens, the `CurrentUser` extractor and the auth routes.
+
+pub mod cookies;
+pub mod current_user;
+pub mod origin;
+pub mod password;
+pub mod routes;
+pub mod service;
+pub mod throttle;
+pub mod tokens;
+
+pub use current_user::CurrentUser;

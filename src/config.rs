@@ -1,0 +1,241 @@
+//! Everything the server reads from the environment (and `.env`), validated once at start.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+/// Refused configuration, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration key {key}: {problem}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub problem: String,
+}
+
+/// The whole runtime configuration; tests build one directly with `Config::for_tests`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub jwt_secret: Vec<u8>,
+    /// Origins allowed for the WebSocket and cookie-authenticated writes; empty means the server's own.
+    pub allowed_origins: Vec<String>,
+    pub catalog_dir: PathBuf,
+    pub job_concurrency: usize,
+    /// Demo mode: demo users, a generated secret when none is set.
+    pub demo: bool,
+    /// Adds `Secure` to the auth cookies; set it when serving over HTTPS.
+    pub cookie_secure: bool,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// How often the hub pings idle sessions; a peer silent for two intervals is dropped.
+    pub ws_ping_interval: Duration,
+    /// Frames a session may have queued before it is closed with 4408.
+    pub ws_queue_capacity: usize,
+    /// How long events are kept for `since` replay.
+    pub event_retention: Duration,
+    /// Failed logins per username (and 4× that per address) within `login_window` before 429.
+    pub login_max_failures: u32,
+    pub login_window: Duration,
+    /// SO_SNDBUF of accepted sockets; `None` leaves the kernel default.
+    pub socket_send_buffer: Option<u32>,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment, after loading `.env` if present.
+    pub fn from_env(demo: bool) -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(demo, |key| std::env::var(key).ok())
+    }
+
+    /// Builds the configuration from any key lookup, so parsing is testable without touching the process environment.
+    pub fn from_lookup(
+        demo: bool,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |key: &str| {
+            lookup(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let bind = parse_or(
+            get("TASKWIRE_BIND"),
+            "TASKWIRE_BIND",
+            "127.0.0.1:8080".parse().unwrap(),
+        )?;
+        let jwt_secret = match get("JWT_SECRET") {
+            Some(secret) if secret.len() >= 32 => secret.into_bytes(),
+            Some(_) => return Err(problem("JWT_SECRET", "must be at least 32 bytes long")),
+            None if demo => random_secret(),
+            None => {
+                return Err(problem(
+                    "JWT_SECRET",
+                    "is required outside --demo (at least 32 bytes; e.g. `openssl rand -hex 32`)",
+                ));
+            }
+        };
+        let allowed_origins = get("ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let job_concurrency = parse_or(get("JOB_CONCURRENCY"), "JOB_CONCURRENCY", 4usize)?;
+        if job_concurrency == 0 {
+            return Err(problem("JOB_CONCURRENCY", "must be at least 1"));
+        }
+        Ok(Config {
+            bind,
+            database_url: get("DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://taskwire.db?mode=rwc".into()),
+            redis_url: get("REDIS_URL"),
+            jwt_secret,
+            allowed_origins,
+            catalog_dir: get("CATALOG_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("catalog")),
+            job_concurrency,
+            demo,
+            cookie_secure: parse_or(get("COOKIE_SECURE"), "COOKIE_SECURE", false)?,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: duration_or(
+                get("REFRESH_TOKEN_TTL"),
+                "REFRESH_TOKEN_TTL",
+                Duration::from_secs(30 * 86400),
+            )?,
+            ws_ping_interval: duration_or(
+                get("WS_PING_INTERVAL"),
+                "WS_PING_INTERVAL",
+                Duration::from_secs(25),
+            )?,
+            ws_queue_capacity: parse_or(get("WS_QUEUE_CAPACITY"), "WS_QUEUE_CAPACITY", 1024usize)?
+                .max(1),
+            event_retention: duration_or(
+                get("EVENT_RETENTION"),
+                "EVENT_RETENTION",
+                Duration::from_secs(7 * 86400),
+            )?,
+            login_max_failures: parse_or(get("LOGIN_MAX_FAILURES"), "LOGIN_MAX_FAILURES", 5u32)?
+                .max(1),
+            login_window: duration_or(
+                get("LOGIN_WINDOW"),
+                "LOGIN_WINDOW",
+                Duration::from_secs(15 * 60),
+            )?,
+            socket_send_buffer: None,
+        })
+    }
+
+    /// A configuration for tests: the given database, a fixed secret, port 0.
+    pub fn for_tests(database_url: &str) -> Self {
+        let mut config = Self::from_lookup(false, |key| match key {
+            "JWT_SECRET" => Some("test-secret-test-secret-test-secret-0123".into()),
+            "TASKWIRE_BIND" => Some("127.0.0.1:0".into()),
+            _ => None,
+        })
+        .expect("the test configuration is valid");
+        config.database_url = database_url.to_owned();
+        config
+    }
+}
+
+fn problem(key: &'static str, problem: &str) -> ConfigError {
+    ConfigError {
+        key,
+        problem: problem.to_owned(),
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(
+    value: Option<String>,
+    key: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|e| problem(key, &format!("cannot parse {v:?}: {e}"))),
+    }
+}
+
+/// Parses durations written like `250ms`, `30s`, `10m`, `24h`.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value).map_err(|e| format!("cannot parse duration {value:?}: {e}"))
+}
+
+fn duration_or(
+    value: Option<String>,
+    key: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => parse_duration(&v).map_err(|e| problem(key, &e)),
+    }
+}
+
+fn random_secret() -> Vec<u8> {
+    use rand::RngCore;
+    let mut bytes = vec![0u8; 48];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn refuses_to_start_without_a_secret_outside_demo() {
+        let err = Config::from_lookup(false, lookup(&[])).unwrap_err();
+        assert_eq!(err.key, "JWT_SECRET");
+        assert!(Config::from_lookup(true, lookup(&[])).is_ok());
+    }
+
+    #[test]
+    fn refuses_a_short_secret_even_in_demo() {
+        let err = Config::from_lookup(true, lookup(&[("JWT_SECRET", "short")])).unwrap_err();
+        assert_eq!(err.key, "JWT_SECRET");
+    }
+
+    #[test]
+    fn parses_durations_and_origins() {
+        let config = Config::from_lookup(
+            false,
+            lookup(&[
+                ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+                ("WS_PING_INTERVAL", "250ms"),
+                ("ALLOWED_ORIGINS", "https://a.example/, https://b.example"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.ws_ping_interval, Duration::from_millis(250));
+        assert_eq!(
+            config.allowed_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
+        let err = Config::from_lookup(
+            false,
+            lookup(&[
+                ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+                ("WS_PING_INTERVAL", "soon"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "WS_PING_INTERVAL");
+    }
+}

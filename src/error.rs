@@ -1,0 +1,184 @@
+//! One error type for every handler, rendered as `{"error":{"code","message"}}`.
+
+use axum::{
+    Json,
+    extract::{FromRequest, Request, rejection::JsonRejection},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// Shorthand used by services and handlers.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Every failure a client can see; 4xx variants carry a message that is safe to show.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("the access token has expired")]
+    TokenExpired,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    AlreadyRunning(String),
+    #[error("the request body is larger than the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("too many failed login attempts; try again in {0} seconds")]
+    RateLimited(u64),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Database(#[from] sea_orm::DbErr),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// A 400 naming the offending field, the way every validation error reads.
+    pub fn field(field: &str, problem: &str) -> Self {
+        AppError::Validation(format!("{field}: {problem}"))
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::InvalidJson(_) | AppError::Validation(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthenticated(_) | AppError::TokenExpired => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::InvalidState(_) | AppError::Conflict(_) | AppError::AlreadyRunning(_) => {
+                StatusCode::CONFLICT
+            }
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::InvalidJson(_) => "invalid_json",
+            AppError::Validation(_) => "validation_failed",
+            AppError::Unauthenticated(_) => "unauthenticated",
+            AppError::TokenExpired => "token_expired",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::InvalidState(_) => "invalid_state",
+            AppError::Conflict(_) => "conflict",
+            AppError::AlreadyRunning(_) => "already_running",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::RateLimited(_) => "rate_limited",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Database(_) | AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// The message shown to the client; internal details never leave the server.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Database(_) | AppError::Internal(_) => {
+                "an unexpected error occurred; it has been logged".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Details of a 500, left in the response extensions for the logging middleware.
+#[derive(Clone, Debug)]
+pub struct InternalErrorDetail(pub String);
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = json!({"error": {"code": self.code(), "message": self.public_message()}});
+        let mut response = (status, Json(body)).into_response();
+        match &self {
+            AppError::Unauthenticated(_) | AppError::TokenExpired => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            AppError::RateLimited(seconds) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+            AppError::Database(_) | AppError::Internal(_) => {
+                response
+                    .extensions_mut()
+                    .insert(InternalErrorDetail(self.to_string()));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// `Json<T>` whose rejections use our error shape, naming the field at fault.
+pub struct AppJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AppJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(AppJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::JsonDataError(err) => AppError::Validation(err.body_text()),
+        JsonRejection::JsonSyntaxError(err) => AppError::InvalidJson(err.body_text()),
+        JsonRejection::MissingJsonContentType(_) => {
+            AppError::InvalidJson("expected a body with Content-Type: application/json".into())
+        }
+        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::PayloadTooLarge(crate::app::BODY_LIMIT_BYTES)
+        }
+        other => AppError::InvalidJson(other.body_text()),
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        Json(self.0).into_response()
+    }
+}
+
+/// Maps a unique-constraint violation to a 409 naming the field, leaving other errors alone.
+pub trait ResultExt<T> {
+    fn on_unique_violation(self, field: &str) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for std::result::Result<T, sea_orm::DbErr> {
+    fn on_unique_violation(self, field: &str) -> Result<T> {
+        self.map_err(|err| match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                AppError::Conflict(format!("{field}: already taken"))
+            }
+            _ => AppError::Database(err),
+        })
+    }
+}

@@ -1,0 +1,394 @@
+//! One WebSocket connection: authentication, then a reader and a writer joined with `select!`.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
+    },
+    http::{HeaderMap, header},
+    response::Response,
+};
+use futures_util::{
+    SinkExt, StreamExt,
+    stream::{SplitSink, SplitStream},
+};
+use tokio::sync::{mpsc, watch};
+use tracing::debug;
+
+use super::{
+    protocol::{self, ClientMessage},
+    session::{Outbound, SessionHandle},
+};
+use crate::{
+    auth::{
+        CurrentUser,
+        current_user::{authenticate, request_token},
+        origin::origin_allowed,
+    },
+    error::AppError,
+    events::{Channel, ChannelForm, StoredEvent, outbox},
+    state::AppState,
+};
+
+/// Largest frame or message a client may send.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// How long a client without cookie or header has to send its `auth` message.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// A write that takes longer than this means a dead or stuck peer.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A `since` further back than this many events is refused; the client should reload instead.
+const REPLAY_LIMIT: usize = 10_000;
+
+/// `GET /ws`: checks the Origin and upgrades; authentication happens on the socket
+/// so that browsers, which cannot read an HTTP status here, see a close code.
+pub async fn ws_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_ok = match headers.get(header::ORIGIN).map(|v| v.to_str()) {
+        None => true,
+        Some(Ok(origin)) => origin_allowed(origin, host, &state.config.allowed_origins),
+        Some(Err(_)) => false,
+    };
+    let token = request_token(&headers).map(|(token, _)| token.to_owned());
+    upgrade
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .on_upgrade(move |socket| run_connection(socket, state, origin_ok, token))
+}
+
+async fn run_connection(
+    mut socket: WebSocket,
+    state: AppState,
+    origin_ok: bool,
+    token: Option<String>,
+) {
+    if !origin_ok {
+        return close(&mut socket, 4403, "origin not allowed").await;
+    }
+    if *state.hub.shutdown_signal().borrow() {
+        return close(&mut socket, 1001, "server shutting down").await;
+    }
+    let user = match token {
+        Some(token) => authenticate(&state, &token).await,
+        None => await_auth_message(&mut socket, &state).await,
+    };
+    let user = match user {
+        Ok(user) => user,
+        Err(AppError::TokenExpired) => return close(&mut socket, 4401, "token expired").await,
+        Err(_) => return close(&mut socket, 4401, "unauthenticated").await,
+    };
+    let hub = state.hub.clone();
+    let capacity = state.config.ws_queue_capacity;
+    let (queue, queue_rx) = mpsc::channel(capacity);
+    let session = Arc::new(SessionHandle::new(
+        hub.next_session_id(),
+        user,
+        queue,
+        capacity,
+    ));
+    hub.add_session(session.clone());
+    let ready = protocol::ready(&session.user, hub.last_dispatched());
+    if socket.send(Message::Text(ready)).await.is_ok() {
+        let (sink, stream) = socket.split();
+        let last_heard = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let writer = write_loop(
+            sink,
+            queue_rx,
+            &session,
+            state.config.ws_ping_interval,
+            hub.shutdown_signal(),
+            &last_heard,
+            started,
+        );
+        let reader = read_loop(stream, &state, &session, &last_heard, started);
+        tokio::select! {
+            _ = writer => {}
+            _ = reader => {}
+        }
+    }
+    hub.remove_session(&session, session.channels());
+    debug!(session = session.id, "session ended");
+}
+
+/// Waits for `{"type":"auth","token":…}` as the first message.
+async fn await_auth_message(
+    socket: &mut WebSocket,
+    state: &AppState,
+) -> Result<CurrentUser, AppError> {
+    let unauthenticated = || AppError::Unauthenticated("send an auth message first".into());
+    let first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv())
+        .await
+        .map_err(|_| unauthenticated())?;
+    match first {
+        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str())
+        {
+            Ok(ClientMessage::Auth { token }) => authenticate(state, &token).await,
+            _ => Err(unauthenticated()),
+        },
+        _ => Err(unauthenticated()),
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+}
+
+/// Drains the session's queue into the socket, pings on schedule, drops a silent
+/// peer, and sends the close frame that anyone asked for.
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut queue: mpsc::Receiver<Outbound>,
+    session: &SessionHandle,
+    ping_every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    last_heard: &AtomicU64,
+    started: Instant,
+) {
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    let (code, reason) = loop {
+        tokio::select! {
+            biased;
+            request = session.close_requested() => break request,
+            _ = shutdown.changed() => break (1001, "server shutting down"),
+            item = queue.recv() => {
+                let frames = match item {
+                    Some(Outbound::Frame(frame) | Outbound::Event(frame)) => vec![frame],
+                    Some(Outbound::Batch(frames)) => frames,
+                    None => return,
+                };
+                for frame in frames {
+                    if !send(&mut sink, Message::Text(frame)).await {
+                        return;
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                let silent_for = started.elapsed().saturating_sub(Duration::from_millis(last_heard.load(Ordering::Relaxed)));
+                if silent_for > ping_every * 2 {
+                    debug!(session = session.id, "peer silent for two ping intervals; dropping it");
+                    return;
+                }
+                if !send(&mut sink, Message::Ping(Default::default())).await {
+                    return;
+                }
+            }
+        }
+    };
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = send(&mut sink, Message::Close(Some(frame))).await;
+}
+
+async fn send(sink: &mut SplitSink<WebSocket, Message>, message: Message) -> bool {
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+/// Handles client messages until the peer leaves or a close is requested.
+async fn read_loop(
+    mut stream: SplitStream<WebSocket>,
+    state: &AppState,
+    session: &Arc<SessionHandle>,
+    last_heard: &AtomicU64,
+    started: Instant,
+) {
+    while let Some(message) = stream.next().await {
+        last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        match message {
+            Ok(Message::Text(text)) => handle_text(state, session, text.as_str()).await,
+            Ok(Message::Binary(_)) => {
+                session
+                    .send_frame(protocol::error(
+                        "invalid_message",
+                        "frames must be JSON text",
+                    ))
+                    .await
+            }
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            Ok(Message::Close(_)) => return,
+            Err(err) => {
+                if is_too_large(&err) {
+                    session.request_close(1009, "frame too large (limit 64 KiB)");
+                    // The writer sends the close frame and ends the session.
+                    std::future::pending::<()>().await;
+                }
+                return;
+            }
+        }
+    }
+}
+
+fn is_too_large(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = current.downcast_ref::<tungstenite::Error>()
+        {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+async fn handle_text(state: &AppState, session: &Arc<SessionHandle>, text: &str) {
+    let reply = match serde_json::from_str::<ClientMessage>(text) {
+        Err(err) => Some(protocol::error(
+            "invalid_message",
+            &format!("not a valid message: {err}"),
+        )),
+        Ok(ClientMessage::Ping) => Some(protocol::pong()),
+        Ok(ClientMessage::Auth { .. }) => Some(protocol::error(
+            "invalid_message",
+            "this session is already authenticated",
+        )),
+        Ok(ClientMessage::Subscribe { channels, since }) => {
+            subscribe(state, session, &channels, since).await.err()
+        }
+        Ok(ClientMessage::Unsubscribe { channels }) => match parse_channels(&channels) {
+            Ok(parsed) => {
+                let removed = session.remove_channels(&parsed);
+                state.hub.unsubscribe(session.id, removed);
+                Some(protocol::unsubscribed(&channels))
+            }
+            Err(reply) => Some(reply),
+        },
+    };
+    if let Some(reply) = reply {
+        session.send_frame(reply).await;
+    }
+}
+
+/// Subscribes, then queues the acknowledgement, the replay after `since` and the
+/// live events that arrived meanwhile, in id order. `Err` carries an error frame.
+async fn subscribe(
+    state: &AppState,
+    session: &Arc<SessionHandle>,
+    names: &[String],
+    since: Option<i64>,
+) -> Result<(), Utf8Bytes> {
+    let requested = parse_channels(names)?;
+    if since.is_some_and(|s| s < 0) {
+        return Err(protocol::error(
+            "invalid_message",
+            "since: must be a non-negative event id",
+        ));
+    }
+    for channel in &requested {
+        crate::channels::authorize(state, &session.user, *channel)
+            .await
+            .map_err(|message| protocol::error("forbidden", &message))?;
+    }
+    let before = session.channels();
+    let added = session.add_channels(&requested);
+    let up_to = state.hub.subscribe(session, &added);
+    let replay = match since {
+        Some(since) if !added.is_empty() => {
+            load_replay(state, session, since, up_to, &added, &before).await
+        }
+        _ => Ok(Vec::new()),
+    };
+    match replay {
+        Ok(replay) => {
+            session.release_held_events(protocol::subscribed(names), replay);
+            Ok(())
+        }
+        Err(reply) => {
+            // Nothing was replayed: undo the subscription so a retry starts clean.
+            state
+                .hub
+                .unsubscribe(session.id, session.remove_channels(&added));
+            session.release_held_events(reply, Vec::new());
+            Ok(())
+        }
+    }
+}
+
+fn parse_channels(names: &[String]) -> Result<Vec<Channel>, Utf8Bytes> {
+    if names.is_empty() {
+        return Err(protocol::error(
+            "invalid_message",
+            "channels: must not be empty",
+        ));
+    }
+    names
+        .iter()
+        .map(|name| {
+            Channel::parse(name).ok_or_else(|| {
+                protocol::error("unknown_channel", &format!("unknown channel {name:?}"))
+            })
+        })
+        .collect()
+}
+
+/// The visible events in `(since, up_to]` of the newly added channels that the
+/// session's earlier channels did not already deliver.
+async fn load_replay(
+    state: &AppState,
+    session: &SessionHandle,
+    since: i64,
+    up_to: i64,
+    added: &[Channel],
+    before: &[Channel],
+) -> Result<Vec<(Arc<StoredEvent>, ChannelForm)>, Utf8Bytes> {
+    let mut topics: Vec<_> = added.iter().map(|c| c.topic()).collect();
+    topics.dedup();
+    let mut replay = Vec::new();
+    let mut after = since;
+    while after < up_to {
+        let page = outbox::load(&state.db, after, Some(up_to), &topics, 1000)
+            .await
+            .map_err(|_| {
+                protocol::error(
+                    "unavailable",
+                    "the event history cannot be read right now; try again",
+                )
+            })?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for event in page {
+            let form = if added.contains(&Channel::All(event.topic)) {
+                ChannelForm::Collection
+            } else if added.contains(&Channel::One(event.topic, event.entity_id)) {
+                ChannelForm::Entity
+            } else {
+                continue;
+            };
+            let delivered_before = before
+                .iter()
+                .any(|c| c.matches(event.topic, event.entity_id));
+            if !delivered_before && event.may_receive(session.user.id, session.user.role) {
+                replay.push((event, form));
+            }
+        }
+        if replay.len() > REPLAY_LIMIT {
+            return Err(protocol::error(
+                "invalid_message",
+                "since: more than 10000 events to replay; reload the current state and subscribe again",
+            ));
+        }
+    }
+    Ok(replay)
+}

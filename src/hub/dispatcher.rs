@@ -1,0 +1,88 @@
+//! The dispatcher: turns bus messages into an ordered, gap-free stream of fan-outs.
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::{broadcast, watch};
+use tracing::{debug, warn};
+
+use super::Hub;
+use crate::events::{StoredEvent, outbox};
+
+/// How often the outbox is checked for events the bus did not bring.
+const CATCH_UP_INTERVAL: Duration = Duration::from_secs(1);
+const PAGE: u64 = 500;
+
+/// Runs until shutdown. Events are dispatched in id order, each once: an id
+/// already dispatched is dropped, and missing ids below a received one are read
+/// from the outbox first (ids commit in order, so they are there or never will be).
+/// A periodic catch-up reads anything the bus lost.
+pub async fn run_dispatcher(
+    hub: Hub,
+    db: DatabaseConnection,
+    mut events: broadcast::Receiver<Arc<StoredEvent>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(CATCH_UP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            received = events.recv() => match received {
+                Ok(event) => dispatch(&hub, &db, event).await,
+                Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                    warn!(skipped, "the hub fell behind the bus; catching up from the outbox");
+                    catch_up(&hub, &db).await;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = tick.tick() => catch_up(&hub, &db).await,
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn dispatch(hub: &Hub, db: &DatabaseConnection, event: Arc<StoredEvent>) {
+    let last = hub.last_dispatched();
+    if event.id <= last {
+        return;
+    }
+    if event.id > last + 1 {
+        debug!(
+            from = last + 1,
+            to = event.id - 1,
+            "filling a gap from the outbox"
+        );
+        if !dispatch_from_outbox(hub, db, Some(event.id - 1)).await {
+            // The catch-up tick retries from the outbox, where this event is too.
+            return;
+        }
+    }
+    hub.fan_out(&event);
+}
+
+async fn catch_up(hub: &Hub, db: &DatabaseConnection) {
+    dispatch_from_outbox(hub, db, None).await;
+}
+
+/// Dispatches every outbox event after the last dispatched one, up to `up_to`; false if the database failed.
+async fn dispatch_from_outbox(hub: &Hub, db: &DatabaseConnection, up_to: Option<i64>) -> bool {
+    loop {
+        let after = hub.last_dispatched();
+        let batch = match outbox::load(db, after, up_to, &[], PAGE).await {
+            Ok(batch) => batch,
+            Err(err) => {
+                warn!(error = %err, "reading the outbox failed; will retry");
+                return false;
+            }
+        };
+        let full = batch.len() as u64 == PAGE;
+        for event in batch {
+            if event.id > hub.last_dispatched() {
+                hub.fan_out(&event);
+            }
+        }
+        if !full {
+            return true;
+        }
+    }
+}

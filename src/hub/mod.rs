@@ -1,0 +1,163 @@
+//! The WebSocket hub: connected sessions, their subscriptions, and fan-out.
+//!
+//! "Who is connected" (`sessions`) is kept apart from "who subscribes to what"
+//! (`subscriptions`). One dispatcher task receives committed events from the
+//! bus, restores id order by filling gaps from the outbox, and offers each
+//! event — serialized once — to the sessions entitled to it.
+
+mod connection;
+mod dispatcher;
+mod protocol;
+mod session;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, AtomicU64, Ordering},
+    },
+};
+
+use dashmap::DashMap;
+use tokio::sync::watch;
+
+pub use connection::ws_handler;
+pub use dispatcher::run_dispatcher;
+pub use session::{Outbound, SessionHandle};
+
+use crate::events::{Channel, ChannelForm, StoredEvent};
+
+/// A handle to this instance's hub; clones share it.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    /// Every connected, authenticated session, by session id.
+    sessions: DashMap<u64, Arc<SessionHandle>>,
+    /// For each channel, the sessions subscribed to it.
+    subscriptions: DashMap<Channel, HashMap<u64, Arc<SessionHandle>>>,
+    /// The highest event id dispatched to sessions; the `since` baseline handed out in `ready`.
+    last_dispatched: AtomicI64,
+    next_session_id: AtomicU64,
+    /// Flipped to true at shutdown; every session closes with 1001.
+    shutdown: watch::Sender<bool>,
+    /// Held while an event is fanned out and while a subscription is registered,
+    /// so a new subscription sees each event either in its replay or live, never neither.
+    dispatch_gate: Mutex<()>,
+}
+
+impl Hub {
+    /// A hub that has already dispatched everything up to `last_event_id`.
+    pub fn new(last_event_id: i64) -> Self {
+        Hub {
+            inner: Arc::new(HubInner {
+                sessions: DashMap::new(),
+                subscriptions: DashMap::new(),
+                last_dispatched: AtomicI64::new(last_event_id),
+                next_session_id: AtomicU64::new(1),
+                shutdown: watch::channel(false).0,
+                dispatch_gate: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The highest event id this hub has dispatched.
+    pub fn last_dispatched(&self) -> i64 {
+        self.inner.last_dispatched.load(Ordering::Acquire)
+    }
+
+    fn set_last_dispatched(&self, id: i64) {
+        self.inner.last_dispatched.store(id, Ordering::Release);
+    }
+
+    /// Number of connected, authenticated sessions.
+    pub fn session_count(&self) -> usize {
+        self.inner.sessions.len()
+    }
+
+    /// Closes every session with 1001 and refuses new ones.
+    pub fn shut_down(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// A receiver that sessions watch for shutdown.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    fn next_session_id(&self) -> u64 {
+        self.inner.next_session_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn add_session(&self, session: Arc<SessionHandle>) {
+        self.inner.sessions.insert(session.id, session);
+    }
+
+    /// Forgets a session and all its subscriptions.
+    fn remove_session(&self, session: &SessionHandle, channels: impl IntoIterator<Item = Channel>) {
+        self.unsubscribe(session.id, channels);
+        self.inner.sessions.remove(&session.id);
+    }
+
+    /// Registers channels for a session and starts holding its live events back;
+    /// returns the last dispatched id, the upper bound of the session's replay.
+    fn subscribe(&self, session: &Arc<SessionHandle>, channels: &[Channel]) -> i64 {
+        let _gate = self
+            .inner
+            .dispatch_gate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        session.hold_live_events();
+        for channel in channels {
+            self.inner
+                .subscriptions
+                .entry(*channel)
+                .or_default()
+                .insert(session.id, session.clone());
+        }
+        self.last_dispatched()
+    }
+
+    fn unsubscribe(&self, session_id: u64, channels: impl IntoIterator<Item = Channel>) {
+        for channel in channels {
+            if let Some(mut subscribers) = self.inner.subscriptions.get_mut(&channel) {
+                subscribers.remove(&session_id);
+            }
+            self.inner
+                .subscriptions
+                .remove_if(&channel, |_, subscribers| subscribers.is_empty());
+        }
+    }
+
+    /// Offers one event to every session subscribed to its topic or its entity,
+    /// each session at most once. Nothing here awaits: a full queue marks the
+    /// session as too slow instead of blocking the others.
+    fn fan_out(&self, event: &Arc<StoredEvent>) {
+        let _gate = self
+            .inner
+            .dispatch_gate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let collection = Channel::All(event.topic);
+        let entity = Channel::One(event.topic, event.entity_id);
+        let has_entity_subscribers = self.inner.subscriptions.contains_key(&entity);
+        // Ids already offered the event; never hold two map guards at once.
+        let mut offered: Vec<u64> = Vec::new();
+        if let Some(subscribers) = self.inner.subscriptions.get(&collection) {
+            for session in subscribers.values() {
+                session.offer(event, ChannelForm::Collection);
+            }
+            if has_entity_subscribers {
+                offered.extend(subscribers.keys().copied());
+            }
+        }
+        if has_entity_subscribers && let Some(subscribers) = self.inner.subscriptions.get(&entity) {
+            for session in subscribers.values().filter(|s| !offered.contains(&s.id)) {
+                session.offer(event, ChannelForm::Entity);
+            }
+        }
+        self.set_last_dispatched(event.id);
+    }
+}

@@ -1,0 +1,247 @@
+//! One session's side of the hub: its bounded queue, held-back events and close requests.
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::{Notify, mpsc};
+
+use crate::{
+    auth::CurrentUser,
+    events::{Channel, ChannelForm, StoredEvent},
+};
+
+/// What the writer sends, in queue order.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A control frame: `ready`, `subscribed`, `error`, `pong`.
+    Frame(Utf8Bytes),
+    /// One live event.
+    Event(Utf8Bytes),
+    /// A subscription's acknowledgement, its replay and the live events held back meanwhile.
+    Batch(Vec<Utf8Bytes>),
+}
+
+/// The hub's handle on a connected session.
+pub struct SessionHandle {
+    pub id: u64,
+    pub user: CurrentUser,
+    queue: mpsc::Sender<Outbound>,
+    capacity: usize,
+    /// The channels this session subscribes to.
+    channels: Mutex<HashSet<Channel>>,
+    /// While a subscription is set up, live events wait here behind the replay.
+    held: Mutex<Option<Vec<(Arc<StoredEvent>, ChannelForm)>>>,
+    /// The first close requested (4408 too slow, 1009 too large …); the writer sends it.
+    close_request: Mutex<Option<(u16, &'static str)>>,
+    closing: AtomicBool,
+    close_notify: Notify,
+}
+
+impl SessionHandle {
+    pub fn new(id: u64, user: CurrentUser, queue: mpsc::Sender<Outbound>, capacity: usize) -> Self {
+        SessionHandle {
+            id,
+            user,
+            queue,
+            capacity,
+            channels: Mutex::new(HashSet::new()),
+            held: Mutex::new(None),
+            close_request: Mutex::new(None),
+            closing: AtomicBool::new(false),
+            close_notify: Notify::new(),
+        }
+    }
+
+    /// Offers a live event: dropped if the user may not see it, held back during
+    /// a subscription's replay, otherwise queued. A full queue closes the session with 4408.
+    pub fn offer(&self, event: &Arc<StoredEvent>, form: ChannelForm) {
+        if !event.may_receive(self.user.id, self.user.role) || self.closing.load(Ordering::Relaxed)
+        {
+            return;
+        }
+        let mut held = lock(&self.held);
+        if let Some(held) = held.as_mut() {
+            if held.len() >= self.capacity {
+                self.request_close(4408, "too slow: reconnect and resume with since");
+            } else {
+                held.push((event.clone(), form));
+            }
+            return;
+        }
+        if self
+            .queue
+            .try_send(Outbound::Event(event.frame(form)))
+            .is_err()
+        {
+            self.request_close(4408, "too slow: reconnect and resume with since");
+        }
+    }
+
+    /// Starts holding live events back (called under the hub's dispatch gate).
+    pub(super) fn hold_live_events(&self) {
+        lock(&self.held).get_or_insert_with(Vec::new);
+    }
+
+    /// Queues the acknowledgement, then the replay, then the events held back —
+    /// all with ids above the replay's — and resumes live delivery.
+    pub(super) fn release_held_events(
+        &self,
+        ack: Utf8Bytes,
+        replay: Vec<(Arc<StoredEvent>, ChannelForm)>,
+    ) {
+        let mut held = lock(&self.held);
+        let waiting = held.take().unwrap_or_default();
+        let mut frames = Vec::with_capacity(1 + replay.len() + waiting.len());
+        frames.push(ack);
+        frames.extend(
+            replay
+                .iter()
+                .chain(waiting.iter())
+                .map(|(event, form)| event.frame(*form)),
+        );
+        if self.queue.try_send(Outbound::Batch(frames)).is_err() {
+            self.request_close(4408, "too slow: reconnect and resume with since");
+        }
+    }
+
+    /// Queues a control frame, waiting for room.
+    pub async fn send_frame(&self, frame: Utf8Bytes) {
+        let _ = self.queue.send(Outbound::Frame(frame)).await;
+    }
+
+    /// Asks the writer to close the connection; the first request wins.
+    pub fn request_close(&self, code: u16, reason: &'static str) {
+        let mut request = lock(&self.close_request);
+        if request.is_none() {
+            *request = Some((code, reason));
+            self.closing.store(true, Ordering::Relaxed);
+            self.close_notify.notify_one();
+        }
+    }
+
+    /// Resolves when a close was requested, with its code and reason.
+    pub async fn close_requested(&self) -> (u16, &'static str) {
+        loop {
+            if let Some(request) = *lock(&self.close_request) {
+                return request;
+            }
+            self.close_notify.notified().await;
+        }
+    }
+
+    pub fn channels(&self) -> Vec<Channel> {
+        lock(&self.channels).iter().copied().collect()
+    }
+
+    /// Records channels as subscribed; returns those that were not already.
+    pub(super) fn add_channels(&self, channels: &[Channel]) -> Vec<Channel> {
+        let mut current = lock(&self.channels);
+        channels
+            .iter()
+            .copied()
+            .filter(|c| current.insert(*c))
+            .collect()
+    }
+
+    pub(super) fn remove_channels(&self, channels: &[Channel]) -> Vec<Channel> {
+        let mut current = lock(&self.channels);
+        channels
+            .iter()
+            .copied()
+            .filter(|c| current.remove(c))
+            .collect()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{events::Topic, users::Role};
+    use chrono::Utc;
+
+    fn session(capacity: usize) -> (SessionHandle, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let user = CurrentUser {
+            id: 2,
+            username: "ann".into(),
+            role: Role::AdminLimited,
+        };
+        (SessionHandle::new(1, user, tx, capacity), rx)
+    }
+
+    fn event(id: i64, audience: Vec<i64>) -> Arc<StoredEvent> {
+        StoredEvent::new(
+            id,
+            Topic::Tasks,
+            7,
+            "task.created".into(),
+            "{}".into(),
+            audience,
+            Utc::now(),
+        )
+    }
+
+    #[test]
+    fn events_outside_the_audience_are_not_queued() {
+        let (session, mut rx) = session(4);
+        session.offer(&event(1, vec![3]), ChannelForm::Collection);
+        session.offer(&event(2, vec![2]), ChannelForm::Collection);
+        match rx.try_recv().unwrap() {
+            Outbound::Event(frame) => assert!(frame.as_str().contains(r#""id":2"#)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_full_queue_requests_close_4408() {
+        let (session, _rx) = session(2);
+        for id in 1..=3 {
+            session.offer(&event(id, vec![2]), ChannelForm::Collection);
+        }
+        assert_eq!(
+            lock(&session.close_request).map(|(code, _)| code),
+            Some(4408)
+        );
+    }
+
+    #[test]
+    fn held_events_follow_the_replay() {
+        let (session, mut rx) = session(8);
+        session.hold_live_events();
+        session.offer(&event(5, vec![2]), ChannelForm::Collection);
+        assert!(rx.try_recv().is_err(), "held back while replaying");
+        session.release_held_events(
+            "ack".into(),
+            vec![(event(3, vec![2]), ChannelForm::Collection)],
+        );
+        let Outbound::Batch(frames) = rx.try_recv().unwrap() else {
+            panic!("expected a batch")
+        };
+        let ids: Vec<_> = frames
+            .iter()
+            .skip(1)
+            .map(|f| {
+                serde_json::from_str::<serde_json::Value>(f.as_str()).unwrap()["id"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(frames[0].as_str(), "ack");
+        assert_eq!(ids, vec![3, 5]);
+        session.offer(&event(6, vec![2]), ChannelForm::Collection);
+        assert!(matches!(rx.try_recv().unwrap(), Outbound::Event(_)));
+    }
+}

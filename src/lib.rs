@@ -1,0 +1,23 @@
+//! taskwire: a real-time task-workflow server — REST API, WebSocket hub and
+//! browser pages in one binary. `Application` is what `main` and the tests start.
+
+pub mod app;
+pub mod auth;
+pub mod bus;
+pub mod channels;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod entity;
+pub mod error;
+pub mod events;
+pub mod hub;
+pub mod ops;
+pub mod state;
+pub mod tasks;
+pub mod users;
+pub mod web;
+pub mod workflows;
+
+pub use app::{Application, StartupError};
+pub use config::Config;

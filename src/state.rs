@@ -1,0 +1,28 @@
+//! The state every handler and background task shares.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::{throttle::LoginThrottle, tokens::TokenKeys},
+    bus::Bus,
+    config::Config,
+    hub::Hub,
+};
+
+/// Cheap to clone: every field is a handle.
+#[derive(Clone)]
+pub struct AppState {
+    /// The pool (or, on SQLite, the single connection) every service uses.
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    /// JWT signing and verification keys, derived once from `JWT_SECRET`.
+    pub keys: Arc<TokenKeys>,
+    /// Counts failed logins so guessing passwords gets 429.
+    pub throttle: Arc<LoginThrottle>,
+    /// This instance's WebSocket sessions and their subscriptions.
+    pub hub: Hub,
+    /// Carries committed events to every instance's hub.
+    pub bus: Arc<dyn Bus>,
+}

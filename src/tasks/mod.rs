@@ -1,0 +1,8 @@
+//! Tasks: created by anyone, approved or rejected by ADMINs, worked through subtask by subtask.
+
+pub mod model;
+pub mod routes;
+pub mod service;
+pub mod view;
+
+pub use view::TaskView;

@@ -1,0 +1,392 @@
+//! Task operations: each runs in one transaction and writes its events there.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use super::{
+    model::{TaskAction, TaskStatus, audience, can_complete_subtasks, can_view, check_transition},
+    view::{TaskView, build_view, build_views},
+};
+use crate::{
+    auth::CurrentUser,
+    entity::{subtask, task, user},
+    error::{AppError, Result},
+    events::{NewEvent, Topic, outbox::in_transaction},
+    state::AppState,
+    workflows,
+};
+
+const MAX_TITLE: usize = 200;
+const MAX_DESCRIPTION: usize = 5000;
+const MAX_REASON: usize = 1000;
+
+/// The body of `POST /api/tasks`.
+#[derive(Debug, Deserialize)]
+pub struct NewTask {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub workflow: String,
+    #[serde(default)]
+    pub assignee: Option<i64>,
+}
+
+/// Creates a task in `pending_approval`; every ADMIN and the task's people see it at once.
+#[instrument(skip(state, input), fields(user = user.id))]
+pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -> Result<TaskView> {
+    let title = input.title.trim().to_owned();
+    if title.is_empty() {
+        return Err(AppError::field("title", "must not be empty"));
+    }
+    if title.chars().count() > MAX_TITLE {
+        return Err(AppError::field(
+            "title",
+            "must be at most 200 characters long",
+        ));
+    }
+    let description = input.description.unwrap_or_default().trim().to_owned();
+    if description.chars().count() > MAX_DESCRIPTION {
+        return Err(AppError::field(
+            "description",
+            "must be at most 5000 characters long",
+        ));
+    }
+    let workflow_key = input.workflow.trim();
+    if workflow_key.is_empty() {
+        return Err(AppError::field("workflow", "must not be empty"));
+    }
+    if workflows::service::find(&state.db, workflow_key)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::field(
+            "workflow",
+            &format!("there is no workflow named {workflow_key:?}"),
+        ));
+    }
+    let assignee = input.assignee.unwrap_or(user.id);
+    if assignee != user.id {
+        let active = user::Entity::find_by_id(assignee)
+            .one(&state.db)
+            .await?
+            .is_some_and(|u| u.is_active);
+        if !active {
+            return Err(AppError::field(
+                "assignee",
+                &format!("there is no active user with id {assignee}"),
+            ));
+        }
+    }
+    let workflow_key = workflow_key.to_owned();
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let now = Utc::now();
+        let created = task::ActiveModel {
+            title: Set(title),
+            description: Set(description),
+            workflow: Set(workflow_key),
+            status: Set(TaskStatus::PendingApproval.as_str().to_owned()),
+            created_by: Set(user.id),
+            assignee: Set(assignee),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        let view = build_view(txn, created).await?;
+        let events = vec![task_event("task.created", &view)];
+        Ok((view, events))
+    })
+    .await
+}
+
+/// Query of `GET /api/tasks`.
+#[derive(Debug, Default, Deserialize)]
+pub struct TaskFilter {
+    /// One status or several, comma-separated.
+    pub status: Option<String>,
+    pub limit: Option<u64>,
+    /// Only tasks with an id below this (the previous page's `next_before`).
+    pub before: Option<i64>,
+}
+
+/// A page of tasks, newest first.
+#[derive(Debug, Serialize)]
+pub struct TaskPage {
+    pub items: Vec<TaskView>,
+    pub next_before: Option<i64>,
+}
+
+/// The tasks the user may see, newest first, a page at a time.
+pub async fn list_tasks(
+    db: &DatabaseConnection,
+    user: &CurrentUser,
+    filter: TaskFilter,
+) -> Result<TaskPage> {
+    let limit = filter.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::field("limit", "must be between 1 and 200"));
+    }
+    let mut query = task::Entity::find();
+    if let Some(statuses) = filter.status.as_deref().filter(|s| !s.is_empty()) {
+        let parsed = statuses
+            .split(',')
+            .map(|s| TaskStatus::parse(s.trim()).map(|s| s.as_str()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| AppError::field("status", "must be pending_approval, approved, rejected or completed (comma-separated for several)"))?;
+        query = query.filter(task::Column::Status.is_in(parsed));
+    }
+    if let Some(before) = filter.before {
+        query = query.filter(task::Column::Id.lt(before));
+    }
+    if !user.is_admin() {
+        query = query.filter(
+            Condition::any()
+                .add(task::Column::CreatedBy.eq(user.id))
+                .add(task::Column::Assignee.eq(user.id)),
+        );
+    }
+    let tasks = query
+        .order_by_desc(task::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let next_before = if tasks.len() as u64 == limit {
+        tasks.last().map(|t| t.id)
+    } else {
+        None
+    };
+    Ok(TaskPage {
+        items: build_views(db, tasks).await?,
+        next_before,
+    })
+}
+
+/// The task if the user may see it; 404 alike for missing and invisible tasks.
+pub async fn find_visible(
+    db: &impl ConnectionTrait,
+    user: &CurrentUser,
+    task_id: i64,
+) -> Result<task::Model> {
+    task::Entity::find_by_id(task_id)
+        .one(db)
+        .await?
+        .filter(|t| can_view(user, t.created_by, t.assignee))
+        .ok_or_else(|| AppError::NotFound(format!("task {task_id} does not exist")))
+}
+
+/// One visible task with its subtasks.
+pub async fn get_task(
+    db: &DatabaseConnection,
+    user: &CurrentUser,
+    task_id: i64,
+) -> Result<TaskView> {
+    let task = find_visible(db, user, task_id).await?;
+    build_view(db, task).await
+}
+
+/// Approves a pending task and generates its subtasks, in one transaction.
+/// Of two ADMINs approving at once, the conditional update lets exactly one win.
+#[instrument(skip(state), fields(user = user.id))]
+pub async fn approve_task(state: &AppState, user: &CurrentUser, task_id: i64) -> Result<TaskView> {
+    user.require_admin()?;
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let now = Utc::now();
+        let won = task::Entity::update_many()
+            .col_expr(
+                task::Column::Status,
+                Expr::value(TaskStatus::Approved.as_str()),
+            )
+            .col_expr(task::Column::DecidedBy, Expr::value(user.id))
+            .col_expr(task::Column::DecidedAt, Expr::value(now))
+            .col_expr(task::Column::UpdatedAt, Expr::value(now))
+            .filter(task::Column::Id.eq(task_id))
+            .filter(task::Column::Status.eq(TaskStatus::PendingApproval.as_str()))
+            .exec(txn)
+            .await?;
+        let task = find_visible(txn, user, task_id).await?;
+        if won.rows_affected == 0 {
+            return Err(transition_error(&task, TaskAction::Approve));
+        }
+        let workflow = workflows::service::find(txn, &task.workflow)
+            .await?
+            .ok_or_else(|| {
+                AppError::InvalidState(format!(
+                    "the workflow {:?} of task {task_id} no longer exists",
+                    task.workflow
+                ))
+            })?;
+        let subtasks = workflow
+            .subtasks
+            .iter()
+            .enumerate()
+            .map(|(position, title)| subtask::ActiveModel {
+                task_id: Set(task_id),
+                position: Set(position as i32 + 1),
+                title: Set(title.clone()),
+                status: Set("open".to_owned()),
+                ..Default::default()
+            });
+        subtask::Entity::insert_many(subtasks)
+            .exec_without_returning(txn)
+            .await?;
+        let view = build_view(txn, task).await?;
+        let events = vec![task_event("task.approved", &view)];
+        Ok((view, events))
+    })
+    .await
+}
+
+/// Rejects a pending task with a reason.
+#[instrument(skip(state, reason), fields(user = user.id))]
+pub async fn reject_task(
+    state: &AppState,
+    user: &CurrentUser,
+    task_id: i64,
+    reason: &str,
+) -> Result<TaskView> {
+    user.require_admin()?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::field("reason", "must not be empty"));
+    }
+    if reason.chars().count() > MAX_REASON {
+        return Err(AppError::field(
+            "reason",
+            "must be at most 1000 characters long",
+        ));
+    }
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let now = Utc::now();
+        let won = task::Entity::update_many()
+            .col_expr(
+                task::Column::Status,
+                Expr::value(TaskStatus::Rejected.as_str()),
+            )
+            .col_expr(task::Column::DecidedBy, Expr::value(user.id))
+            .col_expr(task::Column::DecidedAt, Expr::value(now))
+            .col_expr(task::Column::RejectReason, Expr::value(reason))
+            .col_expr(task::Column::UpdatedAt, Expr::value(now))
+            .filter(task::Column::Id.eq(task_id))
+            .filter(task::Column::Status.eq(TaskStatus::PendingApproval.as_str()))
+            .exec(txn)
+            .await?;
+        let task = find_visible(txn, user, task_id).await?;
+        if won.rows_affected == 0 {
+            return Err(transition_error(&task, TaskAction::Reject));
+        }
+        let view = build_view(txn, task).await?;
+        let events = vec![task_event("task.rejected", &view)];
+        Ok((view, events))
+    })
+    .await
+}
+
+/// Completes one subtask; completing the last open one completes the task in the same transaction.
+#[instrument(skip(state), fields(user = user.id))]
+pub async fn complete_subtask(
+    state: &AppState,
+    user: &CurrentUser,
+    task_id: i64,
+    subtask_id: i64,
+) -> Result<TaskView> {
+    let task = find_visible(&state.db, user, task_id).await?;
+    if !can_complete_subtasks(user, task.assignee) {
+        return Err(AppError::Forbidden(format!(
+            "only the assignee of task {task_id} or an ADMIN may complete its subtasks"
+        )));
+    }
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let now = Utc::now();
+        // Touching the task first locks its row, so concurrent completions of the
+        // last subtasks serialize and exactly one of them completes the task.
+        let locked = task::Entity::update_many()
+            .col_expr(task::Column::UpdatedAt, Expr::value(now))
+            .filter(task::Column::Id.eq(task_id))
+            .filter(task::Column::Status.eq(TaskStatus::Approved.as_str()))
+            .exec(txn)
+            .await?;
+        if locked.rows_affected == 0 {
+            let current = find_visible(txn, user, task_id).await?;
+            return Err(transition_error(&current, TaskAction::CompleteSubtask));
+        }
+        let done = subtask::Entity::update_many()
+            .col_expr(subtask::Column::Status, Expr::value("done"))
+            .col_expr(subtask::Column::CompletedBy, Expr::value(user.id))
+            .col_expr(subtask::Column::CompletedAt, Expr::value(now))
+            .filter(subtask::Column::Id.eq(subtask_id))
+            .filter(subtask::Column::TaskId.eq(task_id))
+            .filter(subtask::Column::Status.eq("open"))
+            .exec(txn)
+            .await?;
+        if done.rows_affected == 0 {
+            let exists = subtask::Entity::find_by_id(subtask_id)
+                .one(txn)
+                .await?
+                .is_some_and(|s| s.task_id == task_id);
+            return Err(if exists {
+                AppError::InvalidState(format!("subtask {subtask_id} is already done"))
+            } else {
+                AppError::NotFound(format!("task {task_id} has no subtask {subtask_id}"))
+            });
+        }
+        let open = subtask::Entity::find()
+            .filter(subtask::Column::TaskId.eq(task_id))
+            .filter(subtask::Column::Status.eq("open"))
+            .count(txn)
+            .await?;
+        let finished = open == 0;
+        if finished {
+            task::Entity::update_many()
+                .col_expr(
+                    task::Column::Status,
+                    Expr::value(TaskStatus::Completed.as_str()),
+                )
+                .col_expr(task::Column::CompletedAt, Expr::value(now))
+                .filter(task::Column::Id.eq(task_id))
+                .exec(txn)
+                .await?;
+        }
+        let task = find_visible(txn, user, task_id).await?;
+        let view = build_view(txn, task).await?;
+        let mut events = vec![task_event("subtask.completed", &view)];
+        if finished {
+            events.push(task_event("task.completed", &view));
+        }
+        Ok((view, events))
+    })
+    .await
+}
+
+fn transition_error(task: &task::Model, action: TaskAction) -> AppError {
+    match TaskStatus::parse(&task.status) {
+        Some(current) => check_transition(task.id, current, action)
+            .err()
+            .unwrap_or_else(|| {
+                AppError::InvalidState(format!(
+                    "task {} changed while this request ran; retry",
+                    task.id
+                ))
+            }),
+        None => AppError::Internal(format!(
+            "task {} has an unknown status {:?}",
+            task.id, task.status
+        )),
+    }
+}
+
+fn task_event(kind: &'static str, view: &TaskView) -> NewEvent {
+    NewEvent {
+        topic: Topic::Tasks,
+        entity_id: view.id,
+        kind,
+        payload: serde_json::to_value(view).unwrap_or_default(),
+        audience: audience(view.created_by, view.assignee),
+    }
+}

@@ -1,0 +1,138 @@
+//! Creating, listing and changing users.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+use tracing::instrument;
+
+use super::model::{Role, UserView, parse_password, parse_role, parse_username};
+use crate::{
+    auth::password::hash_password,
+    entity::{refresh_token, user},
+    error::{AppError, Result, ResultExt},
+};
+
+/// Creates a user after validating every field; a taken username is 409.
+#[instrument(skip(db, password))]
+pub async fn create_user(
+    db: &impl ConnectionTrait,
+    username: &str,
+    password: &str,
+    role: &str,
+) -> Result<UserView> {
+    let username = parse_username(username)?;
+    let password = parse_password(password)?;
+    let role = parse_role(role)?;
+    let password_hash = hash_password(password).await?;
+    let now = Utc::now();
+    let model = user::ActiveModel {
+        username: Set(username),
+        password_hash: Set(password_hash),
+        role: Set(role.as_str().to_owned()),
+        is_active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .on_unique_violation("username")?;
+    Ok(model.into())
+}
+
+/// Creates the user unless the username exists; returns whether it was created.
+pub async fn ensure_user(
+    db: &impl ConnectionTrait,
+    username: &str,
+    password: &str,
+    role: Role,
+) -> Result<bool> {
+    let exists = user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(db)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    create_user(db, username, password, role.as_str()).await?;
+    Ok(true)
+}
+
+/// Every user, oldest first.
+pub async fn list_users(db: &impl ConnectionTrait) -> Result<Vec<UserView>> {
+    let users = user::Entity::find()
+        .order_by_asc(user::Column::Id)
+        .all(db)
+        .await?;
+    Ok(users.into_iter().map(UserView::from).collect())
+}
+
+/// What an ADMIN may change about a user.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserChanges {
+    pub role: Option<String>,
+    pub is_active: Option<bool>,
+    pub password: Option<String>,
+}
+
+/// Applies changes; an ADMIN cannot demote or disable themselves (so one ADMIN always remains).
+#[instrument(skip(db, changes))]
+pub async fn update_user(
+    db: &impl ConnectionTrait,
+    acting_admin: i64,
+    user_id: i64,
+    changes: UserChanges,
+) -> Result<UserView> {
+    let existing = user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("user {user_id} does not exist")))?;
+    let role = changes.role.as_deref().map(parse_role).transpose()?;
+    let password = changes
+        .password
+        .as_deref()
+        .map(parse_password)
+        .transpose()?;
+    if user_id == acting_admin
+        && (role == Some(Role::AdminLimited) || changes.is_active == Some(false))
+    {
+        return Err(AppError::InvalidState(
+            "you cannot remove your own ADMIN role or disable yourself".into(),
+        ));
+    }
+    let mut model: user::ActiveModel = existing.into();
+    if let Some(role) = role {
+        model.role = Set(role.as_str().to_owned());
+    }
+    if let Some(active) = changes.is_active {
+        model.is_active = Set(active);
+    }
+    let password_changed = password.is_some();
+    if let Some(password) = password {
+        model.password_hash = Set(hash_password(password).await?);
+    }
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(db).await?;
+    if password_changed || changes.is_active == Some(false) {
+        revoke_refresh_tokens(db, user_id).await?;
+    }
+    Ok(updated.into())
+}
+
+/// Signs a user out everywhere by revoking every refresh token they hold.
+pub async fn revoke_refresh_tokens(db: &impl ConnectionTrait, user_id: i64) -> Result<()> {
+    refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}

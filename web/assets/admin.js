@@ -1,0 +1,247 @@
+// ADMIN page: live approval board with three sections.
+
+import { api, listAll } from './api.js';
+import { LiveClient } from './live.js';
+import {
+  el, toast, errorMessage, requireUser, setupHeader, busy, isNotOlder,
+  progressBar, subtaskList, taskCardBase, taskOutcome, insertSorted, syncEmpty, flash, loadWorkflows,
+} from './ui.js';
+
+const HISTORY_LIMIT = 50;
+
+const sections = {
+  pending: { list: document.getElementById('pending-tasks'), count: document.getElementById('pending-count') },
+  active: { list: document.getElementById('active-tasks'), count: document.getElementById('active-count') },
+  history: { list: document.getElementById('history-tasks'), count: document.getElementById('history-count') },
+};
+
+const tasks = new Map(); // id → Task
+let workflows = new Map();
+
+function sectionOf(task) {
+  if (task.status === 'pending_approval') return 'pending';
+  if (task.status === 'approved') return 'active';
+  return 'history';
+}
+
+// Pending and active: newest created first. History: most recently finished first.
+function sortKey(task) {
+  if (sectionOf(task) !== 'history') return task.id;
+  return Date.parse(task.completed_at || task.decided_at || task.updated_at) || task.id;
+}
+
+// ---------- cards ----------
+
+function buildCard(task) {
+  const card = taskCardBase(task, {
+    workflowName: workflows.get(task.workflow)?.name,
+    extraMeta: [el('span', { class: 'meta-creator' }, 'by ', task.created_by_name || `user #${task.created_by}`)],
+  });
+
+  if (task.status === 'pending_approval') {
+    const inputId = `reject-reason-${task.id}`;
+    card.append(
+      el('div', { class: 'task-actions' },
+        el('button', { type: 'button', class: 'btn btn-primary approve-task' }, 'Approve'),
+        el('button', {
+          type: 'button', class: 'btn btn-danger-outline reject-task',
+          'aria-expanded': 'false', 'aria-controls': `reject-form-${task.id}`,
+        }, 'Reject')),
+      el('form', { class: 'reject-form', id: `reject-form-${task.id}`, hidden: true, novalidate: true },
+        el('label', { for: inputId }, 'Reason for rejecting'),
+        el('input', {
+          id: inputId, class: 'reject-reason', type: 'text', maxlength: 500, autocomplete: 'off',
+          'aria-describedby': `${inputId}-error`, placeholder: 'e.g. Documents are missing',
+        }),
+        el('p', { class: 'field-error', id: `${inputId}-error`, hidden: true }),
+        el('div', { class: 'form-actions' },
+          el('button', { type: 'submit', class: 'btn btn-danger confirm-reject' }, 'Confirm rejection'),
+          el('button', { type: 'button', class: 'btn btn-ghost cancel-reject' }, 'Cancel'))));
+  } else if (task.status === 'approved') {
+    card.append(taskOutcome(task), progressBar(task), subtaskList(task));
+  } else {
+    card.append(taskOutcome(task));
+    if (task.status === 'completed' && task.subtasks?.length) card.append(progressBar(task));
+  }
+  return card;
+}
+
+function findCard(id) {
+  return document.querySelector(`.task-card[data-task-id="${CSS.escape(String(id))}"]`);
+}
+
+function render(task, highlight) {
+  const old = findCard(task.id);
+  const card = buildCard(task);
+
+  // Keep a half-typed reject reason if the card is re-rendered while still pending.
+  const oldForm = old?.querySelector('.reject-form');
+  const newForm = card.querySelector('.reject-form');
+  if (oldForm && newForm && !oldForm.hidden) {
+    openRejectForm(card, false);
+    newForm.querySelector('.reject-reason').value = oldForm.querySelector('.reject-reason').value;
+  }
+  old?.remove();
+
+  const section = sectionOf(task);
+  insertSorted(sections[section].list, card, sortKey(task));
+  if (section === 'history') trimHistory();
+  if (highlight) flash(card, highlight);
+  updateCounts();
+}
+
+function trimHistory() {
+  const cards = sections.history.list.querySelectorAll(':scope > .task-card');
+  for (let i = HISTORY_LIMIT; i < cards.length; i++) {
+    tasks.delete(Number(cards[i].dataset.taskId));
+    cards[i].remove();
+  }
+}
+
+function updateCounts() {
+  for (const { list, count } of Object.values(sections)) {
+    syncEmpty(list);
+    count.textContent = list.querySelectorAll(':scope > .task-card').length;
+  }
+}
+
+/** Apply a task from a REST reply or an event. Idempotent; stale copies are ignored. */
+function upsert(task, highlight) {
+  if (!task || task.id == null) return;
+  if (!isNotOlder(task, tasks.get(task.id))) return;
+  tasks.set(task.id, task);
+  render(task, highlight);
+}
+
+// ---------- snapshot + live ----------
+
+async function loadSnapshot() {
+  const [pending, active, history] = await Promise.all([
+    listAll('/api/tasks', { status: 'pending_approval', limit: 100 }),
+    listAll('/api/tasks', { status: 'approved', limit: 100 }),
+    listAll('/api/tasks', { status: 'completed,rejected', limit: HISTORY_LIMIT }, 1),
+  ]);
+  tasks.clear();
+  for (const { list } of Object.values(sections)) list.replaceChildren();
+  for (const task of [...pending, ...active, ...history]) upsert(task);
+  updateCounts();
+}
+
+function onEvent(frame) {
+  if (frame.channel !== 'tasks' || !frame.data) return;
+  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated');
+}
+
+// ---------- actions ----------
+
+async function refetch(id) {
+  try {
+    upsert(await api(`/api/tasks/${id}`));
+  } catch { /* the live event will correct the card */ }
+}
+
+async function runAction(card, path, body) {
+  const id = card.dataset.taskId;
+  const buttons = [...card.querySelectorAll('button')];
+  try {
+    const task = await busy(buttons, () => api(path, { method: 'POST', body }));
+    upsert(task);
+  } catch (err) {
+    toast(errorMessage(err));
+    if (err.status === 409 || err.status === 404) refetch(id); // someone else decided first
+  }
+}
+
+function openRejectForm(card, focus = true) {
+  const form = card.querySelector('.reject-form');
+  if (!form) return;
+  form.hidden = false;
+  card.querySelector('.reject-task')?.setAttribute('aria-expanded', 'true');
+  if (focus) form.querySelector('.reject-reason').focus();
+}
+
+function closeRejectForm(card) {
+  const form = card.querySelector('.reject-form');
+  form.hidden = true;
+  showReasonError(form, '');
+  const toggle = card.querySelector('.reject-task');
+  toggle.setAttribute('aria-expanded', 'false');
+  toggle.focus();
+}
+
+function showReasonError(form, message) {
+  const input = form.querySelector('.reject-reason');
+  const error = form.querySelector('.field-error');
+  error.textContent = message;
+  error.hidden = !message;
+  if (message) input.setAttribute('aria-invalid', 'true');
+  else input.removeAttribute('aria-invalid');
+}
+
+const board = document.getElementById('main');
+
+board.addEventListener('click', (ev) => {
+  const button = ev.target.closest('button');
+  const card = button?.closest('.task-card');
+  if (!card) return;
+  const id = card.dataset.taskId;
+  if (button.classList.contains('approve-task')) {
+    runAction(card, `/api/tasks/${id}/approve`, {});
+  } else if (button.classList.contains('reject-task')) {
+    const form = card.querySelector('.reject-form');
+    if (form.hidden) openRejectForm(card); else closeRejectForm(card);
+  } else if (button.classList.contains('cancel-reject')) {
+    closeRejectForm(card);
+  }
+});
+
+board.addEventListener('submit', (ev) => {
+  const form = ev.target.closest('.reject-form');
+  if (!form) return;
+  ev.preventDefault();
+  const card = form.closest('.task-card');
+  const input = form.querySelector('.reject-reason');
+  const reason = input.value.trim();
+  if (!reason) {
+    showReasonError(form, 'Please give a reason for rejecting.');
+    input.focus();
+    return;
+  }
+  showReasonError(form, '');
+  runAction(card, `/api/tasks/${card.dataset.taskId}/reject`, { reason });
+});
+
+board.addEventListener('input', (ev) => {
+  if (ev.target.classList.contains('reject-reason') && ev.target.value.trim()) {
+    showReasonError(ev.target.form, '');
+  }
+});
+
+// ---------- boot ----------
+
+async function boot() {
+  let me;
+  try {
+    me = await requireUser('ADMIN');
+  } catch (err) {
+    if (err.status === 0) toast(errorMessage(err));
+    return;
+  }
+  setupHeader(me);
+  try {
+    workflows = await loadWorkflows();
+  } catch (err) {
+    toast(`Could not load workflows: ${errorMessage(err)}`);
+  }
+
+  new LiveClient({
+    channels: ['tasks'],
+    async onReady(_user, _lastEventId, isFirst) {
+      if (isFirst) await loadSnapshot();
+    },
+    onEvent,
+    onError: (message) => toast(message),
+  }).start();
+}
+
+boot();

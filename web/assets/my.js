@@ -1,0 +1,202 @@
+// ADMIN_LIMITED page: create tasks and work through their subtasks, live.
+
+import { api, listAll } from './api.js';
+import { LiveClient } from './live.js';
+import {
+  el, toast, errorMessage, requireUser, setupHeader, busy, isNotOlder,
+  progressBar, subtaskList, taskCardBase, taskOutcome, insertSorted, syncEmpty, flash, loadWorkflows,
+} from './ui.js';
+
+const list = document.getElementById('my-tasks');
+const count = document.getElementById('my-count');
+const form = document.getElementById('create-task-form');
+const titleInput = document.getElementById('task-title');
+const descInput = document.getElementById('task-description');
+const workflowSelect = document.getElementById('task-workflow');
+const submitButton = document.getElementById('create-task-button');
+const formError = document.getElementById('create-task-error');
+
+const tasks = new Map(); // id → Task
+let workflows = new Map();
+let me = null;
+
+// ---------- cards ----------
+
+// The assignee (the creator unless someone else was set) completes subtasks.
+const mayComplete = (task) => task.assignee == null || task.assignee === me.id;
+
+function buildCard(task) {
+  const card = taskCardBase(task, { workflowName: workflows.get(task.workflow)?.name });
+  switch (task.status) {
+    case 'pending_approval':
+      card.append(el('p', { class: 'task-note' }, 'Waiting for an admin to approve.'));
+      break;
+    case 'approved':
+      card.append(taskOutcome(task), progressBar(task),
+        subtaskList(task, { me, canComplete: () => mayComplete(task) }));
+      break;
+    case 'completed':
+      card.append(taskOutcome(task), progressBar(task), subtaskList(task, { me }));
+      break;
+    case 'rejected':
+      card.append(taskOutcome(task));
+      break;
+    default:
+  }
+  return card;
+}
+
+function render(task, highlight) {
+  const old = list.querySelector(`.task-card[data-task-id="${CSS.escape(String(task.id))}"]`);
+  const card = buildCard(task);
+  if (old) old.replaceWith(card);
+  insertSorted(list, card, task.id); // newest first
+  if (highlight) flash(card, highlight);
+  syncEmpty(list);
+  count.textContent = list.querySelectorAll(':scope > .task-card').length;
+}
+
+/** Apply a task from a REST reply or an event. Idempotent; stale copies are ignored. */
+function upsert(task, highlight) {
+  if (!task || task.id == null) return;
+  if (!isNotOlder(task, tasks.get(task.id))) return;
+  tasks.set(task.id, task);
+  render(task, highlight);
+}
+
+async function loadSnapshot() {
+  const items = await listAll('/api/tasks', { limit: 100 }, 3);
+  tasks.clear();
+  list.replaceChildren();
+  for (const task of items) upsert(task);
+  syncEmpty(list);
+  count.textContent = tasks.size;
+}
+
+function onEvent(frame) {
+  if (frame.channel !== 'tasks' || !frame.data) return;
+  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated');
+}
+
+// ---------- completing subtasks ----------
+
+list.addEventListener('click', async (ev) => {
+  const button = ev.target.closest('.complete-subtask');
+  if (!button) return;
+  const taskId = button.closest('.task-card').dataset.taskId;
+  const subId = button.closest('.subtask').dataset.subtaskId;
+  try {
+    const task = await busy(button, () =>
+      api(`/api/tasks/${taskId}/subtasks/${subId}/complete`, { method: 'POST', body: {} }));
+    upsert(task);
+  } catch (err) {
+    toast(errorMessage(err));
+    if (err.status === 409) {
+      api(`/api/tasks/${taskId}`).then((t) => upsert(t)).catch(() => {});
+    }
+  }
+});
+
+// ---------- create form ----------
+
+function fieldError(input, message) {
+  const error = document.getElementById(`${input.id}-error`);
+  error.textContent = message;
+  error.hidden = !message;
+  if (message) input.setAttribute('aria-invalid', 'true');
+  else input.removeAttribute('aria-invalid');
+}
+
+function validate() {
+  let ok = true;
+  fieldError(titleInput, '');
+  fieldError(workflowSelect, '');
+  if (!titleInput.value.trim()) {
+    fieldError(titleInput, 'Please enter a title.');
+    ok = false;
+  }
+  if (!workflowSelect.value) {
+    fieldError(workflowSelect, 'Please choose a workflow.');
+    ok = false;
+  }
+  if (!ok) form.querySelector('[aria-invalid="true"]').focus();
+  return ok;
+}
+
+function showFormError(message) {
+  formError.textContent = message;
+  formError.hidden = !message;
+}
+
+form.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  showFormError('');
+  if (!validate()) return;
+  const body = {
+    title: titleInput.value.trim(),
+    description: descInput.value.trim(),
+    workflow: workflowSelect.value,
+  };
+  try {
+    const task = await busy(submitButton, () => api('/api/tasks', { method: 'POST', body }));
+    upsert(task, 'is-new');
+    const keepWorkflow = workflowSelect.value;
+    form.reset();
+    workflowSelect.value = keepWorkflow;
+    titleInput.focus();
+    toast('Task created. It is waiting for approval.', 'success');
+  } catch (err) {
+    // Validation problems belong next to the form; anything else is a toast.
+    if (err.status === 400) showFormError(errorMessage(err));
+    else toast(errorMessage(err));
+  }
+});
+
+for (const input of [titleInput, workflowSelect]) {
+  input.addEventListener('input', () => { if (input.value.trim()) fieldError(input, ''); });
+}
+
+function fillWorkflows() {
+  const options = [...workflows.values()].map((w) => {
+    const steps = w.subtasks?.length || 0;
+    return el('option', { value: w.key }, `${w.name} (${steps} ${steps === 1 ? 'step' : 'steps'})`);
+  });
+  if (!options.length) {
+    workflowSelect.replaceChildren(el('option', { value: '' }, 'No workflows available'));
+    workflowSelect.disabled = true;
+    submitButton.disabled = true;
+    return;
+  }
+  workflowSelect.replaceChildren(...options);
+  workflowSelect.disabled = false;
+  submitButton.disabled = false;
+}
+
+// ---------- boot ----------
+
+async function boot() {
+  try {
+    me = await requireUser('ADMIN_LIMITED');
+  } catch (err) {
+    if (err.status === 0) toast(errorMessage(err));
+    return;
+  }
+  setupHeader(me);
+  try {
+    workflows = await loadWorkflows();
+  } catch (err) {
+    toast(`Could not load workflows: ${errorMessage(err)}`);
+  }
+  fillWorkflows();
+
+  new LiveClient({
+    channels: ['tasks'],
+    async onReady(_user, _lastEventId, isFirst) {
+      if (isFirst) await loadSnapshot();
+    },
+    onEvent,
+    onError: (message) => toast(message),
+  }).start();
+}
+
+boot();
