@@ -1,1 +1,13 @@
-mod x {}
+//! Integration tests: a real server on a random port, real HTTP and WebSocket clients.
+//!
+//! Set `TEST_DATABASE=postgres` to run every test against PostgreSQL
+//! (`TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`),
+//! each test in a database of its own. `TEST_LOG=1` shows the server's logs.
+
+mod auth;
+mod browser;
+mod helpers;
+mod postgres;
+mod tasks;
+mod users;
+mod websocket;

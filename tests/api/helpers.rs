@@ -1,0 +1,439 @@
+//! `spawn_app()` and the HTTP / WebSocket clients the tests share.
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Once,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use taskwire::{Application, Config, state::AppState};
+use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{Message, client::IntoClientRequest, protocol::frame::coding::CloseCode},
+};
+
+/// How long a test waits for something that should happen.
+pub const WAIT: Duration = Duration::from_secs(10);
+/// How long a test watches for something that must not happen.
+pub const QUIET: Duration = Duration::from_millis(700);
+
+pub const ADMIN: (&str, &str) = ("admin", "admin-password");
+pub const ANN: (&str, &str) = ("ann", "ann-password");
+pub const BOB: (&str, &str) = ("bob", "bob-password");
+
+static TRACING: Once = Once::new();
+
+fn init_tracing() {
+    TRACING.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tracing_subscriber::fmt()
+                .with_env_filter("info,taskwire=debug,sqlx=warn")
+                .with_test_writer()
+                .init();
+        }
+    });
+}
+
+/// Where a test's data lives; dropped with the test.
+pub enum TestDatabase {
+    Sqlite { dir: PathBuf },
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// A fresh database on the backend `TEST_DATABASE` names (SQLite by default).
+    pub async fn create() -> (TestDatabase, String) {
+        match std::env::var("TEST_DATABASE").as_deref() {
+            Ok("postgres") => Self::create_postgres().await,
+            _ => Self::create_sqlite(),
+        }
+    }
+
+    pub fn create_sqlite() -> (TestDatabase, String) {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "taskwire-test-{}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).expect("create a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.join("taskwire.db").display());
+        (TestDatabase::Sqlite { dir }, url)
+    }
+
+    pub async fn create_postgres() -> (TestDatabase, String) {
+        use sea_orm::ConnectionTrait;
+        let admin_url = std::env::var("TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("taskwire_test_{:016x}", rand::random::<u64>());
+        let admin = sea_orm::Database::connect(&admin_url)
+            .await
+            .expect("PostgreSQL at TEST_POSTGRES_URL answers");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create a test database");
+        admin.close().await.ok();
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(base, _)| base)
+            .unwrap_or(&admin_url);
+        let url = format!("{base}/{name}");
+        (TestDatabase::Postgres { admin_url, name }, url)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match self {
+            TestDatabase::Sqlite { dir } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            TestDatabase::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Dropped from a plain thread: the test's runtime may be shutting down.
+                let _ = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    runtime.block_on(async {
+                        use sea_orm::ConnectionTrait;
+                        if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
+                            let _ = admin
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                ))
+                                .await;
+                            admin.close().await.ok();
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub ws_url: String,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    // Last, so the database is dropped after the server stopped.
+    pub database: Option<TestDatabase>,
+}
+
+/// A server on a fresh database, with users admin (ADMIN), ann and bob (ADMIN_LIMITED).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like `spawn_app`, with the configuration adjusted first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let (database, url) = TestDatabase::create().await;
+    let mut app = spawn_on(&url, adjust).await;
+    app.database = Some(database);
+    for (user, role) in [
+        (ADMIN, "ADMIN"),
+        (ANN, "ADMIN_LIMITED"),
+        (BOB, "ADMIN_LIMITED"),
+    ] {
+        taskwire::users::service::create_user(&app.state.db, user.0, user.1, role)
+            .await
+            .expect("create a test user");
+    }
+    app
+}
+
+/// A server on an existing database (no users added); the caller owns the database.
+pub async fn spawn_on(database_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    init_tracing();
+    let mut config = Config::for_tests(database_url);
+    adjust(&mut config);
+    let app = Application::build(config)
+        .await
+        .expect("the application starts");
+    let address = format!("http://{}", app.local_addr());
+    let ws_url = format!("ws://{}/ws", app.local_addr());
+    let state = app.state().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        ws_url,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        state,
+        stop: Some(stop),
+        server: Some(server),
+        database: None,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task")
+                .expect("the server stops cleanly");
+        }
+    }
+
+    /// Logs in and returns the access token.
+    pub async fn token(&self, (username, password): (&str, &str)) -> String {
+        let response = self
+            .post_json(
+                "/api/auth/login",
+                None,
+                &json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(
+            response.0,
+            StatusCode::OK,
+            "login as {username}: {}",
+            response.1
+        );
+        response.1["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends a request with an optional bearer token and JSON body; returns status and JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("the request is sent");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.request(Method::POST, path, token, None).await
+    }
+
+    /// Creates a task and returns it.
+    pub async fn create_task(&self, token: &str, title: &str) -> Value {
+        let (status, body) = self
+            .post_json(
+                "/api/tasks",
+                Some(token),
+                &json!({"title": title, "workflow": "vehicle_registration"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Approves a task and returns it.
+    pub async fn approve(&self, token: &str, task_id: i64) -> Value {
+        let (status, body) = self
+            .post(&format!("/api/tasks/{task_id}/approve"), Some(token))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Opens an authenticated WebSocket and waits for `ready`.
+    pub async fn ws(&self, token: &str) -> WsClient {
+        let mut request = self.ws_url.as_str().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let mut client = WsClient::connect(request).await;
+        let ready = client.next_json().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        client
+    }
+
+    /// An authenticated WebSocket subscribed to `channels` (optionally since an id), acknowledged.
+    pub async fn ws_subscribed(
+        &self,
+        token: &str,
+        channels: &[&str],
+        since: Option<i64>,
+    ) -> WsClient {
+        let mut client = self.ws(token).await;
+        client.subscribe(channels, since).await;
+        client
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Asserts the API's error shape and code.
+pub fn assert_error(response: &(StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(
+        response.0, status,
+        "unexpected status, body: {}",
+        response.1
+    );
+    assert_eq!(
+        response.1["error"]["code"], code,
+        "unexpected body: {}",
+        response.1
+    );
+    let message = response.1["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.is_empty(),
+        "an error message is expected: {}",
+        response.1
+    );
+}
+
+/// A WebSocket test client.
+pub struct WsClient {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    pub async fn connect(
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> WsClient {
+        let (stream, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("the WebSocket handshake finishes in time")
+            .expect("the WebSocket handshake succeeds");
+        WsClient { stream }
+    }
+
+    pub async fn send_json(&mut self, value: Value) {
+        self.stream
+            .send(Message::Text(value.to_string().into()))
+            .await
+            .expect("send a frame");
+    }
+
+    /// The next JSON text frame (pings are answered by the library underneath).
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_message(WAIT).await {
+            Some(Message::Text(text)) => {
+                serde_json::from_str(text.as_str()).expect("frames are JSON")
+            }
+            other => panic!("expected a JSON frame, got {other:?}"),
+        }
+    }
+
+    /// The next text or close message within `within`; `None` on timeout.
+    pub async fn next_message(&mut self, within: Duration) -> Option<Message> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()??;
+            match message {
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                Ok(message) => return Some(message),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    pub async fn subscribe(&mut self, channels: &[&str], since: Option<i64>) {
+        let mut message = json!({"type": "subscribe", "channels": channels});
+        if let Some(since) = since {
+            message["since"] = json!(since);
+        }
+        self.send_json(message).await;
+        let ack = self.next_json().await;
+        assert_eq!(ack["type"], "subscribed", "{ack}");
+    }
+
+    /// The next event frame, checking its name.
+    pub async fn expect_event(&mut self, kind: &str) -> Value {
+        let frame = self.next_json().await;
+        assert_eq!(frame["type"], "event", "expected {kind}, got {frame}");
+        assert_eq!(frame["event"], kind, "expected {kind}, got {frame}");
+        frame
+    }
+
+    /// Asserts that no frame at all arrives for a while.
+    pub async fn expect_silence(&mut self) {
+        if let Some(message) = self.next_message(QUIET).await {
+            panic!("expected nothing, got {message:?}");
+        }
+    }
+
+    /// Waits for the server's close frame and returns its code.
+    pub async fn expect_close(&mut self) -> u16 {
+        loop {
+            match self.next_message(WAIT).await {
+                Some(Message::Close(Some(frame))) => return u16::from(frame.code),
+                Some(Message::Close(None)) => return u16::from(CloseCode::Status),
+                Some(Message::Text(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+}
+
+/// Polls a condition until it holds (for state with no event to await, like a session count).
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,373 @@
+//! The WebSocket protocol: authentication, Origin, frames, subscriptions, replay, keepalive and back-pressure.
+
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+use crate::{auth::expired_token, helpers::*};
+
+async fn raw_connect(app: &TestApp, headers: &[(&'static str, String)]) -> WsClient {
+    let mut request = app.ws_url.as_str().into_client_request().unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().unwrap());
+    }
+    WsClient::connect(request).await
+}
+
+#[tokio::test]
+async fn three_ways_to_authenticate() {
+    let app = spawn_app().await;
+    let ann = app.token(ANN).await;
+
+    let mut by_header = raw_connect(&app, &[("authorization", format!("Bearer {ann}"))]).await;
+    let ready = by_header.next_json().await;
+    assert_eq!(ready["type"], "ready");
+    assert_eq!(ready["user"]["username"], "ann");
+    assert_eq!(ready["user"]["role"], "ADMIN_LIMITED");
+    assert!(ready["last_event_id"].is_i64());
+
+    let mut by_cookie = raw_connect(
+        &app,
+        &[
+            ("cookie", format!("taskwire_access={ann}")),
+            ("origin", app.address.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(by_cookie.next_json().await["type"], "ready");
+
+    let mut by_message = raw_connect(&app, &[]).await;
+    by_message
+        .send_json(json!({"type": "auth", "token": ann}))
+        .await;
+    assert_eq!(by_message.next_json().await["type"], "ready");
+    by_message.send_json(json!({"type": "ping"})).await;
+    assert_eq!(by_message.next_json().await, json!({"type": "pong"}));
+    eventually("three sessions are registered", || {
+        app.state.hub.session_count() == 3
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_credentials_close_with_4401() {
+    let app = spawn_app().await;
+    let mut bad_header = raw_connect(&app, &[("authorization", "Bearer nonsense".into())]).await;
+    assert_eq!(bad_header.expect_close().await, 4401);
+    let mut expired = raw_connect(
+        &app,
+        &[(
+            "authorization",
+            format!("Bearer {}", expired_token(&app, 1)),
+        )],
+    )
+    .await;
+    assert_eq!(expired.expect_close().await, 4401);
+    let mut bad_message = raw_connect(&app, &[]).await;
+    bad_message
+        .send_json(json!({"type": "auth", "token": "nonsense"}))
+        .await;
+    assert_eq!(bad_message.expect_close().await, 4401);
+    let mut not_auth_first = raw_connect(&app, &[]).await;
+    not_auth_first
+        .send_json(json!({"type": "subscribe", "channels": ["tasks"]}))
+        .await;
+    assert_eq!(not_auth_first.expect_close().await, 4401);
+    assert_eq!(app.state.hub.session_count(), 0);
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_closed_with_4403() {
+    let app = spawn_app().await;
+    let ann = app.token(ANN).await;
+    let mut foreign = raw_connect(
+        &app,
+        &[
+            ("cookie", format!("taskwire_access={ann}")),
+            ("origin", "http://evil.example".into()),
+        ],
+    )
+    .await;
+    assert_eq!(foreign.expect_close().await, 4403);
+    let mut configured =
+        spawn_app_with(|c| c.allowed_origins = vec!["https://app.example".into()]).await;
+    let token = configured.token(ANN).await;
+    let mut allowed = raw_connect(
+        &configured,
+        &[
+            ("authorization", format!("Bearer {token}")),
+            ("origin", "https://app.example".into()),
+        ],
+    )
+    .await;
+    assert_eq!(allowed.next_json().await["type"], "ready");
+    configured.stop().await;
+}
+
+#[tokio::test]
+async fn garbage_frames_get_error_replies_and_the_session_lives_on() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let ann = app.token(ANN).await;
+    let mut ws = app.ws(&ann).await;
+    let cases = [
+        (Message::Text("not json".into()), "invalid_message"),
+        (
+            Message::Text(r#"{"type":"dance"}"#.into()),
+            "invalid_message",
+        ),
+        (
+            Message::Text(r#"{"channels":["tasks"]}"#.into()),
+            "invalid_message",
+        ),
+        (
+            Message::Text(r#"{"type":"subscribe","channels":"tasks"}"#.into()),
+            "invalid_message",
+        ),
+        (
+            Message::Text(r#"{"type":"subscribe","channels":[]}"#.into()),
+            "invalid_message",
+        ),
+        (
+            Message::Text(r#"{"type":"subscribe","channels":["tasks"],"since":-5}"#.into()),
+            "invalid_message",
+        ),
+        (
+            Message::Text(r#"{"type":"subscribe","channels":["weather"]}"#.into()),
+            "unknown_channel",
+        ),
+        (
+            Message::Text(r#"{"type":"subscribe","channels":["task:abc"]}"#.into()),
+            "unknown_channel",
+        ),
+        (
+            Message::Text(r#"{"type":"subscribe","channels":["jobs"]}"#.into()),
+            "forbidden",
+        ),
+        (
+            Message::Text(r#"{"type":"subscribe","channels":["task:999999"]}"#.into()),
+            "forbidden",
+        ),
+        (
+            Message::Binary(vec![0, 159, 146, 150].into()),
+            "invalid_message",
+        ),
+        (
+            Message::Text(r#"{"type":"auth","token":"again"}"#.into()),
+            "invalid_message",
+        ),
+    ];
+    for (message, code) in cases {
+        let description = format!("{message:?}");
+        ws.stream.send(message).await.unwrap();
+        let reply = ws.next_json().await;
+        assert_eq!(reply["type"], "error", "{description}: {reply}");
+        assert_eq!(reply["code"], code, "{description}: {reply}");
+        assert!(!reply["message"].as_str().unwrap().is_empty());
+    }
+    // Still open and working.
+    ws.subscribe(&["tasks"], None).await;
+    app.create_task(&ann, "After the garbage").await;
+    ws.expect_event("task.created").await;
+    // An admin may subscribe to the jobs channel.
+    let mut admin_ws = app.ws(&admin).await;
+    admin_ws.subscribe(&["jobs", "tasks"], None).await;
+}
+
+#[tokio::test]
+async fn an_oversized_frame_closes_with_1009() {
+    let app = spawn_app().await;
+    let ann = app.token(ANN).await;
+    let mut ws = app.ws(&ann).await;
+    let big = format!(
+        r#"{{"type":"subscribe","channels":["{}"]}}"#,
+        "x".repeat(70 * 1024)
+    );
+    ws.stream.send(Message::Text(big.into())).await.unwrap();
+    assert_eq!(ws.expect_close().await, 1009);
+    eventually("the session is gone", || app.state.hub.session_count() == 0).await;
+}
+
+#[tokio::test]
+async fn another_users_tasks_never_reach_a_limited_session() {
+    let app = spawn_app().await;
+    let ann = app.token(ANN).await;
+    let bob = app.token(BOB).await;
+    let mut bob_ws = app.ws_subscribed(&bob, &["tasks"], None).await;
+    let task = app.create_task(&ann, "Ann's secret").await;
+    bob_ws.expect_silence().await;
+    // Nor by replay, nor by asking for the task's own channel.
+    let mut replay = app.ws_subscribed(&bob, &["tasks"], Some(0)).await;
+    replay.expect_silence().await;
+    replay
+        .send_json(json!({"type": "subscribe", "channels": [format!("task:{}", task["id"])]}))
+        .await;
+    let refused = replay.next_json().await;
+    assert_eq!(refused["code"], "forbidden");
+}
+
+#[tokio::test]
+async fn resume_with_since_misses_nothing_and_repeats_nothing() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let ann = app.token(ANN).await;
+    let mut ws = app.ws_subscribed(&admin, &["tasks"], None).await;
+    let first = app.create_task(&ann, "Before the disconnect").await;
+    let seen = ws.expect_event("task.created").await["id"]
+        .as_i64()
+        .unwrap();
+    drop(ws);
+
+    // While the admin is away: an approval and two new tasks.
+    app.approve(&admin, first["id"].as_i64().unwrap()).await;
+    app.create_task(&ann, "While away 1").await;
+    app.create_task(&ann, "While away 2").await;
+
+    let mut back = app.ws_subscribed(&admin, &["tasks"], Some(seen)).await;
+    let mut ids = Vec::new();
+    let mut kinds = Vec::new();
+    for _ in 0..3 {
+        let event = back.next_json().await;
+        ids.push(event["id"].as_i64().unwrap());
+        kinds.push(event["event"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(kinds, ["task.approved", "task.created", "task.created"]);
+    assert_eq!(
+        ids,
+        [seen + 1, seen + 2, seen + 3],
+        "no gap, no duplicate, in order"
+    );
+    // And live events follow the replay.
+    app.create_task(&ann, "Live again").await;
+    assert_eq!(
+        back.expect_event("task.created").await["id"]
+            .as_i64()
+            .unwrap(),
+        seen + 4
+    );
+    back.expect_silence().await;
+}
+
+#[tokio::test]
+async fn replay_and_live_hand_over_without_gap_while_events_keep_coming() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let ann = app.token(ANN).await;
+    for n in 0..20 {
+        app.create_task(&ann, &format!("Before {n}")).await;
+    }
+    // Keep committing tasks while clients subscribe with since=0.
+    let writer = {
+        let http = app.http.clone();
+        let url = app.url("/api/tasks");
+        let ann = ann.clone();
+        tokio::spawn(async move {
+            for n in 0..40 {
+                let response = http.post(&url).bearer_auth(&ann).json(&json!({"title": format!("During {n}"), "workflow": "vehicle_registration"})).send().await.unwrap();
+                assert_eq!(response.status(), 201);
+            }
+        })
+    };
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(app.ws_subscribed(&admin, &["tasks"], Some(0)).await);
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    writer.await.unwrap();
+    for mut client in clients {
+        let ids: Vec<i64> = {
+            let mut ids = Vec::new();
+            for _ in 0..60 {
+                ids.push(
+                    client.expect_event("task.created").await["id"]
+                        .as_i64()
+                        .unwrap(),
+                );
+            }
+            ids
+        };
+        assert_eq!(
+            ids,
+            (1..=60).collect::<Vec<_>>(),
+            "every event exactly once, in order"
+        );
+        client.expect_silence().await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_falls_behind_is_closed_with_4408_and_resumes() {
+    let app = spawn_app_with(|c| {
+        c.ws_queue_capacity = 4;
+        c.socket_send_buffer = Some(4096);
+    })
+    .await;
+    let admin = app.token(ADMIN).await;
+    let ann = app.token(ANN).await;
+    let mut slow = app.ws_subscribed(&admin, &["tasks"], None).await;
+    // The slow client reads nothing while many events are produced.
+    let mut closed_with = None;
+    for n in 0..400 {
+        app.post_json("/api/tasks", Some(&ann), &json!({"title": format!("Flood {n}"), "description": "x".repeat(2000), "workflow": "vehicle_registration"})).await;
+        if app.state.hub.session_count() == 0 {
+            closed_with = Some(n);
+            break;
+        }
+    }
+    assert!(closed_with.is_some(), "the slow session was dropped");
+    assert_eq!(slow.expect_close().await, 4408);
+    // It reconnects with since and gets everything.
+    let mut back = app.ws_subscribed(&admin, &["tasks"], Some(0)).await;
+    let mut count = 0;
+    while let Some(Message::Text(_)) = back.next_message(Duration::from_millis(500)).await {
+        count += 1;
+    }
+    assert_eq!(count, closed_with.unwrap() + 1);
+}
+
+#[tokio::test]
+async fn a_silent_peer_is_dropped_by_the_keepalive() {
+    let app = spawn_app_with(|c| c.ws_ping_interval = Duration::from_millis(100)).await;
+    let ann = app.token(ANN).await;
+    // This client answers pings only while it reads: it reads for a while, then goes silent.
+    let mut ws = app.ws(&ann).await;
+    assert!(ws.next_message(Duration::from_millis(500)).await.is_none());
+    assert_eq!(
+        app.state.hub.session_count(),
+        1,
+        "a peer answering pings stays"
+    );
+    eventually("the silent peer is dropped", || {
+        app.state.hub.session_count() == 0
+    })
+    .await;
+    drop(ws);
+}
+
+#[tokio::test]
+async fn shutdown_closes_sessions_with_1001() {
+    let mut app = spawn_app().await;
+    let ann = app.token(ANN).await;
+    let mut ws = app.ws(&ann).await;
+    let stopping = tokio::spawn(async move {
+        app.stop().await;
+        app
+    });
+    assert_eq!(ws.expect_close().await, 1001);
+    let _app = stopping.await.unwrap();
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_delivery() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let ann = app.token(ANN).await;
+    let mut ws = app.ws_subscribed(&admin, &["tasks"], None).await;
+    ws.send_json(json!({"type": "unsubscribe", "channels": ["tasks"]}))
+        .await;
+    assert_eq!(ws.next_json().await["type"], "unsubscribed");
+    app.create_task(&ann, "Unseen").await;
+    ws.expect_silence().await;
+}
