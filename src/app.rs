@@ -278,6 +278,7 @@ async fn json_error_bodies(request: Request, next: Next) -> Response {
         StatusCode::UNAUTHORIZED => AppError::Unauthenticated(text),
         StatusCode::FORBIDDEN => AppError::Forbidden(text),
         StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable(text),
+        StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
         s if s.is_server_error() => AppError::Internal(text),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::InvalidJson(text),
         _ => AppError::Validation(if text.is_empty() {
@@ -295,11 +296,8 @@ async fn not_found() -> AppError {
     AppError::NotFound("no such resource".into())
 }
 
-async fn method_not_allowed() -> Response {
-    let mut response =
-        AppError::Validation("this method is not allowed on this resource".into()).into_response();
-    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    response
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
 }
 
 async fn shutdown_signal() {

@@ -27,6 +27,8 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("this method is not allowed on this resource")]
+    MethodNotAllowed,
     #[error("{0}")]
     InvalidState(String),
     #[error("{0}")]
@@ -58,6 +60,7 @@ impl AppError {
             AppError::Unauthenticated(_) | AppError::TokenExpired => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::InvalidState(_) | AppError::Conflict(_) | AppError::AlreadyRunning(_) => {
                 StatusCode::CONFLICT
             }
@@ -77,6 +80,7 @@ impl AppError {
             AppError::TokenExpired => "token_expired",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
+            AppError::MethodNotAllowed => "method_not_allowed",
             AppError::InvalidState(_) => "invalid_state",
             AppError::Conflict(_) => "conflict",
             AppError::AlreadyRunning(_) => "already_running",

@@ -9,4 +9,4 @@ pub mod service;
 pub mod throttle;
 pub mod tokens;
 
-pub use current_user::CurrentUser;
+pub use current_user::{AdminUser, CurrentUser};

@@ -7,7 +7,7 @@ pub fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> b
         origin
             .strip_prefix("http://")
             .or_else(|| origin.strip_prefix("https://"))
-            == Some(host)
+            .is_some_and(|origin_host| origin_host.eq_ignore_ascii_case(host))
     });
     own || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
 }

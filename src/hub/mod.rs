@@ -77,6 +77,13 @@ impl Hub {
         self.inner.sessions.len()
     }
 
+    /// Closes every session of one user, e.g. after their role changed or they were disabled.
+    pub fn close_user_sessions(&self, user_id: i64, code: u16, reason: &'static str) {
+        for session in self.inner.sessions.iter().filter(|s| s.user.id == user_id) {
+            session.request_close(code, reason);
+        }
+    }
+
     /// Closes every session with 1001 and refuses new ones.
     pub fn shut_down(&self) {
         self.inner.shutdown.send_replace(true);

@@ -13,7 +13,7 @@ use super::{
     service::{self, NewTask, TaskFilter, TaskPage},
 };
 use crate::{
-    auth::CurrentUser,
+    auth::{AdminUser, CurrentUser},
     error::{AppJson, Result},
     state::AppState,
 };
@@ -59,10 +59,10 @@ async fn get_task(
 
 async fn approve_task(
     State(state): State<AppState>,
-    user: CurrentUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
 ) -> Result<AppJson<TaskView>> {
-    Ok(AppJson(service::approve_task(&state, &user, id).await?))
+    Ok(AppJson(service::approve_task(&state, &admin, id).await?))
 }
 
 #[derive(Deserialize)]
@@ -72,13 +72,11 @@ struct Rejection {
 
 async fn reject_task(
     State(state): State<AppState>,
-    user: CurrentUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
     AppJson(body): AppJson<Rejection>,
 ) -> Result<AppJson<TaskView>> {
-    Ok(AppJson(
-        service::reject_task(&state, &user, id, &body.reason).await?,
-    ))
+    Ok(AppJson(service::reject_task(&state, &admin, id, &body.reason).await?))
 }
 
 async fn complete_subtask(

@@ -152,16 +152,11 @@ pub async fn list_tasks(
                 .add(task::Column::Assignee.eq(user.id)),
         );
     }
-    let tasks = query
-        .order_by_desc(task::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
-    let next_before = if tasks.len() as u64 == limit {
-        tasks.last().map(|t| t.id)
-    } else {
-        None
-    };
+    // One row more than asked tells whether another page follows.
+    let mut tasks = query.order_by_desc(task::Column::Id).limit(limit + 1).all(db).await?;
+    let more = tasks.len() as u64 > limit;
+    tasks.truncate(limit as usize);
+    let next_before = if more { tasks.last().map(|t| t.id) } else { None };
     Ok(TaskPage {
         items: build_views(db, tasks).await?,
         next_before,

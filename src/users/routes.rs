@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{UserView, service};
 use crate::{
-    auth::CurrentUser,
+    auth::AdminUser,
     error::{AppJson, Result},
     state::AppState,
 };
@@ -21,11 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/{id}", patch(update_user))
 }
 
-async fn list_users(
-    State(state): State<AppState>,
-    user: CurrentUser,
-) -> Result<AppJson<Vec<UserView>>> {
-    user.require_admin()?;
+async fn list_users(State(state): State<AppState>, _admin: AdminUser) -> Result<AppJson<Vec<UserView>>> {
     Ok(AppJson(service::list_users(&state.db).await?))
 }
 
@@ -38,23 +34,21 @@ struct NewUser {
 
 async fn create_user(
     State(state): State<AppState>,
-    user: CurrentUser,
+    _admin: AdminUser,
     AppJson(body): AppJson<NewUser>,
 ) -> Result<(StatusCode, AppJson<UserView>)> {
-    user.require_admin()?;
-    let created =
-        service::create_user(&state.db, &body.username, &body.password, &body.role).await?;
+    let created = service::create_user(&state.db, &body.username, &body.password, &body.role).await?;
     Ok((StatusCode::CREATED, AppJson(created)))
 }
 
 async fn update_user(
     State(state): State<AppState>,
-    user: CurrentUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
     AppJson(changes): AppJson<service::UserChanges>,
 ) -> Result<AppJson<UserView>> {
-    user.require_admin()?;
-    Ok(AppJson(
-        service::update_user(&state.db, user.id, id, changes).await?,
-    ))
+    let updated = service::update_user(&state.db, admin.id, id, changes).await?;
+    // Live sessions keep the identity they connected with: end them so they reconnect as who the user is now.
+    state.hub.close_user_sessions(id, 4401, "your account was changed; sign in again");
+    Ok(AppJson(updated))
 }

@@ -8,7 +8,7 @@ use axum::{
 
 use super::{Workflow, service};
 use crate::{
-    auth::CurrentUser,
+    auth::{AdminUser, CurrentUser},
     error::{AppJson, Result},
     state::AppState,
 };
@@ -28,10 +28,9 @@ async fn list_workflows(
 
 async fn put_workflow(
     State(state): State<AppState>,
-    user: CurrentUser,
+    _admin: AdminUser,
     Path(key): Path<String>,
     AppJson(definition): AppJson<service::WorkflowDefinition>,
 ) -> Result<AppJson<Workflow>> {
-    user.require_admin()?;
     Ok(AppJson(service::put(&state.db, &key, definition).await?))
 }

@@ -326,3 +326,31 @@ pub fn expired_token(_app: &TestApp, user_id: i64) -> String {
     )
     .unwrap()
 }
+
+#[tokio::test]
+async fn changing_a_user_ends_their_live_sessions() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let ann = app.token(ANN).await;
+    let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
+    let mut ann_ws = app.ws_subscribed(&ann, &["tasks"], None).await;
+    let mut admin_ws = app.ws_subscribed(&admin, &["tasks"], None).await;
+    let promote = json!({"role": "ADMIN"});
+    let path = format!("/api/users/{ann_id}");
+    let (status, _) = app.request(reqwest::Method::PATCH, &path, Some(&admin), Some(&promote)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ann_ws.expect_close().await, 4401, "she reconnects and gets her new role");
+    admin_ws.expect_silence().await;
+}
+
+#[tokio::test]
+async fn role_checks_come_before_body_checks() {
+    let app = spawn_app().await;
+    let ann = app.token(ANN).await;
+    let task = app.create_task(&ann, "Mine").await;
+    let path = format!("/api/tasks/{}/reject", task["id"]);
+    let garbage = app.post_json(&path, Some(&ann), &json!({"nonsense": true})).await;
+    assert_error(&garbage, StatusCode::FORBIDDEN, "forbidden");
+    let empty = app.post_json("/api/users", Some(&ann), &json!({})).await;
+    assert_error(&empty, StatusCode::FORBIDDEN, "forbidden");
+}

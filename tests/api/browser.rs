@@ -1,1 +1,164 @@
-//! Browser test (written later).
+//! The pages in a real browser: headless Chromium driven over WebDriver.
+//!
+//! An ADMIN_LIMITED page creates a task; the ADMIN page shows it without a
+//! reload and approves it; the ADMIN_LIMITED page shows the subtasks and
+//! completes them; the ADMIN page shows the task completed. Screenshots of both
+//! pages are saved under `target/screenshots/`.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// Long enough for a cold Chromium start on a loaded 2-core machine.
+const BROWSER_WAIT: Duration = Duration::from_secs(30);
+
+/// A chromedriver process on a free port, killed on drop.
+struct ChromeDriver {
+    process: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    async fn start() -> ChromeDriver {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let process = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (scripts/test installs Debian's chromium-driver)");
+        let url = format!("http://127.0.0.1:{port}");
+        let status = format!("{url}/status");
+        let deadline = tokio::time::Instant::now() + BROWSER_WAIT;
+        loop {
+            if let Ok(response) = reqwest::get(&status).await
+                && response.status().is_success()
+            {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        ChromeDriver { process, url }
+    }
+
+    async fn browser(&self, profile: &std::path::Path) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session starts")
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(BROWSER_WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+}
+
+async fn log_in(browser: &Client, app: &TestApp, (username, password): (&str, &str), landing: &str) {
+    browser.goto(&app.url("/")).await.unwrap();
+    wait_for(browser, "#username").await.send_keys(username).await.unwrap();
+    wait_for(browser, "#password").await.send_keys(password).await.unwrap();
+    wait_for(browser, "#login-button").await.click().await.unwrap();
+    let expected = url::Url::parse(&app.url(landing)).unwrap();
+    browser.wait().at_most(BROWSER_WAIT).for_url(&expected).await.expect("the role's page opens after login");
+    wait_for(browser, r#"#conn-status[data-state="live"]"#).await;
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+#[tokio::test]
+async fn two_pages_work_a_task_through_live() {
+    let app = spawn_app().await;
+    let profiles = std::env::temp_dir().join(format!("taskwire-browser-{}", rand::random::<u64>()));
+    let driver = ChromeDriver::start().await;
+    let admin = driver.browser(&profiles.join("admin")).await;
+    let worker = driver.browser(&profiles.join("worker")).await;
+
+    log_in(&admin, &app, ADMIN, "/admin").await;
+    log_in(&worker, &app, ANN, "/my").await;
+
+    // The ADMIN_LIMITED page creates a task.
+    wait_for(&worker, r#"#task-workflow option[value="vehicle_registration"]"#).await;
+    wait_for(&worker, "#task-title").await.send_keys("Register the red truck").await.unwrap();
+    wait_for(&worker, "#task-description").await.send_keys("Customer waits at desk 3").await.unwrap();
+    wait_for(&worker, "#create-task-button").await.click().await.unwrap();
+    let card = wait_for(&worker, "#my-tasks .task-card").await;
+    let task_id = card.attr("data-task-id").await.unwrap().expect("cards carry their task id");
+    let in_worker = |rest: &str| format!(r#"#my-tasks .task-card[data-task-id="{task_id}"]{rest}"#);
+    let in_admin = |list: &str, rest: &str| format!(r#"#{list} .task-card[data-task-id="{task_id}"]{rest}"#);
+
+    // The ADMIN page shows it without a reload, and approves it.
+    let pending = wait_for(&admin, &in_admin("pending-tasks", "")).await;
+    assert!(pending.text().await.unwrap().contains("Register the red truck"));
+    wait_for(&admin, &in_admin("pending-tasks", " .approve-task")).await.click().await.unwrap();
+    wait_for(&admin, &in_admin("active-tasks", r#"[data-status="approved"]"#)).await;
+
+    // The ADMIN_LIMITED page shows the subtasks and completes them one by one.
+    wait_for(&worker, &in_worker(r#"[data-status="approved"]"#)).await;
+    let subtasks = worker.find_all(Locator::Css(&in_worker(" .subtask"))).await.unwrap();
+    assert_eq!(subtasks.len(), 4, "the workflow's four subtasks are shown");
+    for done in 1..=4 {
+        wait_for(&worker, &in_worker(r#" .subtask[data-status="open"] .complete-subtask"#)).await.click().await.unwrap();
+        if done < 4 {
+            // The progress bar advances live; after the last one the task moves to the history.
+            wait_for(&admin, &in_admin("active-tasks", &format!(r#" .progress[data-done="{done}"][data-total="4"]"#))).await;
+        }
+        if done == 2 {
+            screenshot(&admin, "admin-in-progress.png").await;
+            screenshot(&worker, "my-in-progress.png").await;
+        }
+    }
+    wait_for(&worker, &in_worker(r#"[data-status="completed"]"#)).await;
+
+    // The ADMIN page shows the task completed.
+    wait_for(&admin, &in_admin("history-tasks", r#"[data-status="completed"]"#)).await;
+    screenshot(&admin, "admin.png").await;
+    screenshot(&worker, "my.png").await;
+
+    let (_, task) = app.get(&format!("/api/tasks/{task_id}"), Some(&app.token(ADMIN).await)).await;
+    assert_eq!(task["status"], "completed");
+    assert_eq!(task["description"], "Customer waits at desk 3");
+
+    admin.close().await.ok();
+    worker.close().await.ok();
+    drop(driver);
+    let _ = std::fs::remove_dir_all(profiles);
+}

@@ -483,7 +483,7 @@ async fn bad_task_input_gets_clear_errors_and_changes_nothing() {
         &app.request(reqwest::Method::DELETE, "/api/tasks", Some(&ann), None)
             .await,
         StatusCode::METHOD_NOT_ALLOWED,
-        "validation_failed",
+        "method_not_allowed",
     );
     assert_error(
         &app.get("/api/nothing-here", Some(&ann)).await,

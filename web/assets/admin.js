@@ -3,7 +3,7 @@
 import { api, listAll } from './api.js';
 import { LiveClient } from './live.js';
 import {
-  el, toast, errorMessage, requireUser, setupHeader, busy, isNotOlder,
+  el, toast, errorMessage, requireUser, setupHeader, busy, shouldApply, captureFocus,
   progressBar, subtaskList, taskCardBase, taskOutcome, insertSorted, syncEmpty, flash, loadWorkflows,
 } from './ui.js';
 
@@ -81,10 +81,12 @@ function render(task, highlight) {
     openRejectForm(card, false);
     newForm.querySelector('.reject-reason').value = oldForm.querySelector('.reject-reason').value;
   }
+  const restoreFocus = captureFocus(old);
   old?.remove();
 
   const section = sectionOf(task);
   insertSorted(sections[section].list, card, sortKey(task));
+  restoreFocus(card);
   if (section === 'history') trimHistory();
   if (highlight) flash(card, highlight);
   updateCounts();
@@ -108,7 +110,7 @@ function updateCounts() {
 /** Apply a task from a REST reply or an event. Idempotent; stale copies are ignored. */
 function upsert(task, highlight) {
   if (!task || task.id == null) return;
-  if (!isNotOlder(task, tasks.get(task.id))) return;
+  if (!shouldApply(task, tasks.get(task.id))) return;
   tasks.set(task.id, task);
   render(task, highlight);
 }

@@ -3,7 +3,7 @@
 import { api, listAll } from './api.js';
 import { LiveClient } from './live.js';
 import {
-  el, toast, errorMessage, requireUser, setupHeader, busy, isNotOlder,
+  el, toast, errorMessage, requireUser, setupHeader, busy, shouldApply, captureFocus,
   progressBar, subtaskList, taskCardBase, taskOutcome, insertSorted, syncEmpty, flash, loadWorkflows,
 } from './ui.js';
 
@@ -49,8 +49,10 @@ function buildCard(task) {
 function render(task, highlight) {
   const old = list.querySelector(`.task-card[data-task-id="${CSS.escape(String(task.id))}"]`);
   const card = buildCard(task);
+  const restoreFocus = captureFocus(old);
   if (old) old.replaceWith(card);
   insertSorted(list, card, task.id); // newest first
+  restoreFocus(card);
   if (highlight) flash(card, highlight);
   syncEmpty(list);
   count.textContent = list.querySelectorAll(':scope > .task-card').length;
@@ -59,7 +61,7 @@ function render(task, highlight) {
 /** Apply a task from a REST reply or an event. Idempotent; stale copies are ignored. */
 function upsert(task, highlight) {
   if (!task || task.id == null) return;
-  if (!isNotOlder(task, tasks.get(task.id))) return;
+  if (!shouldApply(task, tasks.get(task.id))) return;
   tasks.set(task.id, task);
   render(task, highlight);
 }

@@ -146,10 +146,36 @@ export async function busy(buttons, work) {
 
 // ---------- tasks ----------
 
-/** True when `incoming` is not older than `current` (replayed events may be). */
-export function isNotOlder(incoming, current) {
-  if (!current || !incoming.updated_at || !current.updated_at) return true;
+/**
+ * Should `incoming` replace `current`? Not when it is older (a replayed event
+ * can be) and not when it is the same (REST reply and its event both arrive).
+ */
+export function shouldApply(incoming, current) {
+  if (!current) return true;
+  if (JSON.stringify(incoming) === JSON.stringify(current)) return false;
+  if (!incoming.updated_at || !current.updated_at) return true;
   return Date.parse(incoming.updated_at) >= Date.parse(current.updated_at);
+}
+
+const FOCUS_CLASSES = ['complete-subtask', 'approve-task', 'reject-task', 'reject-reason', 'confirm-reject', 'cancel-reject'];
+
+/**
+ * Before a card is re-rendered: remember whether focus was inside it.
+ * Returns restore(newCard), which puts focus back on the matching control,
+ * or on the card itself, so keyboard users don't lose their place.
+ */
+export function captureFocus(oldCard) {
+  const active = document.activeElement;
+  if (!oldCard || !active || !oldCard.contains(active)) return () => {};
+  const cls = FOCUS_CLASSES.find((c) => active.classList.contains(c));
+  return (newCard) => {
+    let target = cls && newCard.querySelector(`.${cls}:not(:disabled)`);
+    if (!target) {
+      newCard.tabIndex = -1;
+      target = newCard;
+    }
+    target.focus({ preventScroll: true });
+  };
 }
 
 export function sortedSubtasks(task) {
