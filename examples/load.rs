@@ -77,26 +77,35 @@ async fn main() {
     let mut sessions = Vec::with_capacity(args.sessions);
     let gate = Arc::new(tokio::sync::Semaphore::new(200));
     for _ in 0..args.sessions {
-        let (ws_url, token, ready, sent_at, gate) = (ws_url.clone(), admin.clone(), ready.clone(), sent_at.clone(), gate.clone());
+        let (ws_url, token, ready, sent_at, gate) =
+            (ws_url.clone(), admin.clone(), ready.clone(), sent_at.clone(), gate.clone());
         sessions.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await.unwrap();
             let mut request = ws_url.into_client_request().unwrap();
             request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
             let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
             next_text(&mut ws).await; // ready
-            ws.send(Message::Text(json!({"type": "subscribe", "channels": ["tasks"]}).to_string().into())).await.unwrap();
+            ws.send(Message::Text(json!({"type": "subscribe", "channels": ["tasks"]}).to_string().into()))
+                .await
+                .unwrap();
             next_text(&mut ws).await; // subscribed
             drop(permit);
             ready.wait().await;
             let mut latencies = Vec::with_capacity(expected);
             while latencies.len() < expected {
-                let Ok(Some(text)) = tokio::time::timeout(Duration::from_secs(30), next_text(&mut ws)).await else { break };
+                let Ok(Some(text)) = tokio::time::timeout(Duration::from_secs(30), next_text(&mut ws)).await else {
+                    break;
+                };
                 let received = started.elapsed().as_micros() as u64;
                 let frame: Value = serde_json::from_str(&text).unwrap();
                 if frame["event"] != "task.created" {
                     continue;
                 }
-                let seq: usize = frame["data"]["title"].as_str().and_then(|t| t.strip_prefix("load-")).and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
+                let seq: usize = frame["data"]["title"]
+                    .as_str()
+                    .and_then(|t| t.strip_prefix("load-"))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(usize::MAX);
                 if let Some(sent) = sent_at.get(seq) {
                     latencies.push(received.saturating_sub(sent.load(Ordering::Acquire)));
                 }
@@ -113,7 +122,8 @@ async fn main() {
     let next = Arc::new(AtomicU64::new(0));
     let mut writers = Vec::new();
     for _ in 0..args.writers {
-        let (http, base, token, next, sent_at) = (http.clone(), base.clone(), worker.clone(), next.clone(), sent_at.clone());
+        let (http, base, token, next, sent_at) =
+            (http.clone(), base.clone(), worker.clone(), next.clone(), sent_at.clone());
         writers.push(tokio::spawn(async move {
             loop {
                 let seq = next.fetch_add(1, Ordering::Relaxed) as usize;
@@ -143,18 +153,29 @@ async fn main() {
     let deliver_secs = driving.elapsed().as_secs_f64();
     all.sort_unstable();
 
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(0.0, |us| *us as f64 / 1000.0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |us| *us as f64 / 1000.0)
+    };
     println!("\n## taskwire load: {} sessions × {} events", args.sessions, args.events);
     println!("sessions opened            {:>10.2} s ({:.0}/s)", open_secs, args.sessions as f64 / open_secs);
     println!("events written             {:>10.2} s ({:.0} events/s)", write_secs, args.events as f64 / write_secs);
-    println!("deliveries                 {:>10} of {} ({:.0}/s)", all.len(), args.sessions * expected, all.len() as f64 / deliver_secs);
+    println!(
+        "deliveries                 {:>10} of {} ({:.0}/s)",
+        all.len(),
+        args.sessions * expected,
+        all.len() as f64 / deliver_secs
+    );
     println!("fan-out latency p50        {:>10.2} ms", pct(0.50));
     println!("fan-out latency p90        {:>10.2} ms", pct(0.90));
     println!("fan-out latency p99        {:>10.2} ms", pct(0.99));
     println!("fan-out latency max        {:>10.2} ms", all.last().map_or(0.0, |us| *us as f64 / 1000.0));
     if let (Some(before), Some(after)) = (rss_before, rss_after) {
         println!("server RSS                 {:>10} KiB → {} KiB", before, after);
-        println!("memory per idle session    {:>10.1} KiB", (after.saturating_sub(before)) as f64 / args.sessions as f64);
+        println!(
+            "memory per idle session    {:>10.1} KiB",
+            (after.saturating_sub(before)) as f64 / args.sessions as f64
+        );
     }
     if let Some(mut child) = server {
         let _ = child.kill();
@@ -191,7 +212,7 @@ async fn start_server(binary: &str) -> (Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = std::env::temp_dir().join(format!("taskwire-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new(binary)
+    let mut child = Command::new(binary)
         .args(["serve", "--demo"])
         .env("TASKWIRE_BIND", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("load.db").display()))
@@ -207,13 +228,18 @@ async fn start_server(binary: &str) -> (Child, String) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not become ready");
 }
 
 /// Resident memory of a process, from /proc.
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|line| line.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// Thousands of sockets need more than the default 1024 descriptors (the server inherits this).

@@ -10,22 +10,24 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use sea_orm::DbErr;
 use tokio::net::{TcpListener, TcpSocket};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use crate::{
     auth::{self, throttle::LoginThrottle, tokens::TokenKeys},
-    bus::{Bus, InProcessBus},
+    bus::{Bus, InProcessBus, RedisBus},
     config::{Config, ConfigError},
     db,
     error::{AppError, InternalErrorDetail},
     events::{outbox, retention},
     hub::{self, Hub},
+    metrics::{Metrics, track_http},
     ops,
     state::AppState,
     tasks, users, web, workflows,
@@ -45,6 +47,8 @@ pub enum StartupError {
     Listen(#[from] std::io::Error),
     #[error("demo setup failed: {0}")]
     Demo(String),
+    #[error("REDIS_URL: {0}")]
+    Redis(String),
 }
 
 /// A built server, bound to its port, not yet serving.
@@ -60,54 +64,40 @@ impl Application {
         let db = db::connect(&config.database_url).await?;
         db::migrate(&db).await?;
         if config.demo {
-            crate::demo::seed(&db)
-                .await
-                .map_err(|e| StartupError::Demo(e.to_string()))?;
+            crate::demo::seed(&db).await.map_err(|e| StartupError::Demo(e.to_string()))?;
         }
-        if config.redis_url.is_some() {
-            warn!("REDIS_URL is set, but this build uses the in-process bus and locks");
-        }
+        let metrics = Arc::new(Metrics::default());
         let hub = Hub::new(
-            outbox::max_id(&db)
-                .await
-                .map_err(|e| StartupError::Demo(e.to_string()))?,
+            outbox::max_id(&db).await.map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?,
+            metrics.clone(),
         );
-        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(4096));
+        let bus: Arc<dyn Bus> = match &config.redis_url {
+            Some(url) => {
+                let bus = RedisBus::start(url, &config.redis_prefix, metrics.clone(), hub.shutdown_signal())
+                    .map_err(|e| StartupError::Redis(e.to_string()))?;
+                info!("events travel between instances over Redis pub/sub");
+                Arc::new(bus)
+            }
+            None => Arc::new(InProcessBus::new(4096, metrics.clone())),
+        };
         let config = Arc::new(config);
         let state = AppState {
             keys: Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl)),
-            throttle: Arc::new(LoginThrottle::new(
-                config.login_max_failures,
-                config.login_window,
-            )),
+            throttle: Arc::new(LoginThrottle::new(config.login_max_failures, config.login_window)),
             db: db.clone(),
             hub: hub.clone(),
             bus: bus.clone(),
+            metrics,
             config: config.clone(),
         };
-        tokio::spawn(hub::run_dispatcher(
-            hub.clone(),
-            db.clone(),
-            bus.subscribe(),
-            hub.shutdown_signal(),
-        ));
-        tokio::spawn(retention::run_pruner(
-            db,
-            config.event_retention,
-            hub.shutdown_signal(),
-        ));
+        tokio::spawn(hub::run_dispatcher(hub.clone(), db.clone(), bus.subscribe(), hub.shutdown_signal()));
+        tokio::spawn(retention::run_pruner(db, config.event_retention, hub.shutdown_signal()));
         let listener = bind(config.bind, config.socket_send_buffer)?;
-        Ok(Application {
-            listener,
-            router: router(state.clone()),
-            state,
-        })
+        Ok(Application { listener, router: router(state.clone()), state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     /// The shared state, for tests that look inside (session counts, the database).
@@ -121,15 +111,10 @@ impl Application {
     }
 
     /// Serves until `stop` resolves, then closes sessions with 1001 and finishes in-flight requests.
-    pub async fn run_until(
-        self,
-        stop: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let hub = self.state.hub.clone();
         let closing = hub.clone();
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service)
             .with_graceful_shutdown(async move {
                 stop.await;
@@ -148,11 +133,7 @@ impl Application {
 }
 
 fn bind(address: SocketAddr, send_buffer: Option<u32>) -> std::io::Result<TcpListener> {
-    let socket = if address.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let socket = if address.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     if let Some(size) = send_buffer {
         socket.set_send_buffer_size(size)?;
@@ -177,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(json_error_bodies))
         .layer(middleware::from_fn(log_internal_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), track_http))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
@@ -184,22 +166,11 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialRequestId::default()));
     if !state.config.allowed_origins.is_empty() {
-        let origins: Vec<HeaderValue> = state
-            .config
-            .allowed_origins
-            .iter()
-            .filter_map(|o| o.parse().ok())
-            .collect();
+        let origins: Vec<HeaderValue> = state.config.allowed_origins.iter().filter_map(|o| o.parse().ok()).collect();
         app = app.layer(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
-                .allow_methods([
-                    Method::GET,
-                    Method::POST,
-                    Method::PUT,
-                    Method::PATCH,
-                    Method::DELETE,
-                ])
+                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
         );
     }
@@ -218,30 +189,20 @@ struct SequentialRequestId {
 impl Default for SequentialRequestId {
     fn default() -> Self {
         let prefix = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
-        SequentialRequestId {
-            prefix: prefix.into(),
-            next: Default::default(),
-        }
+        SequentialRequestId { prefix: prefix.into(), next: Default::default() }
     }
 }
 
 impl MakeRequestId for SequentialRequestId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
-            .ok()
-            .map(RequestId::new)
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix)).ok().map(RequestId::new)
     }
 }
 
 /// Logs each 500 once, with its request id and the detail the client never sees.
 async fn log_internal_errors(request: Request, next: Next) -> Response {
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
+    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
@@ -264,17 +225,11 @@ async fn json_error_bodies(request: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
-    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
-        .await
-        .unwrap_or_default();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&body).trim().to_owned();
     let error = match status {
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(BODY_LIMIT_BYTES),
-        StatusCode::NOT_FOUND => AppError::NotFound(if text.is_empty() {
-            "no such resource".into()
-        } else {
-            text
-        }),
+        StatusCode::NOT_FOUND => AppError::NotFound(if text.is_empty() { "no such resource".into() } else { text }),
         StatusCode::UNAUTHORIZED => AppError::Unauthenticated(text),
         StatusCode::FORBIDDEN => AppError::Forbidden(text),
         StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable(text),

@@ -8,11 +8,7 @@ use crate::{
 };
 
 /// `Ok` when the user may subscribe; `Err` with a message for the `forbidden` error frame.
-pub async fn authorize(
-    state: &AppState,
-    user: &CurrentUser,
-    channel: Channel,
-) -> Result<(), String> {
+pub async fn authorize(state: &AppState, user: &CurrentUser, channel: Channel) -> Result<(), String> {
     match channel {
         Channel::All(Topic::Tasks | Topic::Orders) => Ok(()),
         Channel::All(Topic::Jobs) | Channel::One(Topic::Jobs, _) => {
@@ -22,19 +18,15 @@ pub async fn authorize(
                 Err(format!("{channel} needs the ADMIN role"))
             }
         }
-        Channel::One(Topic::Tasks, id) => {
-            match tasks::service::find_visible(&state.db, user, id).await {
-                Ok(_) => Ok(()),
-                Err(_) => Err(format!("task {id} does not exist or is not visible to you")),
-            }
-        }
+        Channel::One(Topic::Tasks, id) => match tasks::service::find_visible(&state.db, user, id).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(format!("task {id} does not exist or is not visible to you")),
+        },
         Channel::One(Topic::Orders, id) => {
             if user.is_admin() {
                 Ok(())
             } else {
-                Err(format!(
-                    "order {id} does not exist or is not visible to you"
-                ))
+                Err(format!("order {id} does not exist or is not visible to you"))
             }
         }
     }

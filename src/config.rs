@@ -16,6 +16,8 @@ pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    pub redis_prefix: String,
     pub jwt_secret: Vec<u8>,
     /// Origins allowed for the WebSocket and cookie-authenticated writes; empty means the server's own.
     pub allowed_origins: Vec<String>,
@@ -48,20 +50,9 @@ impl Config {
     }
 
     /// Builds the configuration from any key lookup, so parsing is testable without touching the process environment.
-    pub fn from_lookup(
-        demo: bool,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
-        let get = |key: &str| {
-            lookup(key)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let bind = parse_or(
-            get("TASKWIRE_BIND"),
-            "TASKWIRE_BIND",
-            "127.0.0.1:8080".parse().unwrap(),
-        )?;
+    pub fn from_lookup(demo: bool, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let bind = parse_or(get("TASKWIRE_BIND"), "TASKWIRE_BIND", "127.0.0.1:8080".parse().unwrap())?;
         let jwt_secret = match get("JWT_SECRET") {
             Some(secret) if secret.len() >= 32 => secret.into_bytes(),
             Some(_) => return Err(problem("JWT_SECRET", "must be at least 32 bytes long")),
@@ -75,10 +66,7 @@ impl Config {
         };
         let allowed_origins = get("ALLOWED_ORIGINS")
             .map(|v| {
-                v.split(',')
-                    .map(|o| o.trim().trim_end_matches('/').to_owned())
-                    .filter(|o| !o.is_empty())
-                    .collect()
+                v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
             })
             .unwrap_or_default();
         let job_concurrency = parse_or(get("JOB_CONCURRENCY"), "JOB_CONCURRENCY", 4usize)?;
@@ -87,14 +75,12 @@ impl Config {
         }
         Ok(Config {
             bind,
-            database_url: get("DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://taskwire.db?mode=rwc".into()),
+            database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://taskwire.db?mode=rwc".into()),
             redis_url: get("REDIS_URL"),
+            redis_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "taskwire:".into()),
             jwt_secret,
             allowed_origins,
-            catalog_dir: get("CATALOG_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("catalog")),
+            catalog_dir: get("CATALOG_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("catalog")),
             job_concurrency,
             demo,
             cookie_secure: parse_or(get("COOKIE_SECURE"), "COOKIE_SECURE", false)?,
@@ -104,25 +90,11 @@ impl Config {
                 "REFRESH_TOKEN_TTL",
                 Duration::from_secs(30 * 86400),
             )?,
-            ws_ping_interval: duration_or(
-                get("WS_PING_INTERVAL"),
-                "WS_PING_INTERVAL",
-                Duration::from_secs(25),
-            )?,
-            ws_queue_capacity: parse_or(get("WS_QUEUE_CAPACITY"), "WS_QUEUE_CAPACITY", 1024usize)?
-                .max(1),
-            event_retention: duration_or(
-                get("EVENT_RETENTION"),
-                "EVENT_RETENTION",
-                Duration::from_secs(7 * 86400),
-            )?,
-            login_max_failures: parse_or(get("LOGIN_MAX_FAILURES"), "LOGIN_MAX_FAILURES", 5u32)?
-                .max(1),
-            login_window: duration_or(
-                get("LOGIN_WINDOW"),
-                "LOGIN_WINDOW",
-                Duration::from_secs(15 * 60),
-            )?,
+            ws_ping_interval: duration_or(get("WS_PING_INTERVAL"), "WS_PING_INTERVAL", Duration::from_secs(25))?,
+            ws_queue_capacity: parse_or(get("WS_QUEUE_CAPACITY"), "WS_QUEUE_CAPACITY", 1024usize)?.max(1),
+            event_retention: duration_or(get("EVENT_RETENTION"), "EVENT_RETENTION", Duration::from_secs(7 * 86400))?,
+            login_max_failures: parse_or(get("LOGIN_MAX_FAILURES"), "LOGIN_MAX_FAILURES", 5u32)?.max(1),
+            login_window: duration_or(get("LOGIN_WINDOW"), "LOGIN_WINDOW", Duration::from_secs(15 * 60))?,
             socket_send_buffer: None,
         })
     }
@@ -141,25 +113,16 @@ impl Config {
 }
 
 fn problem(key: &'static str, problem: &str) -> ConfigError {
-    ConfigError {
-        key,
-        problem: problem.to_owned(),
-    }
+    ConfigError { key, problem: problem.to_owned() }
 }
 
-fn parse_or<T: std::str::FromStr>(
-    value: Option<String>,
-    key: &'static str,
-    default: T,
-) -> Result<T, ConfigError>
+fn parse_or<T: std::str::FromStr>(value: Option<String>, key: &'static str, default: T) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
     match value {
         None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|e| problem(key, &format!("cannot parse {v:?}: {e}"))),
+        Some(v) => v.parse().map_err(|e| problem(key, &format!("cannot parse {v:?}: {e}"))),
     }
 }
 
@@ -168,11 +131,7 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
     humantime::parse_duration(value).map_err(|e| format!("cannot parse duration {value:?}: {e}"))
 }
 
-fn duration_or(
-    value: Option<String>,
-    key: &'static str,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
+fn duration_or(value: Option<String>, key: &'static str, default: Duration) -> Result<Duration, ConfigError> {
     match value {
         None => Ok(default),
         Some(v) => parse_duration(&v).map_err(|e| problem(key, &e)),
@@ -191,12 +150,7 @@ mod tests {
     use super::*;
 
     fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |key| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| (*v).to_owned())
-        }
+        move |key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned())
     }
 
     #[test]
@@ -224,16 +178,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.ws_ping_interval, Duration::from_millis(250));
-        assert_eq!(
-            config.allowed_origins,
-            vec!["https://a.example", "https://b.example"]
-        );
+        assert_eq!(config.allowed_origins, vec!["https://a.example", "https://b.example"]);
         let err = Config::from_lookup(
             false,
-            lookup(&[
-                ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
-                ("WS_PING_INTERVAL", "soon"),
-            ]),
+            lookup(&[("JWT_SECRET", "0123456789abcdef0123456789abcdef"), ("WS_PING_INTERVAL", "soon")]),
         )
         .unwrap_err();
         assert_eq!(err.key, "WS_PING_INTERVAL");

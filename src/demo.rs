@@ -9,10 +9,8 @@ use crate::{
 };
 
 /// The logins printed at start in demo mode.
-pub const DEMO_USERS: [(&str, &str, Role); 2] = [
-    ("admin", "admin-demo", Role::Admin),
-    ("worker", "worker-demo", Role::AdminLimited),
-];
+pub const DEMO_USERS: [(&str, &str, Role); 2] =
+    [("admin", "admin-demo", Role::Admin), ("worker", "worker-demo", Role::AdminLimited)];
 
 /// Creates the demo users if they do not exist yet; existing ones are left as they are.
 pub async fn seed(db: &DatabaseConnection) -> Result<()> {

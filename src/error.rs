@@ -61,9 +61,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::InvalidState(_) | AppError::Conflict(_) | AppError::AlreadyRunning(_) => {
-                StatusCode::CONFLICT
-            }
+            AppError::InvalidState(_) | AppError::Conflict(_) | AppError::AlreadyRunning(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -113,19 +111,13 @@ impl IntoResponse for AppError {
         let mut response = (status, Json(body)).into_response();
         match &self {
             AppError::Unauthenticated(_) | AppError::TokenExpired => {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             AppError::RateLimited(seconds) => {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
             }
             AppError::Database(_) | AppError::Internal(_) => {
-                response
-                    .extensions_mut()
-                    .insert(InternalErrorDetail(self.to_string()));
+                response.extensions_mut().insert(InternalErrorDetail(self.to_string()));
             }
             _ => {}
         }

@@ -12,6 +12,7 @@ pub mod entity;
 pub mod error;
 pub mod events;
 pub mod hub;
+pub mod metrics;
 pub mod ops;
 pub mod state;
 pub mod tasks;

@@ -43,8 +43,7 @@ enum Command {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn")),
         )
         .init();
     match run(Cli::parse()).await {
@@ -60,9 +59,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve { demo } => {
             let config = Config::from_env(demo).map_err(|e| e.to_string())?;
-            let app = Application::build(config)
-                .await
-                .map_err(|e| e.to_string())?;
+            let app = Application::build(config).await.map_err(|e| e.to_string())?;
             let url = format!("http://{}", app.local_addr());
             tracing::info!(%url, "taskwire is listening");
             if demo {
@@ -76,44 +73,26 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Migrate => {
             let config = Config::from_env(true).map_err(|e| e.to_string())?;
-            let connection = db::connect(&config.database_url)
-                .await
-                .map_err(|e| e.to_string())?;
+            let connection = db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
             db::migrate(&connection).await.map_err(|e| e.to_string())?;
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::CreateUser {
-            username,
-            role,
-            password,
-        } => {
+        Command::CreateUser { username, role, password } => {
             let config = Config::from_env(true).map_err(|e| e.to_string())?;
             let password = match password {
                 Some(password) => password,
                 None => {
                     eprint!("password for {username}: ");
                     let mut line = String::new();
-                    std::io::stdin()
-                        .lock()
-                        .read_line(&mut line)
-                        .map_err(|e| e.to_string())?;
+                    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            let connection = db::connect(&config.database_url)
-                .await
-                .map_err(|e| e.to_string())?;
+            let connection = db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
             db::migrate(&connection).await.map_err(|e| e.to_string())?;
-            let user = create_user(&connection, &username, &password, &role)
-                .await
-                .map_err(|e| e.public_message())?;
-            eprintln!(
-                "created user {} ({}) with id {}",
-                user.username,
-                user.role.as_str(),
-                user.id
-            );
+            let user = create_user(&connection, &username, &password, &role).await.map_err(|e| e.public_message())?;
+            eprintln!("created user {} ({}) with id {}", user.username, user.role.as_str(), user.id);
             Ok(())
         }
     }

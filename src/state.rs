@@ -9,6 +9,7 @@ use crate::{
     bus::Bus,
     config::Config,
     hub::Hub,
+    metrics::Metrics,
 };
 
 /// Cheap to clone: every field is a handle.
@@ -25,4 +26,6 @@ pub struct AppState {
     pub hub: Hub,
     /// Carries committed events to every instance's hub.
     pub bus: Arc<dyn Bus>,
+    /// Prometheus figures of this instance.
+    pub metrics: Arc<Metrics>,
 }

@@ -48,56 +48,21 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Tasks::Table)
-                    .col(
-                        ColumnDef::new(Tasks::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(Tasks::Id).big_integer().not_null().auto_increment().primary_key())
                     .col(ColumnDef::new(Tasks::Title).string_len(200).not_null())
-                    .col(
-                        ColumnDef::new(Tasks::Description)
-                            .text()
-                            .not_null()
-                            .default(""),
-                    )
+                    .col(ColumnDef::new(Tasks::Description).text().not_null().default(""))
                     .col(ColumnDef::new(Tasks::Workflow).string_len(64).not_null())
                     .col(ColumnDef::new(Tasks::Status).string_len(32).not_null())
                     .col(ColumnDef::new(Tasks::CreatedBy).big_integer().not_null())
                     .col(ColumnDef::new(Tasks::Assignee).big_integer().not_null())
                     .col(ColumnDef::new(Tasks::DecidedBy).big_integer().null())
-                    .col(
-                        ColumnDef::new(Tasks::DecidedAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
+                    .col(ColumnDef::new(Tasks::DecidedAt).timestamp_with_time_zone().null())
                     .col(ColumnDef::new(Tasks::RejectReason).text().null())
-                    .col(
-                        ColumnDef::new(Tasks::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Tasks::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Tasks::CompletedAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Tasks::Table, Tasks::CreatedBy)
-                            .to(Users::Table, Users::Id),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Tasks::Table, Tasks::Assignee)
-                            .to(Users::Table, Users::Id),
-                    )
+                    .col(ColumnDef::new(Tasks::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Tasks::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Tasks::CompletedAt).timestamp_with_time_zone().null())
+                    .foreign_key(ForeignKey::create().from(Tasks::Table, Tasks::CreatedBy).to(Users::Table, Users::Id))
+                    .foreign_key(ForeignKey::create().from(Tasks::Table, Tasks::Assignee).to(Users::Table, Users::Id))
                     .to_owned(),
             )
             .await?;
@@ -106,37 +71,19 @@ impl MigrationTrait for Migration {
             ("idx_tasks_created_by", Tasks::CreatedBy),
             ("idx_tasks_assignee", Tasks::Assignee),
         ] {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(Tasks::Table)
-                        .col(col)
-                        .to_owned(),
-                )
-                .await?;
+            manager.create_index(Index::create().name(name).table(Tasks::Table).col(col).to_owned()).await?;
         }
         manager
             .create_table(
                 Table::create()
                     .table(Subtasks::Table)
-                    .col(
-                        ColumnDef::new(Subtasks::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(Subtasks::Id).big_integer().not_null().auto_increment().primary_key())
                     .col(ColumnDef::new(Subtasks::TaskId).big_integer().not_null())
                     .col(ColumnDef::new(Subtasks::Position).integer().not_null())
                     .col(ColumnDef::new(Subtasks::Title).string_len(200).not_null())
                     .col(ColumnDef::new(Subtasks::Status).string_len(16).not_null())
                     .col(ColumnDef::new(Subtasks::CompletedBy).big_integer().null())
-                    .col(
-                        ColumnDef::new(Subtasks::CompletedAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
+                    .col(ColumnDef::new(Subtasks::CompletedAt).timestamp_with_time_zone().null())
                     .foreign_key(
                         ForeignKey::create()
                             .from(Subtasks::Table, Subtasks::TaskId)
@@ -160,11 +107,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Subtasks::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Tasks::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(Subtasks::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(Tasks::Table).to_owned()).await
     }
 }

@@ -24,23 +24,13 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Events::Table)
-                    .col(
-                        ColumnDef::new(Events::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(Events::Id).big_integer().not_null().auto_increment().primary_key())
                     .col(ColumnDef::new(Events::Topic).string_len(16).not_null())
                     .col(ColumnDef::new(Events::EntityId).big_integer().not_null())
                     .col(ColumnDef::new(Events::Kind).string_len(64).not_null())
                     .col(ColumnDef::new(Events::Payload).text().not_null())
                     .col(ColumnDef::new(Events::Audience).text().not_null())
-                    .col(
-                        ColumnDef::new(Events::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Events::CreatedAt).timestamp_with_time_zone().not_null())
                     .to_owned(),
             )
             .await?;
@@ -57,8 +47,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Events::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(Events::Table).to_owned()).await
     }
 }

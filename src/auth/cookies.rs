@@ -16,14 +16,8 @@ pub fn set_token_cookies(
     refresh_ttl: u64,
     secure: bool,
 ) {
-    append(
-        headers,
-        &cookie(ACCESS_COOKIE, access, "/", access_ttl, secure),
-    );
-    append(
-        headers,
-        &cookie(REFRESH_COOKIE, refresh, "/api/auth", refresh_ttl, secure),
-    );
+    append(headers, &cookie(ACCESS_COOKIE, access, "/", access_ttl, secure));
+    append(headers, &cookie(REFRESH_COOKIE, refresh, "/api/auth", refresh_ttl, secure));
 }
 
 /// `Set-Cookie` headers that remove both cookies.
@@ -62,10 +56,7 @@ mod tests {
     #[test]
     fn reads_one_cookie_among_many() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; taskwire_access=tok; b=2"),
-        );
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; taskwire_access=tok; b=2"));
         assert_eq!(read_cookie(&headers, ACCESS_COOKIE), Some("tok"));
         assert_eq!(read_cookie(&headers, REFRESH_COOKIE), None);
     }
@@ -74,16 +65,9 @@ mod tests {
     fn cookies_are_http_only_and_strict() {
         let mut headers = HeaderMap::new();
         set_token_cookies(&mut headers, "a", 900, "r", 60, true);
-        let values: Vec<_> = headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect();
+        let values: Vec<_> =
+            headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
         assert_eq!(values.len(), 2);
-        assert!(
-            values
-                .iter()
-                .all(|v| v.contains("HttpOnly; SameSite=Strict") && v.ends_with("Secure"))
-        );
+        assert!(values.iter().all(|v| v.contains("HttpOnly; SameSite=Strict") && v.ends_with("Secure")));
     }
 }

@@ -30,11 +30,7 @@ impl CurrentUser {
 
     /// 403 unless the caller is an ADMIN.
     pub fn require_admin(&self) -> Result<()> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden("this needs the ADMIN role".into()))
-        }
+        if self.is_admin() { Ok(()) } else { Err(AppError::Forbidden("this needs the ADMIN role".into())) }
     }
 }
 
@@ -47,15 +43,8 @@ pub enum TokenSource {
 
 /// The bearer token of a request: the `Authorization` header first, then the cookie.
 pub fn request_token(headers: &HeaderMap) -> Option<(&str, TokenSource)> {
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .unwrap_or("")
-            .trim();
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("").trim();
         return Some((token, TokenSource::Header));
     }
     cookies::read_cookie(headers, cookies::ACCESS_COOKIE).map(|t| (t, TokenSource::Cookie))
@@ -69,42 +58,27 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser> 
         Some(user) if user.is_active => Ok(CurrentUser {
             id: user.id,
             username: user.username,
-            role: Role::parse(&user.role).ok_or_else(|| {
-                AppError::Internal(format!("user {} has an unknown role", user.id))
-            })?,
+            role: Role::parse(&user.role)
+                .ok_or_else(|| AppError::Internal(format!("user {} has an unknown role", user.id)))?,
         }),
         Some(_) => Err(AppError::Unauthenticated("this account is disabled".into())),
-        None => Err(AppError::Unauthenticated(
-            "the access token is invalid".into(),
-        )),
+        None => Err(AppError::Unauthenticated("the access token is invalid".into())),
     }
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let (token, source) = request_token(&parts.headers).ok_or_else(|| {
-            AppError::Unauthenticated("sign in first: send Authorization: Bearer <token>".into())
-        })?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (token, source) = request_token(&parts.headers)
+            .ok_or_else(|| AppError::Unauthenticated("sign in first: send Authorization: Bearer <token>".into()))?;
         if source == TokenSource::Cookie && !is_safe(&parts.method) {
-            let origin = parts
-                .headers
-                .get(header::ORIGIN)
-                .and_then(|v| v.to_str().ok());
-            let host = parts
-                .headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok());
+            let origin = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+            let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
             if let Some(origin) = origin
                 && !origin_allowed(origin, host, &state.config.allowed_origins)
             {
-                return Err(AppError::Forbidden(format!(
-                    "requests from origin {origin} are not allowed"
-                )));
+                return Err(AppError::Forbidden(format!("requests from origin {origin} are not allowed")));
             }
         }
         authenticate(state, token).await

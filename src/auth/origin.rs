@@ -18,41 +18,17 @@ mod tests {
 
     #[test]
     fn the_servers_own_origin_is_allowed_by_default() {
-        assert!(origin_allowed(
-            "http://127.0.0.1:8080",
-            Some("127.0.0.1:8080"),
-            &[]
-        ));
-        assert!(origin_allowed(
-            "https://tw.example",
-            Some("tw.example"),
-            &[]
-        ));
-        assert!(!origin_allowed(
-            "http://evil.example",
-            Some("127.0.0.1:8080"),
-            &[]
-        ));
-        assert!(!origin_allowed(
-            "http://127.0.0.1:8080.evil",
-            Some("127.0.0.1:8080"),
-            &[]
-        ));
+        assert!(origin_allowed("http://127.0.0.1:8080", Some("127.0.0.1:8080"), &[]));
+        assert!(origin_allowed("https://tw.example", Some("tw.example"), &[]));
+        assert!(!origin_allowed("http://evil.example", Some("127.0.0.1:8080"), &[]));
+        assert!(!origin_allowed("http://127.0.0.1:8080.evil", Some("127.0.0.1:8080"), &[]));
         assert!(!origin_allowed("null", None, &[]));
     }
 
     #[test]
     fn configured_origins_are_allowed_too() {
         let allowed = vec!["https://app.example".to_owned()];
-        assert!(origin_allowed(
-            "https://app.example",
-            Some("api.example"),
-            &allowed
-        ));
-        assert!(!origin_allowed(
-            "https://other.example",
-            Some("api.example"),
-            &allowed
-        ));
+        assert!(origin_allowed("https://app.example", Some("api.example"), &allowed));
+        assert!(!origin_allowed("https://other.example", Some("api.example"), &allowed));
     }
 }

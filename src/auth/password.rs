@@ -9,7 +9,8 @@ use crate::error::{AppError, Result};
 
 /// A valid argon2id hash of a random password, verified against when the user
 /// does not exist so that unknown users and wrong passwords take the same time.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1q5Hc7n4mR8fmxEvpDTsBZdV4xLSmWRv2tzz9sN/p5Q";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1q5Hc7n4mR8fmxEvpDTsBZdV4xLSmWRv2tzz9sN/p5Q";
 
 /// Hashes a password with argon2id and a random salt.
 pub async fn hash_password(password: String) -> Result<String> {
@@ -31,9 +32,7 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let parsed = PasswordHash::new(&hash)
             .map_err(|e| AppError::Internal(format!("a stored password hash is malformed: {e}")))?;
-        let matches = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
         Ok(known && matches)
     })
     .await
@@ -48,16 +47,8 @@ mod tests {
     async fn a_hash_verifies_only_its_own_password() {
         let hash = hash_password("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(
-            verify_password("correct horse".into(), Some(hash.clone()))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !verify_password("wrong horse".into(), Some(hash))
-                .await
-                .unwrap()
-        );
+        assert!(verify_password("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(!verify_password("wrong horse".into(), Some(hash)).await.unwrap());
     }
 
     #[tokio::test]

@@ -50,11 +50,7 @@ struct RefreshRequest {
 }
 
 /// Accepts the refresh token in the body, or — for the pages — from its cookie.
-async fn refresh(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
+async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let request = parse_optional_body::<RefreshRequest>(&body)?.unwrap_or_default();
     let token = request
         .refresh_token
@@ -65,15 +61,10 @@ async fn refresh(
     Ok(with_cookies(&state, pair))
 }
 
-async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
+async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let request = parse_optional_body::<RefreshRequest>(&body)?.unwrap_or_default();
-    let token = request
-        .refresh_token
-        .or_else(|| cookies::read_cookie(&headers, cookies::REFRESH_COOKIE).map(str::to_owned));
+    let token =
+        request.refresh_token.or_else(|| cookies::read_cookie(&headers, cookies::REFRESH_COOKIE).map(str::to_owned));
     service::logout(&state, token.as_deref()).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     cookies::clear_token_cookies(response.headers_mut(), state.config.cookie_secure);
@@ -81,11 +72,7 @@ async fn logout(
 }
 
 async fn me(user: CurrentUser) -> AppJson<PublicUser> {
-    AppJson(PublicUser {
-        id: user.id,
-        username: user.username,
-        role: user.role,
-    })
+    AppJson(PublicUser { id: user.id, username: user.username, role: user.role })
 }
 
 fn with_cookies(state: &AppState, pair: TokenPair) -> Response {

@@ -3,9 +3,7 @@
 use std::net::IpAddr;
 
 use chrono::{Duration as ChronoDuration, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde::Serialize;
 use tracing::{instrument, warn};
 
@@ -42,12 +40,7 @@ const BAD_CREDENTIALS: &str = "invalid username or password";
 
 /// Checks the password (throttled) and issues a token pair.
 #[instrument(skip(state, password))]
-pub async fn login(
-    state: &AppState,
-    username: &str,
-    password: &str,
-    address: IpAddr,
-) -> Result<TokenPair> {
+pub async fn login(state: &AppState, username: &str, password: &str, address: IpAddr) -> Result<TokenPair> {
     if username.trim().is_empty() {
         return Err(AppError::field("username", "must not be empty"));
     }
@@ -56,16 +49,9 @@ pub async fn login(
     }
     let username = username.trim().to_ascii_lowercase();
     state.throttle.check(&username, address)?;
-    let found = user::Entity::find()
-        .filter(user::Column::Username.eq(&username))
-        .one(&state.db)
-        .await?;
+    let found = user::Entity::find().filter(user::Column::Username.eq(&username)).one(&state.db).await?;
     let candidate = found.filter(|u| u.is_active);
-    let verified = verify_password(
-        password.to_owned(),
-        candidate.as_ref().map(|u| u.password_hash.clone()),
-    )
-    .await?;
+    let verified = verify_password(password.to_owned(), candidate.as_ref().map(|u| u.password_hash.clone())).await?;
     match candidate {
         Some(user) if verified => {
             state.throttle.record_success(&username);
@@ -109,11 +95,8 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair> {
     if rotated.rows_affected != 1 {
         return Err(invalid());
     }
-    let user = user::Entity::find_by_id(stored.user_id)
-        .one(&state.db)
-        .await?
-        .filter(|u| u.is_active)
-        .ok_or_else(invalid)?;
+    let user =
+        user::Entity::find_by_id(stored.user_id).one(&state.db).await?.filter(|u| u.is_active).ok_or_else(invalid)?;
     issue_pair(state, user).await
 }
 
@@ -131,13 +114,12 @@ pub async fn logout(state: &AppState, presented: Option<&str>) -> Result<()> {
 }
 
 async fn issue_pair(state: &AppState, user: user::Model) -> Result<TokenPair> {
-    let role = Role::parse(&user.role)
-        .ok_or_else(|| AppError::Internal(format!("user {} has an unknown role", user.id)))?;
+    let role =
+        Role::parse(&user.role).ok_or_else(|| AppError::Internal(format!("user {} has an unknown role", user.id)))?;
     let access_token = state.keys.issue_access(user.id, &user.username, role)?;
     let (refresh_token, refresh_hash) = new_refresh_token();
     let now = Utc::now();
-    let ttl = ChronoDuration::from_std(state.config.refresh_token_ttl)
-        .unwrap_or(ChronoDuration::days(30));
+    let ttl = ChronoDuration::from_std(state.config.refresh_token_ttl).unwrap_or(ChronoDuration::days(30));
     refresh_token::ActiveModel {
         user_id: Set(user.id),
         token_hash: Set(refresh_hash),
@@ -153,10 +135,6 @@ async fn issue_pair(state: &AppState, user: user::Model) -> Result<TokenPair> {
         refresh_token,
         token_type: "Bearer",
         expires_in: state.keys.access_ttl_secs(),
-        user: PublicUser {
-            id: user.id,
-            username: user.username,
-            role,
-        },
+        user: PublicUser { id: user.id, username: user.username, role },
     })
 }

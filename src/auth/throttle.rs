@@ -52,36 +52,25 @@ impl LoginThrottle {
     pub fn record_failure(&self, username: &str, address: IpAddr) {
         let now = Instant::now();
         for (key, _) in self.keys(username, address) {
-            let mut entry = self.failures.entry(key).or_insert(Window {
-                started: now,
-                count: 0,
-            });
+            let mut entry = self.failures.entry(key).or_insert(Window { started: now, count: 0 });
             if entry.started.elapsed() >= self.window {
-                *entry = Window {
-                    started: now,
-                    count: 0,
-                };
+                *entry = Window { started: now, count: 0 };
             }
             entry.count += 1;
         }
         if self.failures.len() > 100_000 {
-            self.failures
-                .retain(|_, w| w.started.elapsed() < self.window);
+            self.failures.retain(|_, w| w.started.elapsed() < self.window);
         }
     }
 
     /// A successful login clears the username's failures (not the address's).
     pub fn record_success(&self, username: &str) {
-        self.failures
-            .remove(&format!("user:{}", username.to_lowercase()));
+        self.failures.remove(&format!("user:{}", username.to_lowercase()));
     }
 
     fn keys(&self, username: &str, address: IpAddr) -> [(String, u32); 2] {
         [
-            (
-                format!("user:{}", username.to_lowercase()),
-                self.max_per_user,
-            ),
+            (format!("user:{}", username.to_lowercase()), self.max_per_user),
             (format!("addr:{address}"), self.max_per_address),
         ]
     }
@@ -100,10 +89,7 @@ mod tests {
             assert!(throttle.check("ann", HOME).is_ok());
             throttle.record_failure("ann", HOME);
         }
-        assert!(matches!(
-            throttle.check("Ann", HOME),
-            Err(AppError::RateLimited(_))
-        ));
+        assert!(matches!(throttle.check("Ann", HOME), Err(AppError::RateLimited(_))));
         assert!(throttle.check("bob", HOME).is_ok());
         throttle.record_success("ann");
         assert!(throttle.check("ann", HOME).is_ok());
@@ -115,10 +101,7 @@ mod tests {
         for i in 0..8 {
             throttle.record_failure(&format!("user{i}"), HOME);
         }
-        assert!(matches!(
-            throttle.check("fresh", HOME),
-            Err(AppError::RateLimited(_))
-        ));
+        assert!(matches!(throttle.check("fresh", HOME), Err(AppError::RateLimited(_))));
     }
 
     #[test]

@@ -72,22 +72,19 @@ impl TokenKeys {
     /// The user id an access token was issued to.
     pub fn verify_access_user(&self, token: &str) -> Result<i64> {
         let claims = self.decode(token)?;
-        claims
-            .sub
-            .parse()
-            .map_err(|_| AppError::Unauthenticated("the access token is invalid".into()))
+        claims.sub.parse().map_err(|_| AppError::Unauthenticated("the access token is invalid".into()))
     }
 
     fn decode(&self, token: &str) -> Result<AccessClaims> {
-        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(
+            |e| match e.kind() {
                 ErrorKind::ExpiredSignature => AppError::TokenExpired,
                 _ => {
                     tracing::debug!(error = ?e, "refused an access token");
                     AppError::Unauthenticated("the access token is invalid".into())
                 }
-            })
+            },
+        )
     }
 }
 
@@ -120,25 +117,16 @@ mod tests {
         let keys = TokenKeys::new(SECRET, Duration::from_secs(900));
         let token = keys.issue_access(7, "ann", Role::AdminLimited).unwrap();
         let claims = keys.verify_access(&token).unwrap();
-        assert_eq!(
-            (claims.sub.as_str(), claims.role),
-            ("7", Role::AdminLimited)
-        );
+        assert_eq!((claims.sub.as_str(), claims.role), ("7", Role::AdminLimited));
         assert_eq!(keys.verify_access_user(&token).unwrap(), 7);
     }
 
     #[test]
     fn a_foreign_or_expired_token_is_refused() {
         let keys = TokenKeys::new(SECRET, Duration::from_secs(900));
-        let other = TokenKeys::new(
-            b"another-secret-another-secret-xx",
-            Duration::from_secs(900),
-        );
+        let other = TokenKeys::new(b"another-secret-another-secret-xx", Duration::from_secs(900));
         let token = other.issue_access(7, "ann", Role::Admin).unwrap();
-        assert!(matches!(
-            keys.verify_access(&token),
-            Err(AppError::Unauthenticated(_))
-        ));
+        assert!(matches!(keys.verify_access(&token), Err(AppError::Unauthenticated(_))));
         let now = Utc::now().timestamp();
         let claims = AccessClaims {
             sub: "7".into(),
@@ -147,16 +135,8 @@ mod tests {
             iat: now - 1000,
             exp: now - 100,
         };
-        let expired = jsonwebtoken::encode(
-            &Header::default(),
-            &claims,
-            &EncodingKey::from_secret(SECRET),
-        )
-        .unwrap();
-        assert!(matches!(
-            keys.verify_access(&expired),
-            Err(AppError::TokenExpired)
-        ));
+        let expired = jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET)).unwrap();
+        assert!(matches!(keys.verify_access(&expired), Err(AppError::TokenExpired)));
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! The bus carries committed events to the hub of every instance.
 //!
-//! The embedded default is [`InProcessBus`]. The hub never trusts the bus
+//! The embedded default is [`InProcessBus`]; with `REDIS_URL`, [`RedisBus`]
+//! connects the instances. The hub never trusts the bus
 //! alone: it fills gaps from the outbox, so a lost publication only delays delivery.
+
+pub mod redis;
 
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::events::StoredEvent;
+use crate::{events::StoredEvent, metrics::Metrics};
 
 /// Publishes committed events and hands them to subscribers (the hub).
 pub trait Bus: Send + Sync + 'static {
@@ -15,23 +18,29 @@ pub trait Bus: Send + Sync + 'static {
     fn publish(&self, events: &[Arc<StoredEvent>]);
     /// A receiver of every event published from now on, by any instance.
     fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>>;
+    /// Whether the bus's backend is reachable; `None` when it has none.
+    fn healthy(&self) -> Option<bool> {
+        None
+    }
 }
+
+pub use self::redis::RedisBus;
 
 /// One process, one broadcast channel.
 pub struct InProcessBus {
     sender: broadcast::Sender<Arc<StoredEvent>>,
+    metrics: Arc<Metrics>,
 }
 
 impl InProcessBus {
-    pub fn new(capacity: usize) -> Self {
-        InProcessBus {
-            sender: broadcast::channel(capacity).0,
-        }
+    pub fn new(capacity: usize, metrics: Arc<Metrics>) -> Self {
+        InProcessBus { sender: broadcast::channel(capacity).0, metrics }
     }
 }
 
 impl Bus for InProcessBus {
     fn publish(&self, events: &[Arc<StoredEvent>]) {
+        self.metrics.events_published.inc_by(events.len() as u64);
         for event in events {
             // No receiver (no hub yet) is fine: the outbox keeps the event.
             let _ = self.sender.send(event.clone());

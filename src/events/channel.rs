@@ -30,9 +30,7 @@ impl Topic {
     }
 
     pub fn parse(value: &str) -> Option<Topic> {
-        [Topic::Tasks, Topic::Jobs, Topic::Orders]
-            .into_iter()
-            .find(|t| t.as_str() == value)
+        [Topic::Tasks, Topic::Jobs, Topic::Orders].into_iter().find(|t| t.as_str() == value)
     }
 }
 
@@ -50,9 +48,7 @@ impl Channel {
             return Some(Channel::All(topic));
         }
         let (prefix, id) = value.split_once(':')?;
-        let topic = [Topic::Tasks, Topic::Jobs, Topic::Orders]
-            .into_iter()
-            .find(|t| t.entity_prefix() == prefix)?;
+        let topic = [Topic::Tasks, Topic::Jobs, Topic::Orders].into_iter().find(|t| t.entity_prefix() == prefix)?;
         let id: i64 = id.parse().ok().filter(|id| *id > 0)?;
         Some(Channel::One(topic, id))
     }
@@ -94,9 +90,7 @@ mod tests {
 
     #[test]
     fn unknown_or_malformed_channels_are_refused() {
-        for name in [
-            "", "task", "task:", "task:x", "task:-1", "task:0", "users", "tasks:1", "job:1:2",
-        ] {
+        for name in ["", "task", "task:", "task:x", "task:-1", "task:0", "users", "tasks:1", "job:1:2"] {
             assert!(Channel::parse(name).is_none(), "{name} should be refused");
         }
     }

@@ -121,15 +121,8 @@ mod tests {
 
     #[test]
     fn a_frame_is_encoded_once_and_names_its_channel() {
-        let event = StoredEvent::new(
-            9,
-            Topic::Tasks,
-            7,
-            "task.created".into(),
-            r#"{"id":7}"#.into(),
-            vec![2],
-            Utc::now(),
-        );
+        let event =
+            StoredEvent::new(9, Topic::Tasks, 7, "task.created".into(), r#"{"id":7}"#.into(), vec![2], Utc::now());
         let frame = event.frame(ChannelForm::Collection);
         let parsed: serde_json::Value = serde_json::from_str(frame.as_str()).unwrap();
         assert_eq!(parsed["type"], "event");
@@ -137,12 +130,8 @@ mod tests {
         assert_eq!(parsed["channel"], "tasks");
         assert_eq!(parsed["event"], "task.created");
         assert_eq!(parsed["data"]["id"], 7);
-        let entity: serde_json::Value =
-            serde_json::from_str(event.frame(ChannelForm::Entity).as_str()).unwrap();
+        let entity: serde_json::Value = serde_json::from_str(event.frame(ChannelForm::Entity).as_str()).unwrap();
         assert_eq!(entity["channel"], "task:7");
-        assert!(std::ptr::eq(
-            frame.as_str().as_ptr(),
-            event.frame(ChannelForm::Collection).as_str().as_ptr()
-        ));
+        assert!(std::ptr::eq(frame.as_str().as_ptr(), event.frame(ChannelForm::Collection).as_str().as_ptr()));
     }
 }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 
 use super::{NewEvent, StoredEvent, Topic};
@@ -20,10 +20,7 @@ const EVENT_ORDER_LOCK: i64 = 0x7461_736b_7769_7265; // "taskwire"
 /// allocated and committed in the same order: once id N is visible, every
 /// smaller id is visible too or never will be. Replay and gap-filling rely on
 /// that. (SQLite serializes writers, so it holds there already.)
-pub async fn append(
-    txn: &DatabaseTransaction,
-    events: Vec<NewEvent>,
-) -> Result<Vec<Arc<StoredEvent>>> {
+pub async fn append(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> Result<Vec<Arc<StoredEvent>>> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
@@ -66,11 +63,7 @@ pub async fn append(
 
 /// Commits the transaction, then hands its events to the bus. Publishing never fails the change:
 /// hubs that miss the publication catch up from the outbox.
-pub async fn commit_and_publish(
-    txn: DatabaseTransaction,
-    bus: &dyn Bus,
-    events: Vec<Arc<StoredEvent>>,
-) -> Result<()> {
+pub async fn commit_and_publish(txn: DatabaseTransaction, bus: &dyn Bus, events: Vec<Arc<StoredEvent>>) -> Result<()> {
     txn.commit().await?;
     if !events.is_empty() {
         bus.publish(&events);
@@ -79,11 +72,7 @@ pub async fn commit_and_publish(
 }
 
 /// Runs `work` in a transaction, commits, and publishes the events it returns.
-pub async fn in_transaction<T, F>(
-    db: &sea_orm::DatabaseConnection,
-    bus: &dyn Bus,
-    work: F,
-) -> Result<T>
+pub async fn in_transaction<T, F>(db: &sea_orm::DatabaseConnection, bus: &dyn Bus, work: F) -> Result<T>
 where
     F: AsyncFnOnce(&DatabaseTransaction) -> Result<(T, Vec<NewEvent>)>,
 {
@@ -96,11 +85,7 @@ where
 
 /// The newest event id, 0 when there is none.
 pub async fn max_id(db: &impl ConnectionTrait) -> Result<i64> {
-    let newest = event::Entity::find()
-        .order_by_desc(event::Column::Id)
-        .limit(1)
-        .one(db)
-        .await?;
+    let newest = event::Entity::find().order_by_desc(event::Column::Id).limit(1).one(db).await?;
     Ok(newest.map_or(0, |e| e.id))
 }
 
@@ -119,11 +104,7 @@ pub async fn load(
     if !topics.is_empty() {
         query = query.filter(event::Column::Topic.is_in(topics.iter().map(|t| t.as_str())));
     }
-    let rows = query
-        .order_by_asc(event::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
+    let rows = query.order_by_asc(event::Column::Id).limit(limit).all(db).await?;
     Ok(rows.into_iter().filter_map(from_row).collect())
 }
 

@@ -10,24 +10,15 @@ use tracing::{info, warn};
 use crate::entity::event;
 
 /// Deletes old events once an hour until shutdown.
-pub async fn run_pruner(
-    db: DatabaseConnection,
-    retention: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn run_pruner(db: DatabaseConnection, retention: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let cutoff =
-            Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
-        match event::Entity::delete_many()
-            .filter(event::Column::CreatedAt.lt(cutoff))
-            .exec(&db)
-            .await
-        {
+        let cutoff = Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+        match event::Entity::delete_many().filter(event::Column::CreatedAt.lt(cutoff)).exec(&db).await {
             Ok(result) if result.rows_affected > 0 => {
                 info!(deleted = result.rows_affected, "pruned old events")
             }

@@ -25,7 +25,7 @@ use tracing::debug;
 
 use super::{
     protocol::{self, ClientMessage},
-    session::{Outbound, SessionHandle},
+    session::{Delivery, Outbound, SessionHandle},
 };
 use crate::{
     auth::{
@@ -34,7 +34,7 @@ use crate::{
         origin::origin_allowed,
     },
     error::AppError,
-    events::{Channel, ChannelForm, StoredEvent, outbox},
+    events::{Channel, ChannelForm, outbox},
     state::AppState,
 };
 
@@ -49,11 +49,7 @@ const REPLAY_LIMIT: usize = 10_000;
 
 /// `GET /ws`: checks the Origin and upgrades; authentication happens on the socket
 /// so that browsers, which cannot read an HTTP status here, see a close code.
-pub async fn ws_handler(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> Response {
+pub async fn ws_handler(State(state): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let origin_ok = match headers.get(header::ORIGIN).map(|v| v.to_str()) {
         None => true,
@@ -70,12 +66,7 @@ pub async fn ws_handler(
         .on_upgrade(move |socket| run_connection(socket, state, origin_ok, token))
 }
 
-async fn run_connection(
-    mut socket: WebSocket,
-    state: AppState,
-    origin_ok: bool,
-    token: Option<String>,
-) {
+async fn run_connection(mut socket: WebSocket, state: AppState, origin_ok: bool, token: Option<String>) {
     if !origin_ok {
         return close(&mut socket, 4403, "origin not allowed").await;
     }
@@ -94,12 +85,7 @@ async fn run_connection(
     let hub = state.hub.clone();
     let capacity = state.config.ws_queue_capacity;
     let (queue, queue_rx) = mpsc::channel(capacity);
-    let session = Arc::new(SessionHandle::new(
-        hub.next_session_id(),
-        user,
-        queue,
-        capacity,
-    ));
+    let session = Arc::new(SessionHandle::new(hub.next_session_id(), user, queue, capacity));
     hub.add_session(session.clone());
     let ready = protocol::ready(&session.user, hub.last_dispatched());
     if socket.send(Message::Text(ready)).await.is_ok() {
@@ -126,17 +112,11 @@ async fn run_connection(
 }
 
 /// Waits for `{"type":"auth","token":…}` as the first message.
-async fn await_auth_message(
-    socket: &mut WebSocket,
-    state: &AppState,
-) -> Result<CurrentUser, AppError> {
+async fn await_auth_message(socket: &mut WebSocket, state: &AppState) -> Result<CurrentUser, AppError> {
     let unauthenticated = || AppError::Unauthenticated("send an auth message first".into());
-    let first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv())
-        .await
-        .map_err(|_| unauthenticated())?;
+    let first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv()).await.map_err(|_| unauthenticated())?;
     match first {
-        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str())
-        {
+        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
             Ok(ClientMessage::Auth { token }) => authenticate(state, &token).await,
             _ => Err(unauthenticated()),
         },
@@ -145,10 +125,7 @@ async fn await_auth_message(
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let frame = CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    };
+    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
     let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
 }
 
@@ -193,18 +170,12 @@ async fn write_loop(
             }
         }
     };
-    let frame = CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    };
+    let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
     let _ = send(&mut sink, Message::Close(Some(frame))).await;
 }
 
 async fn send(sink: &mut SplitSink<WebSocket, Message>, message: Message) -> bool {
-    matches!(
-        tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await,
-        Ok(Ok(()))
-    )
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
 }
 
 /// Handles client messages until the peer leaves or a close is requested.
@@ -220,12 +191,7 @@ async fn read_loop(
         match message {
             Ok(Message::Text(text)) => handle_text(state, session, text.as_str()).await,
             Ok(Message::Binary(_)) => {
-                session
-                    .send_frame(protocol::error(
-                        "invalid_message",
-                        "frames must be JSON text",
-                    ))
-                    .await
+                session.send_frame(protocol::error("invalid_message", "frames must be JSON text")).await
             }
             Ok(Message::Ping(_) | Message::Pong(_)) => {}
             Ok(Message::Close(_)) => return,
@@ -244,8 +210,7 @@ async fn read_loop(
 fn is_too_large(err: &axum::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(current) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = current.downcast_ref::<tungstenite::Error>()
-        {
+        if let Some(tungstenite::Error::Capacity(_)) = current.downcast_ref::<tungstenite::Error>() {
             return true;
         }
         source = current.source();
@@ -255,18 +220,12 @@ fn is_too_large(err: &axum::Error) -> bool {
 
 async fn handle_text(state: &AppState, session: &Arc<SessionHandle>, text: &str) {
     let reply = match serde_json::from_str::<ClientMessage>(text) {
-        Err(err) => Some(protocol::error(
-            "invalid_message",
-            &format!("not a valid message: {err}"),
-        )),
+        Err(err) => Some(protocol::error("invalid_message", &format!("not a valid message: {err}"))),
         Ok(ClientMessage::Ping) => Some(protocol::pong()),
-        Ok(ClientMessage::Auth { .. }) => Some(protocol::error(
-            "invalid_message",
-            "this session is already authenticated",
-        )),
-        Ok(ClientMessage::Subscribe { channels, since }) => {
-            subscribe(state, session, &channels, since).await.err()
+        Ok(ClientMessage::Auth { .. }) => {
+            Some(protocol::error("invalid_message", "this session is already authenticated"))
         }
+        Ok(ClientMessage::Subscribe { channels, since }) => subscribe(state, session, &channels, since).await.err(),
         Ok(ClientMessage::Unsubscribe { channels }) => match parse_channels(&channels) {
             Ok(parsed) => {
                 let removed = session.remove_channels(&parsed);
@@ -291,10 +250,7 @@ async fn subscribe(
 ) -> Result<(), Utf8Bytes> {
     let requested = parse_channels(names)?;
     if since.is_some_and(|s| s < 0) {
-        return Err(protocol::error(
-            "invalid_message",
-            "since: must be a non-negative event id",
-        ));
+        return Err(protocol::error("invalid_message", "since: must be a non-negative event id"));
     }
     for channel in &requested {
         crate::channels::authorize(state, &session.user, *channel)
@@ -305,9 +261,7 @@ async fn subscribe(
     let added = session.add_channels(&requested);
     let up_to = state.hub.subscribe(session, &added);
     let replay = match since {
-        Some(since) if !added.is_empty() => {
-            load_replay(state, session, since, up_to, &added, &before).await
-        }
+        Some(since) if !added.is_empty() => load_replay(state, session, since, up_to, &added, &before).await,
         _ => Ok(Vec::new()),
     };
     match replay {
@@ -317,9 +271,7 @@ async fn subscribe(
         }
         Err(reply) => {
             // Nothing was replayed: undo the subscription so a retry starts clean.
-            state
-                .hub
-                .unsubscribe(session.id, session.remove_channels(&added));
+            state.hub.unsubscribe(session.id, session.remove_channels(&added));
             session.release_held_events(reply, Vec::new());
             Ok(())
         }
@@ -328,17 +280,12 @@ async fn subscribe(
 
 fn parse_channels(names: &[String]) -> Result<Vec<Channel>, Utf8Bytes> {
     if names.is_empty() {
-        return Err(protocol::error(
-            "invalid_message",
-            "channels: must not be empty",
-        ));
+        return Err(protocol::error("invalid_message", "channels: must not be empty"));
     }
     names
         .iter()
         .map(|name| {
-            Channel::parse(name).ok_or_else(|| {
-                protocol::error("unknown_channel", &format!("unknown channel {name:?}"))
-            })
+            Channel::parse(name).ok_or_else(|| protocol::error("unknown_channel", &format!("unknown channel {name:?}")))
         })
         .collect()
 }
@@ -352,7 +299,7 @@ async fn load_replay(
     up_to: i64,
     added: &[Channel],
     before: &[Channel],
-) -> Result<Vec<(Arc<StoredEvent>, ChannelForm)>, Utf8Bytes> {
+) -> Result<Vec<Delivery>, Utf8Bytes> {
     let mut topics: Vec<_> = added.iter().map(|c| c.topic()).collect();
     topics.dedup();
     let mut replay = Vec::new();
@@ -360,12 +307,7 @@ async fn load_replay(
     while after < up_to {
         let page = outbox::load(&state.db, after, Some(up_to), &topics, 1000)
             .await
-            .map_err(|_| {
-                protocol::error(
-                    "unavailable",
-                    "the event history cannot be read right now; try again",
-                )
-            })?;
+            .map_err(|_| protocol::error("unavailable", "the event history cannot be read right now; try again"))?;
         let Some(last) = page.last() else { break };
         after = last.id;
         for event in page {
@@ -376,9 +318,7 @@ async fn load_replay(
             } else {
                 continue;
             };
-            let delivered_before = before
-                .iter()
-                .any(|c| c.matches(event.topic, event.entity_id));
+            let delivered_before = before.iter().any(|c| c.matches(event.topic, event.entity_id));
             if !delivered_before && event.may_receive(session.user.id, session.user.role) {
                 replay.push((event, form));
             }

@@ -47,11 +47,7 @@ async fn dispatch(hub: &Hub, db: &DatabaseConnection, event: Arc<StoredEvent>) {
         return;
     }
     if event.id > last + 1 {
-        debug!(
-            from = last + 1,
-            to = event.id - 1,
-            "filling a gap from the outbox"
-        );
+        debug!(from = last + 1, to = event.id - 1, "filling a gap from the outbox");
         if !dispatch_from_outbox(hub, db, Some(event.id - 1)).await {
             // The catch-up tick retries from the outbox, where this event is too.
             return;

@@ -25,7 +25,10 @@ pub use connection::ws_handler;
 pub use dispatcher::run_dispatcher;
 pub use session::{Outbound, SessionHandle};
 
-use crate::events::{Channel, ChannelForm, StoredEvent};
+use crate::{
+    events::{Channel, ChannelForm, StoredEvent},
+    metrics::Metrics,
+};
 
 /// A handle to this instance's hub; clones share it.
 #[derive(Clone)]
@@ -43,6 +46,7 @@ struct HubInner {
     next_session_id: AtomicU64,
     /// Flipped to true at shutdown; every session closes with 1001.
     shutdown: watch::Sender<bool>,
+    metrics: Arc<Metrics>,
     /// Held while an event is fanned out and while a subscription is registered,
     /// so a new subscription sees each event either in its replay or live, never neither.
     dispatch_gate: Mutex<()>,
@@ -50,7 +54,7 @@ struct HubInner {
 
 impl Hub {
     /// A hub that has already dispatched everything up to `last_event_id`.
-    pub fn new(last_event_id: i64) -> Self {
+    pub fn new(last_event_id: i64, metrics: Arc<Metrics>) -> Self {
         Hub {
             inner: Arc::new(HubInner {
                 sessions: DashMap::new(),
@@ -59,6 +63,7 @@ impl Hub {
                 next_session_id: AtomicU64::new(1),
                 shutdown: watch::channel(false).0,
                 dispatch_gate: Mutex::new(()),
+                metrics,
             }),
         }
     }
@@ -100,29 +105,23 @@ impl Hub {
 
     fn add_session(&self, session: Arc<SessionHandle>) {
         self.inner.sessions.insert(session.id, session);
+        self.inner.metrics.sessions_connected.set(self.inner.sessions.len() as i64);
     }
 
     /// Forgets a session and all its subscriptions.
     fn remove_session(&self, session: &SessionHandle, channels: impl IntoIterator<Item = Channel>) {
         self.unsubscribe(session.id, channels);
         self.inner.sessions.remove(&session.id);
+        self.inner.metrics.sessions_connected.set(self.inner.sessions.len() as i64);
     }
 
     /// Registers channels for a session and starts holding its live events back;
     /// returns the last dispatched id, the upper bound of the session's replay.
     fn subscribe(&self, session: &Arc<SessionHandle>, channels: &[Channel]) -> i64 {
-        let _gate = self
-            .inner
-            .dispatch_gate
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _gate = self.inner.dispatch_gate.lock().unwrap_or_else(|e| e.into_inner());
         session.hold_live_events();
         for channel in channels {
-            self.inner
-                .subscriptions
-                .entry(*channel)
-                .or_default()
-                .insert(session.id, session.clone());
+            self.inner.subscriptions.entry(*channel).or_default().insert(session.id, session.clone());
         }
         self.last_dispatched()
     }
@@ -132,9 +131,7 @@ impl Hub {
             if let Some(mut subscribers) = self.inner.subscriptions.get_mut(&channel) {
                 subscribers.remove(&session_id);
             }
-            self.inner
-                .subscriptions
-                .remove_if(&channel, |_, subscribers| subscribers.is_empty());
+            self.inner.subscriptions.remove_if(&channel, |_, subscribers| subscribers.is_empty());
         }
     }
 
@@ -142,19 +139,16 @@ impl Hub {
     /// each session at most once. Nothing here awaits: a full queue marks the
     /// session as too slow instead of blocking the others.
     fn fan_out(&self, event: &Arc<StoredEvent>) {
-        let _gate = self
-            .inner
-            .dispatch_gate
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _gate = self.inner.dispatch_gate.lock().unwrap_or_else(|e| e.into_inner());
         let collection = Channel::All(event.topic);
         let entity = Channel::One(event.topic, event.entity_id);
         let has_entity_subscribers = self.inner.subscriptions.contains_key(&entity);
         // Ids already offered the event; never hold two map guards at once.
         let mut offered: Vec<u64> = Vec::new();
+        let mut delivered = 0u64;
         if let Some(subscribers) = self.inner.subscriptions.get(&collection) {
             for session in subscribers.values() {
-                session.offer(event, ChannelForm::Collection);
+                delivered += u64::from(session.offer(event, ChannelForm::Collection));
             }
             if has_entity_subscribers {
                 offered.extend(subscribers.keys().copied());
@@ -162,9 +156,13 @@ impl Hub {
         }
         if has_entity_subscribers && let Some(subscribers) = self.inner.subscriptions.get(&entity) {
             for session in subscribers.values().filter(|s| !offered.contains(&s.id)) {
-                session.offer(event, ChannelForm::Entity);
+                delivered += u64::from(session.offer(event, ChannelForm::Entity));
             }
         }
         self.set_last_dispatched(event.id);
+        let metrics = &self.inner.metrics;
+        metrics.events_delivered.inc_by(delivered);
+        let lag = (chrono::Utc::now() - event.at).num_microseconds().unwrap_or(0).max(0);
+        metrics.delivery_lag.observe(lag as f64 / 1e6);
     }
 }

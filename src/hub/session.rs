@@ -16,6 +16,11 @@ use crate::{
     events::{Channel, ChannelForm, StoredEvent},
 };
 
+/// An event and the channel name it is delivered under.
+pub type Delivery = (Arc<StoredEvent>, ChannelForm);
+
+const TOO_SLOW: &str = "too slow: reconnect and resume with since";
+
 /// What the writer sends, in queue order.
 #[derive(Debug)]
 pub enum Outbound {
@@ -36,7 +41,7 @@ pub struct SessionHandle {
     /// The channels this session subscribes to.
     channels: Mutex<HashSet<Channel>>,
     /// While a subscription is set up, live events wait here behind the replay.
-    held: Mutex<Option<Vec<(Arc<StoredEvent>, ChannelForm)>>>,
+    held: Mutex<Option<Vec<Delivery>>>,
     /// The first close requested (4408 too slow, 1009 too large …); the writer sends it.
     close_request: Mutex<Option<(u16, &'static str)>>,
     closing: AtomicBool,
@@ -60,27 +65,25 @@ impl SessionHandle {
 
     /// Offers a live event: dropped if the user may not see it, held back during
     /// a subscription's replay, otherwise queued. A full queue closes the session with 4408.
-    pub fn offer(&self, event: &Arc<StoredEvent>, form: ChannelForm) {
-        if !event.may_receive(self.user.id, self.user.role) || self.closing.load(Ordering::Relaxed)
-        {
-            return;
+    pub fn offer(&self, event: &Arc<StoredEvent>, form: ChannelForm) -> bool {
+        let closing = self.closing.load(Ordering::Relaxed);
+        if closing || !event.may_receive(self.user.id, self.user.role) {
+            return false;
         }
         let mut held = lock(&self.held);
         if let Some(held) = held.as_mut() {
             if held.len() >= self.capacity {
-                self.request_close(4408, "too slow: reconnect and resume with since");
-            } else {
-                held.push((event.clone(), form));
+                self.request_close(4408, TOO_SLOW);
+                return false;
             }
-            return;
+            held.push((event.clone(), form));
+            return true;
         }
-        if self
-            .queue
-            .try_send(Outbound::Event(event.frame(form)))
-            .is_err()
-        {
-            self.request_close(4408, "too slow: reconnect and resume with since");
+        if self.queue.try_send(Outbound::Event(event.frame(form))).is_err() {
+            self.request_close(4408, TOO_SLOW);
+            return false;
         }
+        true
     }
 
     /// Starts holding live events back (called under the hub's dispatch gate).
@@ -90,23 +93,14 @@ impl SessionHandle {
 
     /// Queues the acknowledgement, then the replay, then the events held back —
     /// all with ids above the replay's — and resumes live delivery.
-    pub(super) fn release_held_events(
-        &self,
-        ack: Utf8Bytes,
-        replay: Vec<(Arc<StoredEvent>, ChannelForm)>,
-    ) {
+    pub(super) fn release_held_events(&self, ack: Utf8Bytes, replay: Vec<Delivery>) {
         let mut held = lock(&self.held);
         let waiting = held.take().unwrap_or_default();
         let mut frames = Vec::with_capacity(1 + replay.len() + waiting.len());
         frames.push(ack);
-        frames.extend(
-            replay
-                .iter()
-                .chain(waiting.iter())
-                .map(|(event, form)| event.frame(*form)),
-        );
+        frames.extend(replay.iter().chain(waiting.iter()).map(|(event, form)| event.frame(*form)));
         if self.queue.try_send(Outbound::Batch(frames)).is_err() {
-            self.request_close(4408, "too slow: reconnect and resume with since");
+            self.request_close(4408, TOO_SLOW);
         }
     }
 
@@ -142,27 +136,17 @@ impl SessionHandle {
     /// Records channels as subscribed; returns those that were not already.
     pub(super) fn add_channels(&self, channels: &[Channel]) -> Vec<Channel> {
         let mut current = lock(&self.channels);
-        channels
-            .iter()
-            .copied()
-            .filter(|c| current.insert(*c))
-            .collect()
+        channels.iter().copied().filter(|c| current.insert(*c)).collect()
     }
 
     pub(super) fn remove_channels(&self, channels: &[Channel]) -> Vec<Channel> {
         let mut current = lock(&self.channels);
-        channels
-            .iter()
-            .copied()
-            .filter(|c| current.remove(c))
-            .collect()
+        channels.iter().copied().filter(|c| current.remove(c)).collect()
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -173,24 +157,12 @@ mod tests {
 
     fn session(capacity: usize) -> (SessionHandle, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(capacity);
-        let user = CurrentUser {
-            id: 2,
-            username: "ann".into(),
-            role: Role::AdminLimited,
-        };
+        let user = CurrentUser { id: 2, username: "ann".into(), role: Role::AdminLimited };
         (SessionHandle::new(1, user, tx, capacity), rx)
     }
 
     fn event(id: i64, audience: Vec<i64>) -> Arc<StoredEvent> {
-        StoredEvent::new(
-            id,
-            Topic::Tasks,
-            7,
-            "task.created".into(),
-            "{}".into(),
-            audience,
-            Utc::now(),
-        )
+        StoredEvent::new(id, Topic::Tasks, 7, "task.created".into(), "{}".into(), audience, Utc::now())
     }
 
     #[test]
@@ -211,10 +183,7 @@ mod tests {
         for id in 1..=3 {
             session.offer(&event(id, vec![2]), ChannelForm::Collection);
         }
-        assert_eq!(
-            lock(&session.close_request).map(|(code, _)| code),
-            Some(4408)
-        );
+        assert_eq!(lock(&session.close_request).map(|(code, _)| code), Some(4408));
     }
 
     #[test]
@@ -223,21 +192,12 @@ mod tests {
         session.hold_live_events();
         session.offer(&event(5, vec![2]), ChannelForm::Collection);
         assert!(rx.try_recv().is_err(), "held back while replaying");
-        session.release_held_events(
-            "ack".into(),
-            vec![(event(3, vec![2]), ChannelForm::Collection)],
-        );
-        let Outbound::Batch(frames) = rx.try_recv().unwrap() else {
-            panic!("expected a batch")
-        };
+        session.release_held_events("ack".into(), vec![(event(3, vec![2]), ChannelForm::Collection)]);
+        let Outbound::Batch(frames) = rx.try_recv().unwrap() else { panic!("expected a batch") };
         let ids: Vec<_> = frames
             .iter()
             .skip(1)
-            .map(|f| {
-                serde_json::from_str::<serde_json::Value>(f.as_str()).unwrap()["id"]
-                    .as_i64()
-                    .unwrap()
-            })
+            .map(|f| serde_json::from_str::<serde_json::Value>(f.as_str()).unwrap()["id"].as_i64().unwrap())
             .collect();
         assert_eq!(frames[0].as_str(), "ack");
         assert_eq!(ids, vec![3, 5]);

@@ -12,12 +12,8 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
-    pub const ALL: [TaskStatus; 4] = [
-        TaskStatus::PendingApproval,
-        TaskStatus::Approved,
-        TaskStatus::Rejected,
-        TaskStatus::Completed,
-    ];
+    pub const ALL: [TaskStatus; 4] =
+        [TaskStatus::PendingApproval, TaskStatus::Approved, TaskStatus::Rejected, TaskStatus::Completed];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,11 +68,7 @@ impl TaskAction {
 }
 
 /// The 409 for an action attempted from the wrong status.
-pub fn check_transition(
-    task_id: i64,
-    current: TaskStatus,
-    action: TaskAction,
-) -> Result<(), AppError> {
+pub fn check_transition(task_id: i64, current: TaskStatus, action: TaskAction) -> Result<(), AppError> {
     if current == action.required_status() {
         Ok(())
     } else {
@@ -101,11 +93,7 @@ pub fn can_complete_subtasks(user: &CurrentUser, assignee: i64) -> bool {
 
 /// The non-ADMIN users who receive a task's events.
 pub fn audience(created_by: i64, assignee: i64) -> Vec<i64> {
-    if created_by == assignee {
-        vec![created_by]
-    } else {
-        vec![created_by, assignee]
-    }
+    if created_by == assignee { vec![created_by] } else { vec![created_by, assignee] }
 }
 
 #[cfg(test)]
@@ -114,26 +102,15 @@ mod tests {
     use crate::users::Role;
 
     fn user(id: i64, role: Role) -> CurrentUser {
-        CurrentUser {
-            id,
-            username: format!("u{id}"),
-            role,
-        }
+        CurrentUser { id, username: format!("u{id}"), role }
     }
 
     #[test]
     fn only_pending_tasks_can_be_decided() {
         for action in [TaskAction::Approve, TaskAction::Reject] {
             assert!(check_transition(1, TaskStatus::PendingApproval, action).is_ok());
-            for status in [
-                TaskStatus::Approved,
-                TaskStatus::Rejected,
-                TaskStatus::Completed,
-            ] {
-                assert!(matches!(
-                    check_transition(1, status, action),
-                    Err(AppError::InvalidState(_))
-                ));
+            for status in [TaskStatus::Approved, TaskStatus::Rejected, TaskStatus::Completed] {
+                assert!(matches!(check_transition(1, status, action), Err(AppError::InvalidState(_))));
             }
         }
     }
@@ -141,11 +118,7 @@ mod tests {
     #[test]
     fn only_approved_tasks_have_subtasks_worked_on() {
         assert!(check_transition(1, TaskStatus::Approved, TaskAction::CompleteSubtask).is_ok());
-        for status in [
-            TaskStatus::PendingApproval,
-            TaskStatus::Rejected,
-            TaskStatus::Completed,
-        ] {
+        for status in [TaskStatus::PendingApproval, TaskStatus::Rejected, TaskStatus::Completed] {
             assert!(check_transition(1, status, TaskAction::CompleteSubtask).is_err());
         }
         assert_eq!(TaskAction::Complete.target_status(), TaskStatus::Completed);

@@ -24,10 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/tasks/{id}", get(get_task))
         .route("/api/tasks/{id}/approve", post(approve_task))
         .route("/api/tasks/{id}/reject", post(reject_task))
-        .route(
-            "/api/tasks/{id}/subtasks/{subtask_id}/complete",
-            post(complete_subtask),
-        )
+        .route("/api/tasks/{id}/subtasks/{subtask_id}/complete", post(complete_subtask))
 }
 
 async fn create_task(
@@ -44,16 +41,10 @@ async fn list_tasks(
     user: CurrentUser,
     Query(filter): Query<TaskFilter>,
 ) -> Result<AppJson<TaskPage>> {
-    Ok(AppJson(
-        service::list_tasks(&state.db, &user, filter).await?,
-    ))
+    Ok(AppJson(service::list_tasks(&state.db, &user, filter).await?))
 }
 
-async fn get_task(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Result<AppJson<TaskView>> {
+async fn get_task(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<AppJson<TaskView>> {
     Ok(AppJson(service::get_task(&state.db, &user, id).await?))
 }
 
@@ -84,7 +75,5 @@ async fn complete_subtask(
     user: CurrentUser,
     Path((id, subtask_id)): Path<(i64, i64)>,
 ) -> Result<AppJson<TaskView>> {
-    Ok(AppJson(
-        service::complete_subtask(&state, &user, id, subtask_id).await?,
-    ))
+    Ok(AppJson(service::complete_subtask(&state, &user, id, subtask_id).await?))
 }

@@ -2,9 +2,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -45,42 +44,24 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
         return Err(AppError::field("title", "must not be empty"));
     }
     if title.chars().count() > MAX_TITLE {
-        return Err(AppError::field(
-            "title",
-            "must be at most 200 characters long",
-        ));
+        return Err(AppError::field("title", "must be at most 200 characters long"));
     }
     let description = input.description.unwrap_or_default().trim().to_owned();
     if description.chars().count() > MAX_DESCRIPTION {
-        return Err(AppError::field(
-            "description",
-            "must be at most 5000 characters long",
-        ));
+        return Err(AppError::field("description", "must be at most 5000 characters long"));
     }
     let workflow_key = input.workflow.trim();
     if workflow_key.is_empty() {
         return Err(AppError::field("workflow", "must not be empty"));
     }
-    if workflows::service::find(&state.db, workflow_key)
-        .await?
-        .is_none()
-    {
-        return Err(AppError::field(
-            "workflow",
-            &format!("there is no workflow named {workflow_key:?}"),
-        ));
+    if workflows::service::find(&state.db, workflow_key).await?.is_none() {
+        return Err(AppError::field("workflow", &format!("there is no workflow named {workflow_key:?}")));
     }
     let assignee = input.assignee.unwrap_or(user.id);
     if assignee != user.id {
-        let active = user::Entity::find_by_id(assignee)
-            .one(&state.db)
-            .await?
-            .is_some_and(|u| u.is_active);
+        let active = user::Entity::find_by_id(assignee).one(&state.db).await?.is_some_and(|u| u.is_active);
         if !active {
-            return Err(AppError::field(
-                "assignee",
-                &format!("there is no active user with id {assignee}"),
-            ));
+            return Err(AppError::field("assignee", &format!("there is no active user with id {assignee}")));
         }
     }
     let workflow_key = workflow_key.to_owned();
@@ -124,11 +105,7 @@ pub struct TaskPage {
 }
 
 /// The tasks the user may see, newest first, a page at a time.
-pub async fn list_tasks(
-    db: &DatabaseConnection,
-    user: &CurrentUser,
-    filter: TaskFilter,
-) -> Result<TaskPage> {
+pub async fn list_tasks(db: &DatabaseConnection, user: &CurrentUser, filter: TaskFilter) -> Result<TaskPage> {
     let limit = filter.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(AppError::field("limit", "must be between 1 and 200"));
@@ -139,36 +116,31 @@ pub async fn list_tasks(
             .split(',')
             .map(|s| TaskStatus::parse(s.trim()).map(|s| s.as_str()))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| AppError::field("status", "must be pending_approval, approved, rejected or completed (comma-separated for several)"))?;
+            .ok_or_else(|| {
+                AppError::field(
+                    "status",
+                    "must be pending_approval, approved, rejected or completed (comma-separated for several)",
+                )
+            })?;
         query = query.filter(task::Column::Status.is_in(parsed));
     }
     if let Some(before) = filter.before {
         query = query.filter(task::Column::Id.lt(before));
     }
     if !user.is_admin() {
-        query = query.filter(
-            Condition::any()
-                .add(task::Column::CreatedBy.eq(user.id))
-                .add(task::Column::Assignee.eq(user.id)),
-        );
+        query = query
+            .filter(Condition::any().add(task::Column::CreatedBy.eq(user.id)).add(task::Column::Assignee.eq(user.id)));
     }
     // One row more than asked tells whether another page follows.
     let mut tasks = query.order_by_desc(task::Column::Id).limit(limit + 1).all(db).await?;
     let more = tasks.len() as u64 > limit;
     tasks.truncate(limit as usize);
     let next_before = if more { tasks.last().map(|t| t.id) } else { None };
-    Ok(TaskPage {
-        items: build_views(db, tasks).await?,
-        next_before,
-    })
+    Ok(TaskPage { items: build_views(db, tasks).await?, next_before })
 }
 
 /// The task if the user may see it; 404 alike for missing and invisible tasks.
-pub async fn find_visible(
-    db: &impl ConnectionTrait,
-    user: &CurrentUser,
-    task_id: i64,
-) -> Result<task::Model> {
+pub async fn find_visible(db: &impl ConnectionTrait, user: &CurrentUser, task_id: i64) -> Result<task::Model> {
     task::Entity::find_by_id(task_id)
         .one(db)
         .await?
@@ -177,11 +149,7 @@ pub async fn find_visible(
 }
 
 /// One visible task with its subtasks.
-pub async fn get_task(
-    db: &DatabaseConnection,
-    user: &CurrentUser,
-    task_id: i64,
-) -> Result<TaskView> {
+pub async fn get_task(db: &DatabaseConnection, user: &CurrentUser, task_id: i64) -> Result<TaskView> {
     let task = find_visible(db, user, task_id).await?;
     build_view(db, task).await
 }
@@ -194,10 +162,7 @@ pub async fn approve_task(state: &AppState, user: &CurrentUser, task_id: i64) ->
     in_transaction(&state.db, &*state.bus, async |txn| {
         let now = Utc::now();
         let won = task::Entity::update_many()
-            .col_expr(
-                task::Column::Status,
-                Expr::value(TaskStatus::Approved.as_str()),
-            )
+            .col_expr(task::Column::Status, Expr::value(TaskStatus::Approved.as_str()))
             .col_expr(task::Column::DecidedBy, Expr::value(user.id))
             .col_expr(task::Column::DecidedAt, Expr::value(now))
             .col_expr(task::Column::UpdatedAt, Expr::value(now))
@@ -209,28 +174,17 @@ pub async fn approve_task(state: &AppState, user: &CurrentUser, task_id: i64) ->
         if won.rows_affected == 0 {
             return Err(transition_error(&task, TaskAction::Approve));
         }
-        let workflow = workflows::service::find(txn, &task.workflow)
-            .await?
-            .ok_or_else(|| {
-                AppError::InvalidState(format!(
-                    "the workflow {:?} of task {task_id} no longer exists",
-                    task.workflow
-                ))
-            })?;
-        let subtasks = workflow
-            .subtasks
-            .iter()
-            .enumerate()
-            .map(|(position, title)| subtask::ActiveModel {
-                task_id: Set(task_id),
-                position: Set(position as i32 + 1),
-                title: Set(title.clone()),
-                status: Set("open".to_owned()),
-                ..Default::default()
-            });
-        subtask::Entity::insert_many(subtasks)
-            .exec_without_returning(txn)
-            .await?;
+        let workflow = workflows::service::find(txn, &task.workflow).await?.ok_or_else(|| {
+            AppError::InvalidState(format!("the workflow {:?} of task {task_id} no longer exists", task.workflow))
+        })?;
+        let subtasks = workflow.subtasks.iter().enumerate().map(|(position, title)| subtask::ActiveModel {
+            task_id: Set(task_id),
+            position: Set(position as i32 + 1),
+            title: Set(title.clone()),
+            status: Set("open".to_owned()),
+            ..Default::default()
+        });
+        subtask::Entity::insert_many(subtasks).exec_without_returning(txn).await?;
         let view = build_view(txn, task).await?;
         let events = vec![task_event("task.approved", &view)];
         Ok((view, events))
@@ -240,30 +194,19 @@ pub async fn approve_task(state: &AppState, user: &CurrentUser, task_id: i64) ->
 
 /// Rejects a pending task with a reason.
 #[instrument(skip(state, reason), fields(user = user.id))]
-pub async fn reject_task(
-    state: &AppState,
-    user: &CurrentUser,
-    task_id: i64,
-    reason: &str,
-) -> Result<TaskView> {
+pub async fn reject_task(state: &AppState, user: &CurrentUser, task_id: i64, reason: &str) -> Result<TaskView> {
     user.require_admin()?;
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(AppError::field("reason", "must not be empty"));
     }
     if reason.chars().count() > MAX_REASON {
-        return Err(AppError::field(
-            "reason",
-            "must be at most 1000 characters long",
-        ));
+        return Err(AppError::field("reason", "must be at most 1000 characters long"));
     }
     in_transaction(&state.db, &*state.bus, async |txn| {
         let now = Utc::now();
         let won = task::Entity::update_many()
-            .col_expr(
-                task::Column::Status,
-                Expr::value(TaskStatus::Rejected.as_str()),
-            )
+            .col_expr(task::Column::Status, Expr::value(TaskStatus::Rejected.as_str()))
             .col_expr(task::Column::DecidedBy, Expr::value(user.id))
             .col_expr(task::Column::DecidedAt, Expr::value(now))
             .col_expr(task::Column::RejectReason, Expr::value(reason))
@@ -285,12 +228,7 @@ pub async fn reject_task(
 
 /// Completes one subtask; completing the last open one completes the task in the same transaction.
 #[instrument(skip(state), fields(user = user.id))]
-pub async fn complete_subtask(
-    state: &AppState,
-    user: &CurrentUser,
-    task_id: i64,
-    subtask_id: i64,
-) -> Result<TaskView> {
+pub async fn complete_subtask(state: &AppState, user: &CurrentUser, task_id: i64, subtask_id: i64) -> Result<TaskView> {
     let task = find_visible(&state.db, user, task_id).await?;
     if !can_complete_subtasks(user, task.assignee) {
         return Err(AppError::Forbidden(format!(
@@ -321,10 +259,7 @@ pub async fn complete_subtask(
             .exec(txn)
             .await?;
         if done.rows_affected == 0 {
-            let exists = subtask::Entity::find_by_id(subtask_id)
-                .one(txn)
-                .await?
-                .is_some_and(|s| s.task_id == task_id);
+            let exists = subtask::Entity::find_by_id(subtask_id).one(txn).await?.is_some_and(|s| s.task_id == task_id);
             return Err(if exists {
                 AppError::InvalidState(format!("subtask {subtask_id} is already done"))
             } else {
@@ -339,10 +274,7 @@ pub async fn complete_subtask(
         let finished = open == 0;
         if finished {
             task::Entity::update_many()
-                .col_expr(
-                    task::Column::Status,
-                    Expr::value(TaskStatus::Completed.as_str()),
-                )
+                .col_expr(task::Column::Status, Expr::value(TaskStatus::Completed.as_str()))
                 .col_expr(task::Column::CompletedAt, Expr::value(now))
                 .filter(task::Column::Id.eq(task_id))
                 .exec(txn)
@@ -361,18 +293,10 @@ pub async fn complete_subtask(
 
 fn transition_error(task: &task::Model, action: TaskAction) -> AppError {
     match TaskStatus::parse(&task.status) {
-        Some(current) => check_transition(task.id, current, action)
-            .err()
-            .unwrap_or_else(|| {
-                AppError::InvalidState(format!(
-                    "task {} changed while this request ran; retry",
-                    task.id
-                ))
-            }),
-        None => AppError::Internal(format!(
-            "task {} has an unknown status {:?}",
-            task.id, task.status
-        )),
+        Some(current) => check_transition(task.id, current, action).err().unwrap_or_else(|| {
+            AppError::InvalidState(format!("task {} changed while this request ran; retry", task.id))
+        }),
+        None => AppError::Internal(format!("task {} has an unknown status {:?}", task.id, task.status)),
     }
 }
 

@@ -60,10 +60,7 @@ impl From<subtask::Model> for SubtaskView {
 }
 
 /// Builds views for several tasks with one query for subtasks and one for names.
-pub async fn build_views(
-    db: &impl ConnectionTrait,
-    tasks: Vec<task::Model>,
-) -> Result<Vec<TaskView>> {
+pub async fn build_views(db: &impl ConnectionTrait, tasks: Vec<task::Model>) -> Result<Vec<TaskView>> {
     if tasks.is_empty() {
         return Ok(Vec::new());
     }
@@ -77,11 +74,8 @@ pub async fn build_views(
     {
         subtasks.entry(s.task_id).or_default().push(s.into());
     }
-    let mut user_ids: Vec<i64> = tasks
-        .iter()
-        .flat_map(|t| [Some(t.created_by), Some(t.assignee), t.decided_by])
-        .flatten()
-        .collect();
+    let mut user_ids: Vec<i64> =
+        tasks.iter().flat_map(|t| [Some(t.created_by), Some(t.assignee), t.decided_by]).flatten().collect();
     user_ids.sort_unstable();
     user_ids.dedup();
     let names: HashMap<i64, String> = user::Entity::find()

@@ -57,19 +57,10 @@ impl From<user::Model> for UserView {
 pub fn parse_username(value: &str) -> Result<String, AppError> {
     let value = value.trim();
     if value.len() < 3 || value.len() > 64 {
-        return Err(AppError::field(
-            "username",
-            "must be 3 to 64 characters long",
-        ));
+        return Err(AppError::field("username", "must be 3 to 64 characters long"));
     }
-    if !value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    {
-        return Err(AppError::field(
-            "username",
-            "may contain only letters, digits, '.', '_' and '-'",
-        ));
+    if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        return Err(AppError::field("username", "may contain only letters, digits, '.', '_' and '-'"));
     }
     Ok(value.to_ascii_lowercase())
 }
@@ -78,16 +69,10 @@ pub fn parse_username(value: &str) -> Result<String, AppError> {
 pub fn parse_password(value: &str) -> Result<String, AppError> {
     let length = value.chars().count();
     if length < 8 {
-        return Err(AppError::field(
-            "password",
-            "must be at least 8 characters long",
-        ));
+        return Err(AppError::field("password", "must be at least 8 characters long"));
     }
     if length > 256 {
-        return Err(AppError::field(
-            "password",
-            "must be at most 256 characters long",
-        ));
+        return Err(AppError::field("password", "must be at most 256 characters long"));
     }
     Ok(value.to_owned())
 }

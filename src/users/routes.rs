@@ -16,9 +16,7 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/users", get(list_users).post(create_user))
-        .route("/api/users/{id}", patch(update_user))
+    Router::new().route("/api/users", get(list_users).post(create_user)).route("/api/users/{id}", patch(update_user))
 }
 
 async fn list_users(State(state): State<AppState>, _admin: AdminUser) -> Result<AppJson<Vec<UserView>>> {

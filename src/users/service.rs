@@ -1,10 +1,7 @@
 //! Creating, listing and changing users.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use tracing::instrument;
 
 use super::model::{Role, UserView, parse_password, parse_role, parse_username};
@@ -16,12 +13,7 @@ use crate::{
 
 /// Creates a user after validating every field; a taken username is 409.
 #[instrument(skip(db, password))]
-pub async fn create_user(
-    db: &impl ConnectionTrait,
-    username: &str,
-    password: &str,
-    role: &str,
-) -> Result<UserView> {
+pub async fn create_user(db: &impl ConnectionTrait, username: &str, password: &str, role: &str) -> Result<UserView> {
     let username = parse_username(username)?;
     let password = parse_password(password)?;
     let role = parse_role(role)?;
@@ -43,17 +35,8 @@ pub async fn create_user(
 }
 
 /// Creates the user unless the username exists; returns whether it was created.
-pub async fn ensure_user(
-    db: &impl ConnectionTrait,
-    username: &str,
-    password: &str,
-    role: Role,
-) -> Result<bool> {
-    let exists = user::Entity::find()
-        .filter(user::Column::Username.eq(username))
-        .one(db)
-        .await?
-        .is_some();
+pub async fn ensure_user(db: &impl ConnectionTrait, username: &str, password: &str, role: Role) -> Result<bool> {
+    let exists = user::Entity::find().filter(user::Column::Username.eq(username)).one(db).await?.is_some();
     if exists {
         return Ok(false);
     }
@@ -63,10 +46,7 @@ pub async fn ensure_user(
 
 /// Every user, oldest first.
 pub async fn list_users(db: &impl ConnectionTrait) -> Result<Vec<UserView>> {
-    let users = user::Entity::find()
-        .order_by_asc(user::Column::Id)
-        .all(db)
-        .await?;
+    let users = user::Entity::find().order_by_asc(user::Column::Id).all(db).await?;
     Ok(users.into_iter().map(UserView::from).collect())
 }
 
@@ -92,17 +72,9 @@ pub async fn update_user(
         .await?
         .ok_or_else(|| AppError::NotFound(format!("user {user_id} does not exist")))?;
     let role = changes.role.as_deref().map(parse_role).transpose()?;
-    let password = changes
-        .password
-        .as_deref()
-        .map(parse_password)
-        .transpose()?;
-    if user_id == acting_admin
-        && (role == Some(Role::AdminLimited) || changes.is_active == Some(false))
-    {
-        return Err(AppError::InvalidState(
-            "you cannot remove your own ADMIN role or disable yourself".into(),
-        ));
+    let password = changes.password.as_deref().map(parse_password).transpose()?;
+    if user_id == acting_admin && (role == Some(Role::AdminLimited) || changes.is_active == Some(false)) {
+        return Err(AppError::InvalidState("you cannot remove your own ADMIN role or disable yourself".into()));
     }
     let mut model: user::ActiveModel = existing.into();
     if let Some(role) = role {
@@ -126,10 +98,7 @@ pub async fn update_user(
 /// Signs a user out everywhere by revoking every refresh token they hold.
 pub async fn revoke_refresh_tokens(db: &impl ConnectionTrait, user_id: i64) -> Result<()> {
     refresh_token::Entity::update_many()
-        .col_expr(
-            refresh_token::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
-        )
+        .col_expr(refresh_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
         .filter(refresh_token::Column::UserId.eq(user_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(db)

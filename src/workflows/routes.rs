@@ -14,15 +14,10 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/workflows", get(list_workflows))
-        .route("/api/workflows/{key}", put(put_workflow))
+    Router::new().route("/api/workflows", get(list_workflows)).route("/api/workflows/{key}", put(put_workflow))
 }
 
-async fn list_workflows(
-    State(state): State<AppState>,
-    _user: CurrentUser,
-) -> Result<AppJson<Vec<Workflow>>> {
+async fn list_workflows(State(state): State<AppState>, _user: CurrentUser) -> Result<AppJson<Vec<Workflow>>> {
     Ok(AppJson(service::list(&state.db).await?))
 }
 

@@ -21,17 +21,9 @@ impl TryFrom<workflow::Model> for Workflow {
     type Error = AppError;
 
     fn try_from(model: workflow::Model) -> Result<Self> {
-        let subtasks = serde_json::from_str(&model.subtasks).map_err(|e| {
-            AppError::Internal(format!(
-                "workflow {} has malformed subtasks: {e}",
-                model.key
-            ))
-        })?;
-        Ok(Workflow {
-            key: model.key,
-            name: model.name,
-            subtasks,
-        })
+        let subtasks = serde_json::from_str(&model.subtasks)
+            .map_err(|e| AppError::Internal(format!("workflow {} has malformed subtasks: {e}", model.key)))?;
+        Ok(Workflow { key: model.key, name: model.name, subtasks })
     }
 }
 
@@ -47,52 +39,34 @@ const MAX_SUBTASKS: usize = 50;
 
 /// Every template, by key.
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Workflow>> {
-    let models = workflow::Entity::find()
-        .order_by_asc(workflow::Column::Key)
-        .all(db)
-        .await?;
+    let models = workflow::Entity::find().order_by_asc(workflow::Column::Key).all(db).await?;
     models.into_iter().map(Workflow::try_from).collect()
 }
 
 /// One template, or `None`.
 pub async fn find(db: &impl ConnectionTrait, key: &str) -> Result<Option<Workflow>> {
-    workflow::Entity::find_by_id(key.to_owned())
-        .one(db)
-        .await?
-        .map(Workflow::try_from)
-        .transpose()
+    workflow::Entity::find_by_id(key.to_owned()).one(db).await?.map(Workflow::try_from).transpose()
 }
 
 /// Creates or replaces a template after validating it. Tasks already approved keep their subtasks.
-pub async fn put(
-    db: &impl ConnectionTrait,
-    key: &str,
-    definition: WorkflowDefinition,
-) -> Result<Workflow> {
+pub async fn put(db: &impl ConnectionTrait, key: &str, definition: WorkflowDefinition) -> Result<Workflow> {
     let key = parse_key(key)?;
     let name = definition.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::field("name", "must be 1 to 200 characters long"));
     }
     if definition.subtasks.is_empty() || definition.subtasks.len() > MAX_SUBTASKS {
-        return Err(AppError::field(
-            "subtasks",
-            "must list 1 to 50 subtask titles",
-        ));
+        return Err(AppError::field("subtasks", "must list 1 to 50 subtask titles"));
     }
     let mut subtasks = Vec::with_capacity(definition.subtasks.len());
     for (i, title) in definition.subtasks.iter().enumerate() {
         let title = title.trim();
         if title.is_empty() || title.chars().count() > 200 {
-            return Err(AppError::field(
-                &format!("subtasks[{i}]"),
-                "must be 1 to 200 characters long",
-            ));
+            return Err(AppError::field(&format!("subtasks[{i}]"), "must be 1 to 200 characters long"));
         }
         subtasks.push(title.to_owned());
     }
-    let encoded =
-        serde_json::to_string(&subtasks).map_err(|e| AppError::Internal(e.to_string()))?;
+    let encoded = serde_json::to_string(&subtasks).map_err(|e| AppError::Internal(e.to_string()))?;
     let model = workflow::ActiveModel {
         key: Set(key.clone()),
         name: Set(name.clone()),
@@ -102,36 +76,23 @@ pub async fn put(
     workflow::Entity::insert(model)
         .on_conflict(
             OnConflict::column(workflow::Column::Key)
-                .update_columns([
-                    workflow::Column::Name,
-                    workflow::Column::Subtasks,
-                    workflow::Column::UpdatedAt,
-                ])
+                .update_columns([workflow::Column::Name, workflow::Column::Subtasks, workflow::Column::UpdatedAt])
                 .to_owned(),
         )
         .exec_without_returning(db)
         .await?;
-    Ok(Workflow {
-        key,
-        name,
-        subtasks,
-    })
+    Ok(Workflow { key, name, subtasks })
 }
 
 /// A template key: 1–64 characters of `a-z`, `0-9`, `_`, `-`.
 fn parse_key(key: &str) -> Result<String> {
     let valid = !key.is_empty()
         && key.len() <= 64
-        && key
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if valid {
         Ok(key.to_owned())
     } else {
-        Err(AppError::field(
-            "key",
-            "must be 1 to 64 characters of a-z, 0-9, '_' and '-'",
-        ))
+        Err(AppError::field("key", "must be 1 to 64 characters of a-z, 0-9, '_' and '-'"))
     }
 }
 

@@ -16,16 +16,12 @@ async fn login_returns_tokens_and_sets_http_only_cookies() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let cookies: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let cookies: Vec<String> =
+        response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
     assert!(
-        cookies.iter().any(|c| c.starts_with("taskwire_access=")
-            && c.contains("HttpOnly")
-            && c.contains("SameSite=Strict")),
+        cookies
+            .iter()
+            .any(|c| c.starts_with("taskwire_access=") && c.contains("HttpOnly") && c.contains("SameSite=Strict")),
         "{cookies:?}"
     );
     let body: serde_json::Value = response.json().await.unwrap();
@@ -35,79 +31,38 @@ async fn login_returns_tokens_and_sets_http_only_cookies() {
     assert_eq!(body["user"]["role"], "ADMIN_LIMITED");
     assert!(body["refresh_token"].as_str().unwrap().len() >= 32);
 
-    let (status, me) = app
-        .get("/api/me", Some(body["access_token"].as_str().unwrap()))
-        .await;
+    let (status, me) = app.get("/api/me", Some(body["access_token"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        me,
-        json!({"id": body["user"]["id"], "username": "ann", "role": "ADMIN_LIMITED"})
-    );
+    assert_eq!(me, json!({"id": body["user"]["id"], "username": "ann", "role": "ADMIN_LIMITED"}));
 
     // The cookie alone authenticates a browser.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    browser
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"username": "ann", "password": ANN.1}))
-        .send()
-        .await
-        .unwrap();
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    browser.post(app.url("/api/auth/login")).json(&json!({"username": "ann", "password": ANN.1})).send().await.unwrap();
     let me = browser.get(app.url("/api/me")).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK);
     // Logout clears it.
-    let out = browser
-        .post(app.url("/api/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let out = browser.post(app.url("/api/auth/logout")).send().await.unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        browser
-            .get(app.url("/api/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(browser.get(app.url("/api/me")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn unknown_users_and_wrong_passwords_get_the_same_401() {
     let app = spawn_app().await;
-    let wrong = app
-        .post_json(
-            "/api/auth/login",
-            None,
-            &json!({"username": "ann", "password": "not-her-password"}),
-        )
-        .await;
-    let unknown = app
-        .post_json(
-            "/api/auth/login",
-            None,
-            &json!({"username": "nobody", "password": "whatever-password"}),
-        )
-        .await;
+    let wrong =
+        app.post_json("/api/auth/login", None, &json!({"username": "ann", "password": "not-her-password"})).await;
+    let unknown =
+        app.post_json("/api/auth/login", None, &json!({"username": "nobody", "password": "whatever-password"})).await;
     assert_error(&wrong, StatusCode::UNAUTHORIZED, "unauthenticated");
     assert_eq!(wrong.1, unknown.1);
     assert_eq!(unknown.0, StatusCode::UNAUTHORIZED);
     assert_error(
-        &app.post_json(
-            "/api/auth/login",
-            None,
-            &json!({"username": "", "password": "x"}),
-        )
-        .await,
+        &app.post_json("/api/auth/login", None, &json!({"username": "", "password": "x"})).await,
         StatusCode::BAD_REQUEST,
         "validation_failed",
     );
     assert_error(
-        &app.post_json("/api/auth/login", None, &json!({"username": "ann"}))
-            .await,
+        &app.post_json("/api/auth/login", None, &json!({"username": "ann"})).await,
         StatusCode::BAD_REQUEST,
         "validation_failed",
     );
@@ -117,13 +72,8 @@ async fn unknown_users_and_wrong_passwords_get_the_same_401() {
 async fn repeated_failures_are_throttled_with_429() {
     let app = spawn_app().await;
     for _ in 0..5 {
-        let response = app
-            .post_json(
-                "/api/auth/login",
-                None,
-                &json!({"username": "ann", "password": "guess-guess"}),
-            )
-            .await;
+        let response =
+            app.post_json("/api/auth/login", None, &json!({"username": "ann", "password": "guess-guess"})).await;
         assert_eq!(response.0, StatusCode::UNAUTHORIZED);
     }
     let response = app
@@ -133,23 +83,13 @@ async fn repeated_failures_are_throttled_with_429() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::TOO_MANY_REQUESTS,
-        "even the right password waits out the window"
-    );
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits out the window");
     assert!(response.headers().get("retry-after").is_some());
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited");
     // Another user is not locked out by Ann's failures.
     assert_eq!(
-        app.post_json(
-            "/api/auth/login",
-            None,
-            &json!({"username": "bob", "password": BOB.1})
-        )
-        .await
-        .0,
+        app.post_json("/api/auth/login", None, &json!({"username": "bob", "password": BOB.1})).await.0,
         StatusCode::OK
     );
 }
@@ -157,47 +97,27 @@ async fn repeated_failures_are_throttled_with_429() {
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_signs_the_user_out() {
     let app = spawn_app().await;
-    let (_, first) = app
-        .post_json(
-            "/api/auth/login",
-            None,
-            &json!({"username": "ann", "password": ANN.1}),
-        )
-        .await;
+    let (_, first) = app.post_json("/api/auth/login", None, &json!({"username": "ann", "password": ANN.1})).await;
     let r1 = first["refresh_token"].as_str().unwrap();
-    let (status, second) = app
-        .post_json("/api/auth/refresh", None, &json!({"refresh_token": r1}))
-        .await;
+    let (status, second) = app.post_json("/api/auth/refresh", None, &json!({"refresh_token": r1})).await;
     assert_eq!(status, StatusCode::OK, "{second}");
     let r2 = second["refresh_token"].as_str().unwrap();
     assert_ne!(r1, r2);
-    assert_eq!(
-        app.get("/api/me", Some(second["access_token"].as_str().unwrap()))
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/api/me", Some(second["access_token"].as_str().unwrap())).await.0, StatusCode::OK);
 
     // Presenting the rotated token again is theft or replay: every token of the user dies.
     assert_error(
-        &app.post_json("/api/auth/refresh", None, &json!({"refresh_token": r1}))
-            .await,
+        &app.post_json("/api/auth/refresh", None, &json!({"refresh_token": r1})).await,
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
     );
     assert_error(
-        &app.post_json("/api/auth/refresh", None, &json!({"refresh_token": r2}))
-            .await,
+        &app.post_json("/api/auth/refresh", None, &json!({"refresh_token": r2})).await,
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
     );
     assert_error(
-        &app.post_json(
-            "/api/auth/refresh",
-            None,
-            &json!({"refresh_token": "garbage"}),
-        )
-        .await,
+        &app.post_json("/api/auth/refresh", None, &json!({"refresh_token": "garbage"})).await,
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
     );
@@ -208,23 +128,11 @@ async fn refresh_tokens_rotate_and_a_reused_one_signs_the_user_out() {
     );
 
     // Logout revokes the presented token.
-    let (_, fresh) = app
-        .post_json(
-            "/api/auth/login",
-            None,
-            &json!({"username": "ann", "password": ANN.1}),
-        )
-        .await;
+    let (_, fresh) = app.post_json("/api/auth/login", None, &json!({"username": "ann", "password": ANN.1})).await;
     let r3 = fresh["refresh_token"].as_str().unwrap();
-    assert_eq!(
-        app.post_json("/api/auth/logout", None, &json!({"refresh_token": r3}))
-            .await
-            .0,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.post_json("/api/auth/logout", None, &json!({"refresh_token": r3})).await.0, StatusCode::NO_CONTENT);
     assert_error(
-        &app.post_json("/api/auth/refresh", None, &json!({"refresh_token": r3}))
-            .await,
+        &app.post_json("/api/auth/refresh", None, &json!({"refresh_token": r3})).await,
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
     );
@@ -235,22 +143,11 @@ async fn missing_bad_and_expired_tokens_are_401() {
     let app = spawn_app().await;
     let none = app.get("/api/tasks", None).await;
     assert_error(&none, StatusCode::UNAUTHORIZED, "unauthenticated");
-    assert_error(
-        &app.get("/api/tasks", Some("not.a.jwt")).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
-    );
+    assert_error(&app.get("/api/tasks", Some("not.a.jwt")).await, StatusCode::UNAUTHORIZED, "unauthenticated");
     let expired = expired_token(&app, 1);
-    assert_error(
-        &app.get("/api/tasks", Some(&expired)).await,
-        StatusCode::UNAUTHORIZED,
-        "token_expired",
-    );
+    assert_error(&app.get("/api/tasks", Some(&expired)).await, StatusCode::UNAUTHORIZED, "token_expired");
     let response = app.http.get(app.url("/api/me")).send().await.unwrap();
-    assert_eq!(
-        response.headers().get("www-authenticate").unwrap(),
-        "Bearer"
-    );
+    assert_eq!(response.headers().get("www-authenticate").unwrap(), "Bearer");
 }
 
 #[tokio::test]
@@ -258,9 +155,7 @@ async fn a_disabled_user_loses_access_at_once() {
     let app = spawn_app().await;
     let admin = app.token(ADMIN).await;
     let ann = app.token(ANN).await;
-    let ann_id = app.get("/api/me", Some(&ann)).await.1["id"]
-        .as_i64()
-        .unwrap();
+    let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
     let (status, _) = app
         .request(
             reqwest::Method::PATCH,
@@ -270,18 +165,9 @@ async fn a_disabled_user_loses_access_at_once() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    assert_error(&app.get("/api/me", Some(&ann)).await, StatusCode::UNAUTHORIZED, "unauthenticated");
     assert_error(
-        &app.get("/api/me", Some(&ann)).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
-    );
-    assert_error(
-        &app.post_json(
-            "/api/auth/login",
-            None,
-            &json!({"username": "ann", "password": ANN.1}),
-        )
-        .await,
+        &app.post_json("/api/auth/login", None, &json!({"username": "ann", "password": ANN.1})).await,
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
     );
@@ -317,14 +203,11 @@ async fn cookie_authenticated_writes_from_a_foreign_origin_are_refused() {
 /// A token for the user that expired a while ago, signed with the test secret.
 pub fn expired_token(_app: &TestApp, user_id: i64) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({"sub": user_id.to_string(), "username": "admin", "role": "ADMIN", "iat": now - 2000, "exp": now - 1000});
+    let claims =
+        json!({"sub": user_id.to_string(), "username": "admin", "role": "ADMIN", "iat": now - 2000, "exp": now - 1000});
     let secret = taskwire::Config::for_tests("sqlite::memory:").jwt_secret;
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(&secret),
-    )
-    .unwrap()
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &jsonwebtoken::EncodingKey::from_secret(&secret))
+        .unwrap()
 }
 
 #[tokio::test]

@@ -136,10 +136,15 @@ async fn two_pages_work_a_task_through_live() {
     let subtasks = worker.find_all(Locator::Css(&in_worker(" .subtask"))).await.unwrap();
     assert_eq!(subtasks.len(), 4, "the workflow's four subtasks are shown");
     for done in 1..=4 {
-        wait_for(&worker, &in_worker(r#" .subtask[data-status="open"] .complete-subtask"#)).await.click().await.unwrap();
+        wait_for(&worker, &in_worker(r#" .subtask[data-status="open"] .complete-subtask"#))
+            .await
+            .click()
+            .await
+            .unwrap();
         if done < 4 {
             // The progress bar advances live; after the last one the task moves to the history.
-            wait_for(&admin, &in_admin("active-tasks", &format!(r#" .progress[data-done="{done}"][data-total="4"]"#))).await;
+            wait_for(&admin, &in_admin("active-tasks", &format!(r#" .progress[data-done="{done}"][data-total="4"]"#)))
+                .await;
         }
         if done == 2 {
             screenshot(&admin, "admin-in-progress.png").await;

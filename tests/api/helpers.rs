@@ -33,10 +33,7 @@ static TRACING: Once = Once::new();
 fn init_tracing() {
     TRACING.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
-            tracing_subscriber::fmt()
-                .with_env_filter("info,taskwire=debug,sqlx=warn")
-                .with_test_writer()
-                .init();
+            tracing_subscriber::fmt().with_env_filter("info,taskwire=debug,sqlx=warn").with_test_writer().init();
         }
     });
 }
@@ -71,21 +68,13 @@ impl TestDatabase {
 
     pub async fn create_postgres() -> (TestDatabase, String) {
         use sea_orm::ConnectionTrait;
-        let admin_url = std::env::var("TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin_url =
+            std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let name = format!("taskwire_test_{:016x}", rand::random::<u64>());
-        let admin = sea_orm::Database::connect(&admin_url)
-            .await
-            .expect("PostgreSQL at TEST_POSTGRES_URL answers");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create a test database");
+        let admin = sea_orm::Database::connect(&admin_url).await.expect("PostgreSQL at TEST_POSTGRES_URL answers");
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
         admin.close().await.ok();
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(base, _)| base)
-            .unwrap_or(&admin_url);
+        let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin_url);
         let url = format!("{base}/{name}");
         (TestDatabase::Postgres { admin_url, name }, url)
     }
@@ -101,18 +90,12 @@ impl Drop for TestDatabase {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Dropped from a plain thread: the test's runtime may be shutting down.
                 let _ = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                     runtime.block_on(async {
                         use sea_orm::ConnectionTrait;
                         if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
-                            let _ = admin
-                                .execute_unprepared(&format!(
-                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                                ))
-                                .await;
+                            let _ =
+                                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
                             admin.close().await.ok();
                         }
                     });
@@ -145,14 +128,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let (database, url) = TestDatabase::create().await;
     let mut app = spawn_on(&url, adjust).await;
     app.database = Some(database);
-    for (user, role) in [
-        (ADMIN, "ADMIN"),
-        (ANN, "ADMIN_LIMITED"),
-        (BOB, "ADMIN_LIMITED"),
-    ] {
-        taskwire::users::service::create_user(&app.state.db, user.0, user.1, role)
-            .await
-            .expect("create a test user");
+    for (user, role) in [(ADMIN, "ADMIN"), (ANN, "ADMIN_LIMITED"), (BOB, "ADMIN_LIMITED")] {
+        taskwire::users::service::create_user(&app.state.db, user.0, user.1, role).await.expect("create a test user");
     }
     app
 }
@@ -162,9 +139,7 @@ pub async fn spawn_on(database_url: &str, adjust: impl FnOnce(&mut Config)) -> T
     init_tracing();
     let mut config = Config::for_tests(database_url);
     adjust(&mut config);
-    let app = Application::build(config)
-        .await
-        .expect("the application starts");
+    let app = Application::build(config).await.expect("the application starts");
     let address = format!("http://{}", app.local_addr());
     let ws_url = format!("ws://{}/ws", app.local_addr());
     let state = app.state().clone();
@@ -175,10 +150,7 @@ pub async fn spawn_on(database_url: &str, adjust: impl FnOnce(&mut Config)) -> T
     TestApp {
         address,
         ws_url,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         state,
         stop: Some(stop),
         server: Some(server),
@@ -197,28 +169,15 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("the server task")
-                .expect("the server stops cleanly");
+            server.await.expect("the server task").expect("the server stops cleanly");
         }
     }
 
     /// Logs in and returns the access token.
     pub async fn token(&self, (username, password): (&str, &str)) -> String {
-        let response = self
-            .post_json(
-                "/api/auth/login",
-                None,
-                &json!({"username": username, "password": password}),
-            )
-            .await;
-        assert_eq!(
-            response.0,
-            StatusCode::OK,
-            "login as {username}: {}",
-            response.1
-        );
+        let response =
+            self.post_json("/api/auth/login", None, &json!({"username": username, "password": password})).await;
+        assert_eq!(response.0, StatusCode::OK, "login as {username}: {}", response.1);
         response.1["access_token"].as_str().unwrap().to_owned()
     }
 
@@ -240,11 +199,8 @@ impl TestApp {
         let response = request.send().await.expect("the request is sent");
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let json =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, json)
     }
 
@@ -252,12 +208,7 @@ impl TestApp {
         self.request(Method::GET, path, token, None).await
     }
 
-    pub async fn post_json(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        body: &Value,
-    ) -> (StatusCode, Value) {
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
         self.request(Method::POST, path, token, Some(body)).await
     }
 
@@ -268,11 +219,7 @@ impl TestApp {
     /// Creates a task and returns it.
     pub async fn create_task(&self, token: &str, title: &str) -> Value {
         let (status, body) = self
-            .post_json(
-                "/api/tasks",
-                Some(token),
-                &json!({"title": title, "workflow": "vehicle_registration"}),
-            )
+            .post_json("/api/tasks", Some(token), &json!({"title": title, "workflow": "vehicle_registration"}))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
@@ -280,9 +227,7 @@ impl TestApp {
 
     /// Approves a task and returns it.
     pub async fn approve(&self, token: &str, task_id: i64) -> Value {
-        let (status, body) = self
-            .post(&format!("/api/tasks/{task_id}/approve"), Some(token))
-            .await;
+        let (status, body) = self.post(&format!("/api/tasks/{task_id}/approve"), Some(token)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
@@ -290,9 +235,7 @@ impl TestApp {
     /// Opens an authenticated WebSocket and waits for `ready`.
     pub async fn ws(&self, token: &str) -> WsClient {
         let mut request = self.ws_url.as_str().into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
         let mut client = WsClient::connect(request).await;
         let ready = client.next_json().await;
         assert_eq!(ready["type"], "ready", "{ready}");
@@ -300,12 +243,7 @@ impl TestApp {
     }
 
     /// An authenticated WebSocket subscribed to `channels` (optionally since an id), acknowledged.
-    pub async fn ws_subscribed(
-        &self,
-        token: &str,
-        channels: &[&str],
-        since: Option<i64>,
-    ) -> WsClient {
+    pub async fn ws_subscribed(&self, token: &str, channels: &[&str], since: Option<i64>) -> WsClient {
         let mut client = self.ws(token).await;
         client.subscribe(channels, since).await;
         client
@@ -322,22 +260,10 @@ impl Drop for TestApp {
 
 /// Asserts the API's error shape and code.
 pub fn assert_error(response: &(StatusCode, Value), status: StatusCode, code: &str) {
-    assert_eq!(
-        response.0, status,
-        "unexpected status, body: {}",
-        response.1
-    );
-    assert_eq!(
-        response.1["error"]["code"], code,
-        "unexpected body: {}",
-        response.1
-    );
+    assert_eq!(response.0, status, "unexpected status, body: {}", response.1);
+    assert_eq!(response.1["error"]["code"], code, "unexpected body: {}", response.1);
     let message = response.1["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        !message.is_empty(),
-        "an error message is expected: {}",
-        response.1
-    );
+    assert!(!message.is_empty(), "an error message is expected: {}", response.1);
 }
 
 /// A WebSocket test client.
@@ -346,9 +272,7 @@ pub struct WsClient {
 }
 
 impl WsClient {
-    pub async fn connect(
-        request: tokio_tungstenite::tungstenite::handshake::client::Request,
-    ) -> WsClient {
+    pub async fn connect(request: tokio_tungstenite::tungstenite::handshake::client::Request) -> WsClient {
         let (stream, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
             .await
             .expect("the WebSocket handshake finishes in time")
@@ -357,18 +281,13 @@ impl WsClient {
     }
 
     pub async fn send_json(&mut self, value: Value) {
-        self.stream
-            .send(Message::Text(value.to_string().into()))
-            .await
-            .expect("send a frame");
+        self.stream.send(Message::Text(value.to_string().into())).await.expect("send a frame");
     }
 
     /// The next JSON text frame (pings are answered by the library underneath).
     pub async fn next_json(&mut self) -> Value {
         match self.next_message(WAIT).await {
-            Some(Message::Text(text)) => {
-                serde_json::from_str(text.as_str()).expect("frames are JSON")
-            }
+            Some(Message::Text(text)) => serde_json::from_str(text.as_str()).expect("frames are JSON"),
             other => panic!("expected a JSON frame, got {other:?}"),
         }
     }
@@ -377,9 +296,7 @@ impl WsClient {
     pub async fn next_message(&mut self, within: Duration) -> Option<Message> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let message = tokio::time::timeout_at(deadline, self.stream.next())
-                .await
-                .ok()??;
+            let message = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??;
             match message {
                 Ok(Message::Ping(_) | Message::Pong(_)) => continue,
                 Ok(message) => return Some(message),
@@ -430,10 +347,7 @@ impl WsClient {
 pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

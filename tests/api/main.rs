@@ -7,7 +7,9 @@
 mod auth;
 mod browser;
 mod helpers;
+mod ops;
 mod postgres;
+mod scale;
 mod tasks;
 mod users;
 mod websocket;

@@ -9,9 +9,7 @@ async fn migrations_and_the_workflow_run_on_postgres() {
     let (database, url) = TestDatabase::create_postgres().await;
     let mut app = spawn_on(&url, |_| {}).await;
     for (user, role) in [(ADMIN, "ADMIN"), (ANN, "ADMIN_LIMITED")] {
-        taskwire::users::service::create_user(&app.state.db, user.0, user.1, role)
-            .await
-            .unwrap();
+        taskwire::users::service::create_user(&app.state.db, user.0, user.1, role).await.unwrap();
     }
     let admin = app.token(ADMIN).await;
     let ann = app.token(ANN).await;
@@ -26,38 +24,17 @@ async fn migrations_and_the_workflow_run_on_postgres() {
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
     let approved = admin_ws.expect_event("task.approved").await;
-    let subtasks: Vec<i64> = approved["data"]["subtasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_i64().unwrap())
-        .collect();
-    let paths: Vec<String> = subtasks
-        .iter()
-        .map(|sid| format!("/api/tasks/{id}/subtasks/{sid}/complete"))
-        .collect();
-    let results =
-        futures_util::future::join_all(paths.iter().map(|p| app.post(p, Some(&ann)))).await;
-    assert!(
-        results.iter().all(|(s, _)| *s == StatusCode::OK),
-        "{results:?}"
-    );
+    let subtasks: Vec<i64> =
+        approved["data"]["subtasks"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect();
+    let paths: Vec<String> = subtasks.iter().map(|sid| format!("/api/tasks/{id}/subtasks/{sid}/complete")).collect();
+    let results = futures_util::future::join_all(paths.iter().map(|p| app.post(p, Some(&ann)))).await;
+    assert!(results.iter().all(|(s, _)| *s == StatusCode::OK), "{results:?}");
     let mut last_id = approved["id"].as_i64().unwrap();
     for n in 0..5 {
         let frame = admin_ws.next_json().await;
-        assert!(
-            frame["id"].as_i64().unwrap() > last_id,
-            "ids arrive in increasing order"
-        );
+        assert!(frame["id"].as_i64().unwrap() > last_id, "ids arrive in increasing order");
         last_id = frame["id"].as_i64().unwrap();
-        assert_eq!(
-            frame["event"],
-            if n < 4 {
-                "subtask.completed"
-            } else {
-                "task.completed"
-            }
-        );
+        assert_eq!(frame["event"], if n < 4 { "subtask.completed" } else { "task.completed" });
     }
     let (_, current) = app.get(&format!("/api/tasks/{id}"), Some(&admin)).await;
     assert_eq!(current["status"], "completed");
@@ -66,12 +43,7 @@ async fn migrations_and_the_workflow_run_on_postgres() {
     let mut replay = app.ws_subscribed(&admin, &["tasks"], Some(0)).await;
     let mut replayed = Vec::new();
     for _ in 0..7 {
-        replayed.push(
-            replay.next_json().await["event"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        replayed.push(replay.next_json().await["event"].as_str().unwrap().to_owned());
     }
     assert_eq!(replayed[..2], ["task.created", "task.approved"]);
     assert_eq!(replayed.last().unwrap(), "task.completed");

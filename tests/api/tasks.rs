@@ -31,57 +31,25 @@ async fn the_whole_workflow_reaches_the_right_sessions() {
     let approved = app.approve(&admin, id).await;
     assert_eq!(approved["status"], "approved");
     assert_eq!(approved["decided_by_name"], "admin");
-    let titles: Vec<_> = approved["subtasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["title"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(
-        titles,
-        [
-            "Verify customer data",
-            "Check documents",
-            "Register vehicle",
-            "Hand over keys"
-        ]
-    );
-    assert!(
-        approved["subtasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["status"] == "open")
-    );
+    let titles: Vec<_> =
+        approved["subtasks"].as_array().unwrap().iter().map(|s| s["title"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(titles, ["Verify customer data", "Check documents", "Register vehicle", "Hand over keys"]);
+    assert!(approved["subtasks"].as_array().unwrap().iter().all(|s| s["status"] == "open"));
     for ws in [&mut admin_ws, &mut ann_ws] {
         let event = ws.expect_event("task.approved").await;
         assert_eq!(event["data"]["subtasks"].as_array().unwrap().len(), 4);
     }
 
-    let subtask_ids: Vec<i64> = approved["subtasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_i64().unwrap())
-        .collect();
+    let subtask_ids: Vec<i64> =
+        approved["subtasks"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect();
     for (n, subtask_id) in subtask_ids.iter().enumerate() {
-        let (status, body) = app
-            .post(
-                &format!("/api/tasks/{id}/subtasks/{subtask_id}/complete"),
-                Some(&ann),
-            )
-            .await;
+        let (status, body) = app.post(&format!("/api/tasks/{id}/subtasks/{subtask_id}/complete"), Some(&ann)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let last = n == subtask_ids.len() - 1;
         assert_eq!(body["status"], if last { "completed" } else { "approved" });
         for ws in [&mut admin_ws, &mut ann_ws] {
             let event = ws.expect_event("subtask.completed").await;
-            let done = event["data"]["subtasks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|s| s["status"] == "done")
-                .count();
+            let done = event["data"]["subtasks"].as_array().unwrap().iter().filter(|s| s["status"] == "done").count();
             assert_eq!(done, n + 1);
             if last {
                 let completed = ws.expect_event("task.completed").await;
@@ -98,11 +66,7 @@ async fn the_whole_workflow_reaches_the_right_sessions() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "completed");
     assert!(
-        body["subtasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["status"] == "done" && s["completed_by"].is_number())
+        body["subtasks"].as_array().unwrap().iter().all(|s| s["status"] == "done" && s["completed_by"].is_number())
     );
 }
 
@@ -113,36 +77,15 @@ async fn rejection_is_seen_live_and_ends_the_task() {
     let ann = app.token(ANN).await;
     let task = app.create_task(&ann, "Register a car").await;
     let id = task["id"].as_i64().unwrap();
-    let mut ann_ws = app
-        .ws_subscribed(&ann, &[&format!("task:{id}")], None)
-        .await;
+    let mut ann_ws = app.ws_subscribed(&ann, &[&format!("task:{id}")], None).await;
 
-    let missing_reason = app
-        .post_json(
-            &format!("/api/tasks/{id}/reject"),
-            Some(&admin),
-            &json!({"reason": "  "}),
-        )
-        .await;
-    assert_error(
-        &missing_reason,
-        StatusCode::BAD_REQUEST,
-        "validation_failed",
-    );
-    assert!(
-        missing_reason.1["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("reason")
-    );
+    let missing_reason =
+        app.post_json(&format!("/api/tasks/{id}/reject"), Some(&admin), &json!({"reason": "  "})).await;
+    assert_error(&missing_reason, StatusCode::BAD_REQUEST, "validation_failed");
+    assert!(missing_reason.1["error"]["message"].as_str().unwrap().contains("reason"));
 
-    let (status, body) = app
-        .post_json(
-            &format!("/api/tasks/{id}/reject"),
-            Some(&admin),
-            &json!({"reason": "Documents missing"}),
-        )
-        .await;
+    let (status, body) =
+        app.post_json(&format!("/api/tasks/{id}/reject"), Some(&admin), &json!({"reason": "Documents missing"})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "rejected");
     assert_eq!(body["reject_reason"], "Documents missing");
@@ -150,16 +93,9 @@ async fn rejection_is_seen_live_and_ends_the_task() {
     assert_eq!(event["channel"], format!("task:{id}"));
     assert_eq!(event["data"]["reject_reason"], "Documents missing");
 
-    let again = app
-        .post(&format!("/api/tasks/{id}/approve"), Some(&admin))
-        .await;
+    let again = app.post(&format!("/api/tasks/{id}/approve"), Some(&admin)).await;
     assert_error(&again, StatusCode::CONFLICT, "invalid_state");
-    assert!(
-        again.1["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("rejected")
-    );
+    assert!(again.1["error"]["message"].as_str().unwrap().contains("rejected"));
 }
 
 #[tokio::test]
@@ -173,21 +109,11 @@ async fn of_two_concurrent_approvals_exactly_one_wins() {
         let (a, b) = tokio::join!(app.post(&path, Some(&admin)), app.post(&path, Some(&admin)));
         let mut statuses = [a.0, b.0];
         statuses.sort();
-        assert_eq!(
-            statuses,
-            [StatusCode::OK, StatusCode::CONFLICT],
-            "{a:?} {b:?}"
-        );
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT], "{a:?} {b:?}");
         let loser = if a.0 == StatusCode::CONFLICT { a } else { b };
         assert_eq!(loser.1["error"]["code"], "invalid_state");
-        let (_, current) = app
-            .get(&format!("/api/tasks/{}", task["id"]), Some(&admin))
-            .await;
-        assert_eq!(
-            current["subtasks"].as_array().unwrap().len(),
-            4,
-            "subtasks generated exactly once"
-        );
+        let (_, current) = app.get(&format!("/api/tasks/{}", task["id"]), Some(&admin)).await;
+        assert_eq!(current["subtasks"].as_array().unwrap().len(), 4, "subtasks generated exactly once");
     }
 }
 
@@ -200,35 +126,16 @@ async fn concurrent_completion_of_the_last_subtasks_completes_the_task_once() {
     let id = task["id"].as_i64().unwrap();
     let approved = app.approve(&admin, id).await;
     let mut admin_ws = app.ws_subscribed(&admin, &["tasks"], None).await;
-    let subtasks: Vec<i64> = approved["subtasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_i64().unwrap())
-        .collect();
-    let paths: Vec<String> = subtasks
-        .iter()
-        .map(|sid| format!("/api/tasks/{id}/subtasks/{sid}/complete"))
-        .collect();
-    let results =
-        futures_util::future::join_all(paths.iter().map(|p| app.post(p, Some(&ann)))).await;
-    assert!(
-        results.iter().all(|(status, _)| *status == StatusCode::OK),
-        "{results:?}"
-    );
+    let subtasks: Vec<i64> =
+        approved["subtasks"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect();
+    let paths: Vec<String> = subtasks.iter().map(|sid| format!("/api/tasks/{id}/subtasks/{sid}/complete")).collect();
+    let results = futures_util::future::join_all(paths.iter().map(|p| app.post(p, Some(&ann)))).await;
+    assert!(results.iter().all(|(status, _)| *status == StatusCode::OK), "{results:?}");
     let mut kinds = Vec::new();
     for _ in 0..5 {
-        kinds.push(
-            admin_ws.next_json().await["event"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        kinds.push(admin_ws.next_json().await["event"].as_str().unwrap().to_owned());
     }
-    assert_eq!(
-        kinds.iter().filter(|k| *k == "subtask.completed").count(),
-        4
-    );
+    assert_eq!(kinds.iter().filter(|k| *k == "subtask.completed").count(), 4);
     assert_eq!(kinds.last().unwrap(), "task.completed");
     admin_ws.expect_silence().await;
     let (_, current) = app.get(&format!("/api/tasks/{id}"), Some(&admin)).await;
@@ -241,9 +148,7 @@ async fn visibility_follows_creator_and_assignee() {
     let admin = app.token(ADMIN).await;
     let ann = app.token(ANN).await;
     let bob = app.token(BOB).await;
-    let bob_id = app.get("/api/me", Some(&bob)).await.1["id"]
-        .as_i64()
-        .unwrap();
+    let bob_id = app.get("/api/me", Some(&bob)).await.1["id"].as_i64().unwrap();
     let own = app.create_task(&ann, "Ann's own").await;
     let (status, for_bob) = app
         .post_json(
@@ -256,52 +161,26 @@ async fn visibility_follows_creator_and_assignee() {
     assert_eq!(for_bob["assignee_name"], "bob");
 
     let titles = |body: &serde_json::Value| -> Vec<String> {
-        body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["title"].as_str().unwrap().to_owned())
-            .collect()
+        body["items"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap().to_owned()).collect()
     };
-    assert_eq!(
-        titles(&app.get("/api/tasks", Some(&ann)).await.1),
-        ["For Bob", "Ann's own"]
-    );
-    assert_eq!(
-        titles(&app.get("/api/tasks", Some(&bob)).await.1),
-        ["For Bob"]
-    );
-    assert_eq!(
-        titles(&app.get("/api/tasks", Some(&admin)).await.1).len(),
-        2
-    );
+    assert_eq!(titles(&app.get("/api/tasks", Some(&ann)).await.1), ["For Bob", "Ann's own"]);
+    assert_eq!(titles(&app.get("/api/tasks", Some(&bob)).await.1), ["For Bob"]);
+    assert_eq!(titles(&app.get("/api/tasks", Some(&admin)).await.1).len(), 2);
 
-    let hidden = app
-        .get(&format!("/api/tasks/{}", own["id"]), Some(&bob))
-        .await;
+    let hidden = app.get(&format!("/api/tasks/{}", own["id"]), Some(&bob)).await;
     assert_error(&hidden, StatusCode::NOT_FOUND, "not_found");
     let missing = app.get("/api/tasks/999999", Some(&bob)).await;
     assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
     assert_eq!(
-        hidden.1["error"]["message"]
-            .as_str()
-            .unwrap()
-            .replace(&own["id"].to_string(), "N"),
-        missing.1["error"]["message"]
-            .as_str()
-            .unwrap()
-            .replace("999999", "N")
+        hidden.1["error"]["message"].as_str().unwrap().replace(&own["id"].to_string(), "N"),
+        missing.1["error"]["message"].as_str().unwrap().replace("999999", "N")
     );
 
     // Only the assignee (or an ADMIN) completes subtasks: Ann created the task but Bob is assigned.
     let approved = app.approve(&admin, for_bob["id"].as_i64().unwrap()).await;
     let first = approved["subtasks"][0]["id"].as_i64().unwrap();
     let path = format!("/api/tasks/{}/subtasks/{first}/complete", for_bob["id"]);
-    assert_error(
-        &app.post(&path, Some(&ann)).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    );
+    assert_error(&app.post(&path, Some(&ann)).await, StatusCode::FORBIDDEN, "forbidden");
     assert_eq!(app.post(&path, Some(&bob)).await.0, StatusCode::OK);
 }
 
@@ -312,63 +191,25 @@ async fn lists_filter_by_status_and_paginate() {
     let ann = app.token(ANN).await;
     let mut ids = Vec::new();
     for n in 0..5 {
-        ids.push(
-            app.create_task(&ann, &format!("Task {n}")).await["id"]
-                .as_i64()
-                .unwrap(),
-        );
+        ids.push(app.create_task(&ann, &format!("Task {n}")).await["id"].as_i64().unwrap());
     }
     app.approve(&admin, ids[0]).await;
     let (_, page) = app.get("/api/tasks?status=approved", Some(&admin)).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
-    let (_, page) = app
-        .get(
-            "/api/tasks?status=pending_approval,approved&limit=2",
-            Some(&admin),
-        )
-        .await;
-    let first: Vec<i64> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_i64().unwrap())
-        .collect();
+    let (_, page) = app.get("/api/tasks?status=pending_approval,approved&limit=2", Some(&admin)).await;
+    let first: Vec<i64> = page["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
     assert_eq!(first, [ids[4], ids[3]]);
     let next = page["next_before"].as_i64().unwrap();
-    let (_, page) = app
-        .get(&format!("/api/tasks?limit=2&before={next}"), Some(&admin))
-        .await;
-    let second: Vec<i64> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_i64().unwrap())
-        .collect();
+    let (_, page) = app.get(&format!("/api/tasks?limit=2&before={next}"), Some(&admin)).await;
+    let second: Vec<i64> = page["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
     assert_eq!(second, [ids[2], ids[1]]);
-    let (_, page) = app
-        .get(
-            &format!("/api/tasks?limit=2&before={}", ids[1]),
-            Some(&admin),
-        )
-        .await;
+    let (_, page) = app.get(&format!("/api/tasks?limit=2&before={}", ids[1]), Some(&admin)).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert!(page["next_before"].is_null());
 
-    assert_error(
-        &app.get("/api/tasks?status=done", Some(&admin)).await,
-        StatusCode::BAD_REQUEST,
-        "validation_failed",
-    );
-    assert_error(
-        &app.get("/api/tasks?limit=0", Some(&admin)).await,
-        StatusCode::BAD_REQUEST,
-        "validation_failed",
-    );
-    assert_error(
-        &app.get("/api/tasks?limit=abc", Some(&admin)).await,
-        StatusCode::BAD_REQUEST,
-        "validation_failed",
-    );
+    assert_error(&app.get("/api/tasks?status=done", Some(&admin)).await, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_error(&app.get("/api/tasks?limit=0", Some(&admin)).await, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_error(&app.get("/api/tasks?limit=abc", Some(&admin)).await, StatusCode::BAD_REQUEST, "validation_failed");
 }
 
 #[tokio::test]
@@ -391,65 +232,35 @@ async fn bad_task_input_gets_clear_errors_and_changes_nothing() {
 
     let cases = [
         (json!({"workflow": "vehicle_registration"}), "title"),
-        (
-            json!({"title": "   ", "workflow": "vehicle_registration"}),
-            "title",
-        ),
-        (
-            json!({"title": "x".repeat(201), "workflow": "vehicle_registration"}),
-            "title",
-        ),
+        (json!({"title": "   ", "workflow": "vehicle_registration"}), "title"),
+        (json!({"title": "x".repeat(201), "workflow": "vehicle_registration"}), "title"),
         (json!({"title": "Car", "workflow": ""}), "workflow"),
-        (
-            json!({"title": "Car", "workflow": "no_such_flow"}),
-            "workflow",
-        ),
-        (
-            json!({"title": "Car", "workflow": "vehicle_registration", "assignee": 424242}),
-            "assignee",
-        ),
-        (
-            json!({"title": 5, "workflow": "vehicle_registration"}),
-            "title",
-        ),
+        (json!({"title": "Car", "workflow": "no_such_flow"}), "workflow"),
+        (json!({"title": "Car", "workflow": "vehicle_registration", "assignee": 424242}), "assignee"),
+        (json!({"title": 5, "workflow": "vehicle_registration"}), "title"),
     ];
     for (body, field) in cases {
         let response = app.post_json("/api/tasks", Some(&ann), &body).await;
         assert_error(&response, StatusCode::BAD_REQUEST, "validation_failed");
-        assert!(
-            response.1["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains(field),
-            "{field}: {}",
-            response.1
-        );
+        assert!(response.1["error"]["message"].as_str().unwrap().contains(field), "{field}: {}", response.1);
     }
-    let oversized = app.post_json("/api/tasks", Some(&ann), &json!({"title": "Big", "workflow": "vehicle_registration", "description": "x".repeat(2 * 1024 * 1024)})).await;
-    assert_error(
-        &oversized,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    );
+    let oversized = app
+        .post_json(
+            "/api/tasks",
+            Some(&ann),
+            &json!({"title": "Big", "workflow": "vehicle_registration", "description": "x".repeat(2 * 1024 * 1024)}),
+        )
+        .await;
+    assert_error(&oversized, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     let (_, list) = app.get("/api/tasks", Some(&admin)).await;
     assert_eq!(list["items"], json!([]), "no task was created by bad input");
 
     let task = app.create_task(&ann, "Fine").await;
     let id = task["id"].as_i64().unwrap();
+    assert_error(&app.post(&format!("/api/tasks/{id}/approve"), Some(&ann)).await, StatusCode::FORBIDDEN, "forbidden");
+    assert_error(&app.post("/api/tasks/987654/approve", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found");
     assert_error(
-        &app.post(&format!("/api/tasks/{id}/approve"), Some(&ann))
-            .await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    );
-    assert_error(
-        &app.post("/api/tasks/987654/approve", Some(&admin)).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    );
-    assert_error(
-        &app.post(&format!("/api/tasks/{id}/subtasks/1/complete"), Some(&ann))
-            .await,
+        &app.post(&format!("/api/tasks/{id}/subtasks/1/complete"), Some(&ann)).await,
         StatusCode::CONFLICT,
         "invalid_state",
     );
@@ -459,37 +270,19 @@ async fn bad_task_input_gets_clear_errors_and_changes_nothing() {
     assert_eq!(app.post(&path, Some(&ann)).await.0, StatusCode::OK);
     let repeated = app.post(&path, Some(&ann)).await;
     assert_error(&repeated, StatusCode::CONFLICT, "invalid_state");
-    assert!(
-        repeated.1["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("already done")
-    );
+    assert!(repeated.1["error"]["message"].as_str().unwrap().contains("already done"));
     assert_error(
-        &app.post(
-            &format!("/api/tasks/{id}/subtasks/999999/complete"),
-            Some(&ann),
-        )
-        .await,
+        &app.post(&format!("/api/tasks/{id}/subtasks/999999/complete"), Some(&ann)).await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
+    assert_error(&app.get("/api/tasks/not-a-number", Some(&ann)).await, StatusCode::BAD_REQUEST, "validation_failed");
     assert_error(
-        &app.get("/api/tasks/not-a-number", Some(&ann)).await,
-        StatusCode::BAD_REQUEST,
-        "validation_failed",
-    );
-    assert_error(
-        &app.request(reqwest::Method::DELETE, "/api/tasks", Some(&ann), None)
-            .await,
+        &app.request(reqwest::Method::DELETE, "/api/tasks", Some(&ann), None).await,
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
     );
-    assert_error(
-        &app.get("/api/nothing-here", Some(&ann)).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    );
+    assert_error(&app.get("/api/nothing-here", Some(&ann)).await, StatusCode::NOT_FOUND, "not_found");
 }
 
 #[tokio::test]
@@ -504,24 +297,12 @@ async fn workflows_are_data_that_admins_edit() {
 
     let definition = json!({"name": "Quick check", "subtasks": ["Look", "Sign"]});
     assert_error(
-        &app.request(
-            reqwest::Method::PUT,
-            "/api/workflows/quick_check",
-            Some(&ann),
-            Some(&definition),
-        )
-        .await,
+        &app.request(reqwest::Method::PUT, "/api/workflows/quick_check", Some(&ann), Some(&definition)).await,
         StatusCode::FORBIDDEN,
         "forbidden",
     );
-    let (status, saved) = app
-        .request(
-            reqwest::Method::PUT,
-            "/api/workflows/quick_check",
-            Some(&admin),
-            Some(&definition),
-        )
-        .await;
+    let (status, saved) =
+        app.request(reqwest::Method::PUT, "/api/workflows/quick_check", Some(&admin), Some(&definition)).await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     for bad in [
         json!({"name": "", "subtasks": ["a"]}),
@@ -529,42 +310,21 @@ async fn workflows_are_data_that_admins_edit() {
         json!({"name": "x", "subtasks": [" "]}),
     ] {
         assert_error(
-            &app.request(
-                reqwest::Method::PUT,
-                "/api/workflows/quick_check",
-                Some(&admin),
-                Some(&bad),
-            )
-            .await,
+            &app.request(reqwest::Method::PUT, "/api/workflows/quick_check", Some(&admin), Some(&bad)).await,
             StatusCode::BAD_REQUEST,
             "validation_failed",
         );
     }
     assert_error(
-        &app.request(
-            reqwest::Method::PUT,
-            "/api/workflows/Bad%20Key",
-            Some(&admin),
-            Some(&definition),
-        )
-        .await,
+        &app.request(reqwest::Method::PUT, "/api/workflows/Bad%20Key", Some(&admin), Some(&definition)).await,
         StatusCode::BAD_REQUEST,
         "validation_failed",
     );
 
-    let (_, task) = app
-        .post_json(
-            "/api/tasks",
-            Some(&ann),
-            &json!({"title": "Quick", "workflow": "quick_check"}),
-        )
-        .await;
+    let (_, task) =
+        app.post_json("/api/tasks", Some(&ann), &json!({"title": "Quick", "workflow": "quick_check"})).await;
     let approved = app.approve(&admin, task["id"].as_i64().unwrap()).await;
-    let titles: Vec<_> = approved["subtasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["title"].as_str().unwrap().to_owned())
-        .collect();
+    let titles: Vec<_> =
+        approved["subtasks"].as_array().unwrap().iter().map(|s| s["title"].as_str().unwrap().to_owned()).collect();
     assert_eq!(titles, ["Look", "Sign"]);
 }

@@ -28,35 +28,16 @@ async fn admins_create_list_and_change_users() {
         .await;
     assert_error(&duplicate, StatusCode::CONFLICT, "conflict");
     for (body, field) in [
-        (
-            json!({"username": "x", "password": "long-enough", "role": "ADMIN"}),
-            "username",
-        ),
-        (
-            json!({"username": "dave", "password": "short", "role": "ADMIN"}),
-            "password",
-        ),
-        (
-            json!({"username": "dave", "password": "long-enough", "role": "ROOT"}),
-            "role",
-        ),
+        (json!({"username": "x", "password": "long-enough", "role": "ADMIN"}), "username"),
+        (json!({"username": "dave", "password": "short", "role": "ADMIN"}), "password"),
+        (json!({"username": "dave", "password": "long-enough", "role": "ROOT"}), "role"),
     ] {
         let response = app.post_json("/api/users", Some(&admin), &body).await;
         assert_error(&response, StatusCode::BAD_REQUEST, "validation_failed");
-        assert!(
-            response.1["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains(field)
-        );
+        assert!(response.1["error"]["message"].as_str().unwrap().contains(field));
     }
     let (_, list) = app.get("/api/users", Some(&admin)).await;
-    let names: Vec<_> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap().to_owned())
-        .collect();
+    let names: Vec<_> = list.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_owned()).collect();
     assert_eq!(names, ["admin", "ann", "bob", "carol"]);
 
     let id = created["id"].as_i64().unwrap();
@@ -71,41 +52,21 @@ async fn admins_create_list_and_change_users() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(promoted["role"], "ADMIN");
     assert_eq!(
-        app.post_json(
-            "/api/auth/login",
-            None,
-            &json!({"username": "carol", "password": "new-carol-password"})
-        )
-        .await
-        .0,
+        app.post_json("/api/auth/login", None, &json!({"username": "carol", "password": "new-carol-password"})).await.0,
         StatusCode::OK
     );
     assert_error(
-        &app.request(
-            Method::PATCH,
-            "/api/users/99999",
-            Some(&admin),
-            Some(&json!({"is_active": false})),
-        )
-        .await,
+        &app.request(Method::PATCH, "/api/users/99999", Some(&admin), Some(&json!({"is_active": false}))).await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
     assert_error(
-        &app.request(
-            Method::PATCH,
-            &format!("/api/users/{id}"),
-            Some(&admin),
-            Some(&json!({"colour": "red"})),
-        )
-        .await,
+        &app.request(Method::PATCH, &format!("/api/users/{id}"), Some(&admin), Some(&json!({"colour": "red"}))).await,
         StatusCode::BAD_REQUEST,
         "validation_failed",
     );
 
-    let admin_id = app.get("/api/me", Some(&admin)).await.1["id"]
-        .as_i64()
-        .unwrap();
+    let admin_id = app.get("/api/me", Some(&admin)).await.1["id"].as_i64().unwrap();
     let demote_self = app
         .request(
             Method::PATCH,
@@ -121,11 +82,7 @@ async fn admins_create_list_and_change_users() {
 async fn only_admins_manage_users() {
     let app = spawn_app().await;
     let ann = app.token(ANN).await;
-    assert_error(
-        &app.get("/api/users", Some(&ann)).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    );
+    assert_error(&app.get("/api/users", Some(&ann)).await, StatusCode::FORBIDDEN, "forbidden");
     assert_error(
         &app.post_json(
             "/api/users",

@@ -28,27 +28,16 @@ async fn three_ways_to_authenticate() {
     assert_eq!(ready["user"]["role"], "ADMIN_LIMITED");
     assert!(ready["last_event_id"].is_i64());
 
-    let mut by_cookie = raw_connect(
-        &app,
-        &[
-            ("cookie", format!("taskwire_access={ann}")),
-            ("origin", app.address.clone()),
-        ],
-    )
-    .await;
+    let mut by_cookie =
+        raw_connect(&app, &[("cookie", format!("taskwire_access={ann}")), ("origin", app.address.clone())]).await;
     assert_eq!(by_cookie.next_json().await["type"], "ready");
 
     let mut by_message = raw_connect(&app, &[]).await;
-    by_message
-        .send_json(json!({"type": "auth", "token": ann}))
-        .await;
+    by_message.send_json(json!({"type": "auth", "token": ann})).await;
     assert_eq!(by_message.next_json().await["type"], "ready");
     by_message.send_json(json!({"type": "ping"})).await;
     assert_eq!(by_message.next_json().await, json!({"type": "pong"}));
-    eventually("three sessions are registered", || {
-        app.state.hub.session_count() == 3
-    })
-    .await;
+    eventually("three sessions are registered", || app.state.hub.session_count() == 3).await;
 }
 
 #[tokio::test]
@@ -56,24 +45,13 @@ async fn bad_credentials_close_with_4401() {
     let app = spawn_app().await;
     let mut bad_header = raw_connect(&app, &[("authorization", "Bearer nonsense".into())]).await;
     assert_eq!(bad_header.expect_close().await, 4401);
-    let mut expired = raw_connect(
-        &app,
-        &[(
-            "authorization",
-            format!("Bearer {}", expired_token(&app, 1)),
-        )],
-    )
-    .await;
+    let mut expired = raw_connect(&app, &[("authorization", format!("Bearer {}", expired_token(&app, 1)))]).await;
     assert_eq!(expired.expect_close().await, 4401);
     let mut bad_message = raw_connect(&app, &[]).await;
-    bad_message
-        .send_json(json!({"type": "auth", "token": "nonsense"}))
-        .await;
+    bad_message.send_json(json!({"type": "auth", "token": "nonsense"})).await;
     assert_eq!(bad_message.expect_close().await, 4401);
     let mut not_auth_first = raw_connect(&app, &[]).await;
-    not_auth_first
-        .send_json(json!({"type": "subscribe", "channels": ["tasks"]}))
-        .await;
+    not_auth_first.send_json(json!({"type": "subscribe", "channels": ["tasks"]})).await;
     assert_eq!(not_auth_first.expect_close().await, 4401);
     assert_eq!(app.state.hub.session_count(), 0);
 }
@@ -82,24 +60,15 @@ async fn bad_credentials_close_with_4401() {
 async fn a_foreign_origin_is_closed_with_4403() {
     let app = spawn_app().await;
     let ann = app.token(ANN).await;
-    let mut foreign = raw_connect(
-        &app,
-        &[
-            ("cookie", format!("taskwire_access={ann}")),
-            ("origin", "http://evil.example".into()),
-        ],
-    )
-    .await;
+    let mut foreign =
+        raw_connect(&app, &[("cookie", format!("taskwire_access={ann}")), ("origin", "http://evil.example".into())])
+            .await;
     assert_eq!(foreign.expect_close().await, 4403);
-    let mut configured =
-        spawn_app_with(|c| c.allowed_origins = vec!["https://app.example".into()]).await;
+    let mut configured = spawn_app_with(|c| c.allowed_origins = vec!["https://app.example".into()]).await;
     let token = configured.token(ANN).await;
     let mut allowed = raw_connect(
         &configured,
-        &[
-            ("authorization", format!("Bearer {token}")),
-            ("origin", "https://app.example".into()),
-        ],
+        &[("authorization", format!("Bearer {token}")), ("origin", "https://app.example".into())],
     )
     .await;
     assert_eq!(allowed.next_json().await["type"], "ready");
@@ -114,50 +83,17 @@ async fn garbage_frames_get_error_replies_and_the_session_lives_on() {
     let mut ws = app.ws(&ann).await;
     let cases = [
         (Message::Text("not json".into()), "invalid_message"),
-        (
-            Message::Text(r#"{"type":"dance"}"#.into()),
-            "invalid_message",
-        ),
-        (
-            Message::Text(r#"{"channels":["tasks"]}"#.into()),
-            "invalid_message",
-        ),
-        (
-            Message::Text(r#"{"type":"subscribe","channels":"tasks"}"#.into()),
-            "invalid_message",
-        ),
-        (
-            Message::Text(r#"{"type":"subscribe","channels":[]}"#.into()),
-            "invalid_message",
-        ),
-        (
-            Message::Text(r#"{"type":"subscribe","channels":["tasks"],"since":-5}"#.into()),
-            "invalid_message",
-        ),
-        (
-            Message::Text(r#"{"type":"subscribe","channels":["weather"]}"#.into()),
-            "unknown_channel",
-        ),
-        (
-            Message::Text(r#"{"type":"subscribe","channels":["task:abc"]}"#.into()),
-            "unknown_channel",
-        ),
-        (
-            Message::Text(r#"{"type":"subscribe","channels":["jobs"]}"#.into()),
-            "forbidden",
-        ),
-        (
-            Message::Text(r#"{"type":"subscribe","channels":["task:999999"]}"#.into()),
-            "forbidden",
-        ),
-        (
-            Message::Binary(vec![0, 159, 146, 150].into()),
-            "invalid_message",
-        ),
-        (
-            Message::Text(r#"{"type":"auth","token":"again"}"#.into()),
-            "invalid_message",
-        ),
+        (Message::Text(r#"{"type":"dance"}"#.into()), "invalid_message"),
+        (Message::Text(r#"{"channels":["tasks"]}"#.into()), "invalid_message"),
+        (Message::Text(r#"{"type":"subscribe","channels":"tasks"}"#.into()), "invalid_message"),
+        (Message::Text(r#"{"type":"subscribe","channels":[]}"#.into()), "invalid_message"),
+        (Message::Text(r#"{"type":"subscribe","channels":["tasks"],"since":-5}"#.into()), "invalid_message"),
+        (Message::Text(r#"{"type":"subscribe","channels":["weather"]}"#.into()), "unknown_channel"),
+        (Message::Text(r#"{"type":"subscribe","channels":["task:abc"]}"#.into()), "unknown_channel"),
+        (Message::Text(r#"{"type":"subscribe","channels":["jobs"]}"#.into()), "forbidden"),
+        (Message::Text(r#"{"type":"subscribe","channels":["task:999999"]}"#.into()), "forbidden"),
+        (Message::Binary(vec![0, 159, 146, 150].into()), "invalid_message"),
+        (Message::Text(r#"{"type":"auth","token":"again"}"#.into()), "invalid_message"),
     ];
     for (message, code) in cases {
         let description = format!("{message:?}");
@@ -181,10 +117,7 @@ async fn an_oversized_frame_closes_with_1009() {
     let app = spawn_app().await;
     let ann = app.token(ANN).await;
     let mut ws = app.ws(&ann).await;
-    let big = format!(
-        r#"{{"type":"subscribe","channels":["{}"]}}"#,
-        "x".repeat(70 * 1024)
-    );
+    let big = format!(r#"{{"type":"subscribe","channels":["{}"]}}"#, "x".repeat(70 * 1024));
     ws.stream.send(Message::Text(big.into())).await.unwrap();
     assert_eq!(ws.expect_close().await, 1009);
     eventually("the session is gone", || app.state.hub.session_count() == 0).await;
@@ -201,9 +134,7 @@ async fn another_users_tasks_never_reach_a_limited_session() {
     // Nor by replay, nor by asking for the task's own channel.
     let mut replay = app.ws_subscribed(&bob, &["tasks"], Some(0)).await;
     replay.expect_silence().await;
-    replay
-        .send_json(json!({"type": "subscribe", "channels": [format!("task:{}", task["id"])]}))
-        .await;
+    replay.send_json(json!({"type": "subscribe", "channels": [format!("task:{}", task["id"])]})).await;
     let refused = replay.next_json().await;
     assert_eq!(refused["code"], "forbidden");
 }
@@ -215,9 +146,7 @@ async fn resume_with_since_misses_nothing_and_repeats_nothing() {
     let ann = app.token(ANN).await;
     let mut ws = app.ws_subscribed(&admin, &["tasks"], None).await;
     let first = app.create_task(&ann, "Before the disconnect").await;
-    let seen = ws.expect_event("task.created").await["id"]
-        .as_i64()
-        .unwrap();
+    let seen = ws.expect_event("task.created").await["id"].as_i64().unwrap();
     drop(ws);
 
     // While the admin is away: an approval and two new tasks.
@@ -234,19 +163,10 @@ async fn resume_with_since_misses_nothing_and_repeats_nothing() {
         kinds.push(event["event"].as_str().unwrap().to_owned());
     }
     assert_eq!(kinds, ["task.approved", "task.created", "task.created"]);
-    assert_eq!(
-        ids,
-        [seen + 1, seen + 2, seen + 3],
-        "no gap, no duplicate, in order"
-    );
+    assert_eq!(ids, [seen + 1, seen + 2, seen + 3], "no gap, no duplicate, in order");
     // And live events follow the replay.
     app.create_task(&ann, "Live again").await;
-    assert_eq!(
-        back.expect_event("task.created").await["id"]
-            .as_i64()
-            .unwrap(),
-        seen + 4
-    );
+    assert_eq!(back.expect_event("task.created").await["id"].as_i64().unwrap(), seen + 4);
     back.expect_silence().await;
 }
 
@@ -265,7 +185,13 @@ async fn replay_and_live_hand_over_without_gap_while_events_keep_coming() {
         let ann = ann.clone();
         tokio::spawn(async move {
             for n in 0..40 {
-                let response = http.post(&url).bearer_auth(&ann).json(&json!({"title": format!("During {n}"), "workflow": "vehicle_registration"})).send().await.unwrap();
+                let response = http
+                    .post(&url)
+                    .bearer_auth(&ann)
+                    .json(&json!({"title": format!("During {n}"), "workflow": "vehicle_registration"}))
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(response.status(), 201);
             }
         })
@@ -280,19 +206,11 @@ async fn replay_and_live_hand_over_without_gap_while_events_keep_coming() {
         let ids: Vec<i64> = {
             let mut ids = Vec::new();
             for _ in 0..60 {
-                ids.push(
-                    client.expect_event("task.created").await["id"]
-                        .as_i64()
-                        .unwrap(),
-                );
+                ids.push(client.expect_event("task.created").await["id"].as_i64().unwrap());
             }
             ids
         };
-        assert_eq!(
-            ids,
-            (1..=60).collect::<Vec<_>>(),
-            "every event exactly once, in order"
-        );
+        assert_eq!(ids, (1..=60).collect::<Vec<_>>(), "every event exactly once, in order");
         client.expect_silence().await;
     }
 }
@@ -334,15 +252,8 @@ async fn a_silent_peer_is_dropped_by_the_keepalive() {
     // This client answers pings only while it reads: it reads for a while, then goes silent.
     let mut ws = app.ws(&ann).await;
     assert!(ws.next_message(Duration::from_millis(500)).await.is_none());
-    assert_eq!(
-        app.state.hub.session_count(),
-        1,
-        "a peer answering pings stays"
-    );
-    eventually("the silent peer is dropped", || {
-        app.state.hub.session_count() == 0
-    })
-    .await;
+    assert_eq!(app.state.hub.session_count(), 1, "a peer answering pings stays");
+    eventually("the silent peer is dropped", || app.state.hub.session_count() == 0).await;
     drop(ws);
 }
 
@@ -365,8 +276,7 @@ async fn unsubscribe_stops_delivery() {
     let admin = app.token(ADMIN).await;
     let ann = app.token(ANN).await;
     let mut ws = app.ws_subscribed(&admin, &["tasks"], None).await;
-    ws.send_json(json!({"type": "unsubscribe", "channels": ["tasks"]}))
-        .await;
+    ws.send_json(json!({"type": "unsubscribe", "channels": ["tasks"]})).await;
     assert_eq!(ws.next_json().await["type"], "unsubscribed");
     app.create_task(&ann, "Unseen").await;
     ws.expect_silence().await;

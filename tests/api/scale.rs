@@ -1,0 +1,330 @@
+//! Several instances as one system: PostgreSQL + Redis pub/sub, and faults.
+
+use std::{
+    collections::BTreeSet,
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// A unique key prefix, so tests sharing one Redis never see each other's events.
+fn prefix() -> String {
+    format!("taskwire-test-{:016x}:", rand::random::<u64>())
+}
+
+/// Two apps on one fresh PostgreSQL database and one Redis, with the test users.
+async fn two_instances(redis_url: &str) -> (TestDatabase, TestApp, TestApp) {
+    let (database, url) = TestDatabase::create_postgres().await;
+    let prefix = prefix();
+    let configure = |c: &mut taskwire::Config| {
+        c.redis_url = Some(redis_url.to_owned());
+        c.redis_prefix = prefix.clone();
+    };
+    let a = spawn_on(&url, configure).await;
+    let b = spawn_on(&url, configure).await;
+    for (user, role) in [(ADMIN, "ADMIN"), (ANN, "ADMIN_LIMITED"), (BOB, "ADMIN_LIMITED")] {
+        taskwire::users::service::create_user(&a.state.db, user.0, user.1, role).await.unwrap();
+    }
+    (database, a, b)
+}
+
+/// Reads `n` events and returns (event name, task title) pairs and the highest id.
+async fn read_events(ws: &mut WsClient, n: usize) -> (Vec<(String, String)>, i64) {
+    let mut seen = Vec::new();
+    let mut last = 0;
+    for _ in 0..n {
+        let frame = ws.next_json().await;
+        assert_eq!(frame["type"], "event", "{frame}");
+        let id = frame["id"].as_i64().unwrap();
+        assert!(id > last, "ids increase: {id} after {last}");
+        last = id;
+        seen.push((frame["event"].as_str().unwrap().to_owned(), frame["data"]["title"].as_str().unwrap().to_owned()));
+    }
+    (seen, last)
+}
+
+fn created(titles: &[&str]) -> Vec<(String, String)> {
+    titles.iter().map(|t| ("task.created".to_owned(), (*t).to_owned())).collect()
+}
+
+#[tokio::test]
+async fn a_change_on_one_instance_reaches_the_right_clients_on_another() {
+    let (_database, a, b) = two_instances("redis://127.0.0.1:6379").await;
+    let admin = a.token(ADMIN).await;
+    let ann = a.token(ANN).await;
+    let bob = b.token(BOB).await;
+    let mut admin_on_b = b.ws_subscribed(&admin, &["tasks"], None).await;
+    let mut ann_on_b = b.ws_subscribed(&ann, &["tasks"], None).await;
+    let mut bob_on_b = b.ws_subscribed(&bob, &["tasks"], None).await;
+    let mut ann_on_a = a.ws_subscribed(&ann, &["tasks"], None).await;
+
+    let task = a.create_task(&ann, "Made on A").await;
+    assert_eq!(admin_on_b.expect_event("task.created").await["data"]["title"], "Made on A");
+    assert_eq!(ann_on_b.expect_event("task.created").await["data"]["id"], task["id"]);
+    ann_on_a.expect_event("task.created").await;
+
+    b.approve(&admin, task["id"].as_i64().unwrap()).await;
+    assert_eq!(ann_on_a.expect_event("task.approved").await["data"]["status"], "approved");
+    ann_on_b.expect_event("task.approved").await;
+    admin_on_b.expect_event("task.approved").await;
+    bob_on_b.expect_silence().await;
+
+    let ready: Value = a.http.get(a.url("/ready")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready["checks"]["redis"], "up");
+}
+
+#[tokio::test]
+async fn a_client_moving_between_instances_misses_nothing() {
+    let (_database, a, b) = two_instances("redis://127.0.0.1:6379").await;
+    let admin = a.token(ADMIN).await;
+    let ann = a.token(ANN).await;
+    let mut on_a = a.ws_subscribed(&admin, &["tasks"], None).await;
+    a.create_task(&ann, "one").await;
+    b.create_task(&ann, "two").await;
+    let (seen, last) = read_events(&mut on_a, 2).await;
+    assert_eq!(seen, created(&["one", "two"]));
+    drop(on_a);
+    a.create_task(&ann, "three").await;
+    b.create_task(&ann, "four").await;
+    let mut on_b = b.ws_subscribed(&admin, &["tasks"], Some(last)).await;
+    a.create_task(&ann, "five").await;
+    let (seen, _) = read_events(&mut on_b, 3).await;
+    assert_eq!(seen, created(&["three", "four", "five"]));
+    on_b.expect_silence().await;
+}
+
+/// A redis-server of the test's own, on a port of its own, that the test can stop and restart.
+struct OwnRedis {
+    port: u16,
+    process: Option<Child>,
+}
+
+impl OwnRedis {
+    async fn start() -> OwnRedis {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut redis = OwnRedis { port, process: None };
+        redis.restart().await;
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) {
+        let process = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.process = Some(process);
+        let client = redis::Client::open(self.url()).unwrap();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while client.get_multiplexed_async_connection().await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn ready_status(app: &TestApp) -> (StatusCode, Value) {
+    app.get("/ready", None).await
+}
+
+async fn until_ready_is(app: &TestApp, status: StatusCode) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (current, body) = ready_status(app).await;
+        if current == status {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "/ready never became {status}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_redis_down_changes_succeed_and_every_instance_delivers_them() {
+    let mut redis = OwnRedis::start().await;
+    let (_database, a, b) = two_instances(&redis.url()).await;
+    let admin = a.token(ADMIN).await;
+    let ann = a.token(ANN).await;
+    until_ready_is(&a, StatusCode::OK).await;
+    until_ready_is(&b, StatusCode::OK).await;
+    let mut on_a = a.ws_subscribed(&admin, &["tasks"], None).await;
+    let mut on_b = b.ws_subscribed(&admin, &["tasks"], None).await;
+
+    redis.stop();
+    let body = until_ready_is(&a, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["checks"]["redis"], "down");
+    assert_eq!(body["error"]["code"], "unavailable");
+    for title in ["while down 1", "while down 2"] {
+        a.create_task(&ann, title).await;
+    }
+    b.create_task(&ann, "while down 3").await;
+
+    redis.restart().await;
+    until_ready_is(&a, StatusCode::OK).await;
+    until_ready_is(&b, StatusCode::OK).await;
+    a.create_task(&ann, "after").await;
+    let expected: BTreeSet<_> =
+        created(&["while down 1", "while down 2", "while down 3", "after"]).into_iter().collect();
+    for ws in [&mut on_a, &mut on_b] {
+        let (seen, _) = read_events(ws, 4).await;
+        assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), expected);
+        ws.expect_silence().await;
+    }
+    let metrics = b.http.get(b.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let reconnects = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("taskwire_bus_reconnects_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .expect("the reconnect counter is exported");
+    assert!(reconnects >= 1.0, "{metrics}");
+}
+
+/// A taskwire server process, for tests that kill one.
+struct ServerProcess {
+    process: Child,
+    url: String,
+}
+
+impl ServerProcess {
+    async fn start(database_url: &str, redis_url: &str, prefix: &str) -> ServerProcess {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let secret = taskwire::Config::for_tests("sqlite::memory:").jwt_secret;
+        let process = Command::new(env!("CARGO_BIN_EXE_taskwire"))
+            .arg("serve")
+            .env("TASKWIRE_BIND", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", database_url)
+            .env("REDIS_URL", redis_url)
+            .env("REDIS_KEY_PREFIX", prefix)
+            .env("JWT_SECRET", String::from_utf8(secret).unwrap())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the taskwire binary starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !reqwest::get(format!("{url}/ready")).await.is_ok_and(|r| r.status().is_success()) {
+            assert!(tokio::time::Instant::now() < deadline, "the server process did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        ServerProcess { process, url }
+    }
+
+    fn kill(&mut self) {
+        // SIGKILL: no graceful anything.
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn clients_of_a_killed_instance_resume_elsewhere_and_miss_nothing() {
+    let (database, url) = TestDatabase::create_postgres().await;
+    let prefix = prefix();
+    let mut a = ServerProcess::start(&url, "redis://127.0.0.1:6379", &prefix).await;
+    let b = ServerProcess::start(&url, "redis://127.0.0.1:6379", &prefix).await;
+    let db = taskwire::db::connect(&url).await.unwrap();
+    for (user, role) in [(ADMIN, "ADMIN"), (ANN, "ADMIN_LIMITED"), (BOB, "ADMIN_LIMITED")] {
+        taskwire::users::service::create_user(&db, user.0, user.1, role).await.unwrap();
+    }
+    db.close().await.unwrap();
+    let view = |base: &str| TestAppView { base: base.to_owned(), http: reqwest::Client::new() };
+    let (view_a, view_b) = (view(&a.url), view(&b.url));
+    let admin = view_b.token(ADMIN).await;
+    let ann = view_b.token(ANN).await;
+
+    let mut admin_ws = view_a.ws(&admin, &["tasks"], None).await;
+    let mut ann_ws = view_a.ws(&ann, &["tasks"], None).await;
+    view_b.create_task(&ann, "before the crash").await;
+    let (seen, admin_last) = read_events(&mut admin_ws, 1).await;
+    assert_eq!(seen, created(&["before the crash"]));
+    let (_, ann_last) = read_events(&mut ann_ws, 1).await;
+
+    a.kill();
+    assert!(admin_ws.next_message(WAIT).await.is_none_or(|m| m.is_close()), "the connection to A dropped");
+    view_b.create_task(&ann, "after the crash 1").await;
+    view_b.create_task(&ann, "after the crash 2").await;
+
+    let mut admin_ws = view_b.ws(&admin, &["tasks"], Some(admin_last)).await;
+    let mut ann_ws = view_b.ws(&ann, &["tasks"], Some(ann_last)).await;
+    view_b.create_task(&ann, "after the move").await;
+    for ws in [&mut admin_ws, &mut ann_ws] {
+        let (seen, _) = read_events(ws, 3).await;
+        assert_eq!(seen, created(&["after the crash 1", "after the crash 2", "after the move"]));
+        ws.expect_silence().await;
+    }
+    drop(b);
+    drop(database);
+}
+
+/// HTTP and WebSocket access to a server process by its URL.
+struct TestAppView {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl TestAppView {
+    async fn token(&self, (username, password): (&str, &str)) -> String {
+        let body: Value = self
+            .http
+            .post(format!("{}/api/auth/login", self.base))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn create_task(&self, token: &str, title: &str) {
+        let response = self
+            .http
+            .post(format!("{}/api/tasks", self.base))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"title": title, "workflow": "vehicle_registration"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+
+    async fn ws(&self, token: &str, channels: &[&str], since: Option<i64>) -> WsClient {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("{}/ws", self.base.replacen("http", "ws", 1)).into_client_request().unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let mut client = WsClient::connect(request).await;
+        assert_eq!(client.next_json().await["type"], "ready");
+        client.subscribe(channels, since).await;
+        client
+    }
+}
