@@ -37,9 +37,6 @@ async fn metrics_count_sessions_events_and_requests() {
     assert_eq!(metric(&text, "taskwire_events_published_total"), 1.0);
     assert_eq!(metric(&text, "taskwire_events_delivered_total"), 2.0, "one frame each for admin and ann");
     assert_eq!(metric(&text, "taskwire_event_delivery_lag_seconds_count"), 1.0);
-    assert_eq!(
-        metric(&text, r#"taskwire_http_requests_total{method="POST",route="/api/tasks",status="201"}"#),
-        1.0
-    );
+    assert_eq!(metric(&text, r#"taskwire_http_requests_total{method="POST",route="/api/tasks",status="201"}"#), 1.0);
     assert!(metric(&text, r#"taskwire_http_request_duration_seconds_count{method="POST"}"#) >= 3.0);
 }
