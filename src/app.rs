@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use sea_orm::DbErr;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use tokio::net::{TcpListener, TcpSocket};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
@@ -22,15 +22,18 @@ use tracing::{error, info};
 use crate::{
     auth::{self, throttle::LoginThrottle, tokens::TokenKeys},
     bus::{Bus, InProcessBus, RedisBus},
+    catalog,
     config::{Config, ConfigError},
     db,
     error::{AppError, InternalErrorDetail},
     events::{outbox, retention},
     hub::{self, Hub},
+    jobs::{self, JobRunner},
+    lock::{LocalLock, LockBackend, Locks, RedisLock},
     metrics::{Metrics, track_http},
     ops,
     state::AppState,
-    tasks, users, web, workflows,
+    stores, tasks, users, web, workflows,
 };
 
 /// Largest request body accepted (413 above).
@@ -80,8 +83,23 @@ impl Application {
             }
             None => Arc::new(InProcessBus::new(4096, metrics.clone())),
         };
+        let lock_backend: Arc<dyn LockBackend> = match &config.redis_url {
+            Some(url) => Arc::new(
+                RedisLock::connect(url, &config.redis_prefix).await.map_err(|e| StartupError::Redis(e.to_string()))?,
+            ),
+            None => Arc::new(LocalLock::default()),
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+price and order monitor)"))
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(config.scrape_timeout.max(Duration::from_secs(1)) * 3)
+            .build()
+            .map_err(|e| StartupError::Demo(format!("cannot build the HTTP client: {e}")))?;
         let config = Arc::new(config);
         let state = AppState {
+            jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),
+            locks: Locks::new(lock_backend, config.import_lock_ttl),
+            http,
             keys: Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl)),
             throttle: Arc::new(LoginThrottle::new(config.login_max_failures, config.login_window)),
             db: db.clone(),
@@ -91,8 +109,23 @@ impl Application {
             config: config.clone(),
         };
         tokio::spawn(hub::run_dispatcher(hub.clone(), db.clone(), bus.subscribe(), hub.shutdown_signal()));
-        tokio::spawn(retention::run_pruner(db, config.event_retention, hub.shutdown_signal()));
+        tokio::spawn(retention::run_pruner(db.clone(), config.event_retention, hub.shutdown_signal()));
+        // One SQLite file means one instance: every job it left unfinished was interrupted.
+        // With PostgreSQL other instances may be running theirs, so only stale heartbeats count.
+        let stale_after =
+            if db.get_database_backend() == DbBackend::Sqlite { Duration::ZERO } else { Duration::from_secs(30) };
+        jobs::runner::sweep_zombies(&state, stale_after)
+            .await
+            .map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?;
+        tokio::spawn(jobs::runner::run_heartbeat(state.clone(), hub.shutdown_signal()));
+        tokio::spawn(jobs::runner::run_zombie_sweeper(state.clone(), hub.shutdown_signal()));
         let listener = bind(config.bind, config.socket_send_buffer)?;
+        if config.demo {
+            crate::demo::seed_store(&state, listener.local_addr()?)
+                .await
+                .map_err(|e| StartupError::Demo(e.to_string()))?;
+            crate::demo::seed_catalog(&config.catalog_dir).map_err(|e| StartupError::Demo(e.to_string()))?;
+        }
         Ok(Application { listener, router: router(state.clone()), state })
     }
 
@@ -122,6 +155,7 @@ impl Application {
                 closing.shut_down();
             })
             .await?;
+        self.state.jobs.shut_down().await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while hub.session_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -149,9 +183,13 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes::router())
         .merge(workflows::routes::router())
         .merge(tasks::routes::router())
+        .merge(jobs::routes::router())
+        .merge(stores::routes::router())
+        .merge(catalog::routes::router())
         .route("/ws", get(hub::ws_handler))
         .merge(ops::router())
         .merge(web::router())
+        .merge(crate::demo::shop_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let mut app = api

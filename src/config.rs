@@ -38,6 +38,12 @@ pub struct Config {
     /// Failed logins per username (and 4× that per address) within `login_window` before 429.
     pub login_max_failures: u32,
     pub login_window: Duration,
+    /// How long one scraped page may take.
+    pub scrape_timeout: Duration,
+    /// Pages of one store fetched at the same time.
+    pub scrape_concurrency: usize,
+    /// TTL of the catalog-import lock; it is renewed every third of that while the import runs.
+    pub import_lock_ttl: Duration,
     /// SO_SNDBUF of accepted sockets; `None` leaves the kernel default.
     pub socket_send_buffer: Option<u32>,
 }
@@ -95,6 +101,9 @@ impl Config {
             event_retention: duration_or(get("EVENT_RETENTION"), "EVENT_RETENTION", Duration::from_secs(7 * 86400))?,
             login_max_failures: parse_or(get("LOGIN_MAX_FAILURES"), "LOGIN_MAX_FAILURES", 5u32)?.max(1),
             login_window: duration_or(get("LOGIN_WINDOW"), "LOGIN_WINDOW", Duration::from_secs(15 * 60))?,
+            scrape_timeout: duration_or(get("SCRAPE_TIMEOUT"), "SCRAPE_TIMEOUT", Duration::from_secs(10))?,
+            scrape_concurrency: parse_or(get("SCRAPE_CONCURRENCY"), "SCRAPE_CONCURRENCY", 4usize)?.max(1),
+            import_lock_ttl: duration_or(get("IMPORT_LOCK_TTL"), "IMPORT_LOCK_TTL", Duration::from_secs(30))?,
             socket_send_buffer: None,
         })
     }

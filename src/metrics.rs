@@ -128,6 +128,7 @@ pub async fn track_http(State(state): State<AppState>, request: Request, next: N
 
 /// `GET /metrics`, in the OpenMetrics text format Prometheus scrapes.
 pub async fn metrics_handler(State(state): State<AppState>) -> Response {
+    crate::jobs::refresh_job_gauges(&state).await;
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],

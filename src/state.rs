@@ -9,6 +9,8 @@ use crate::{
     bus::Bus,
     config::Config,
     hub::Hub,
+    jobs::JobRunner,
+    lock::Locks,
     metrics::Metrics,
 };
 
@@ -28,4 +30,10 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     /// Prometheus figures of this instance.
     pub metrics: Arc<Metrics>,
+    /// Runs built-in jobs and coalesces job progress.
+    pub jobs: Arc<JobRunner>,
+    /// Exclusive locks (in-process, or in Redis when instances share work).
+    pub locks: Locks,
+    /// The outgoing HTTP client (scraper, order provider), with its timeouts and user agent.
+    pub http: reqwest::Client,
 }

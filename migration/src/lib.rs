@@ -6,6 +6,7 @@ mod m20261123_000001_users;
 mod m20261123_000002_workflows;
 mod m20261123_000003_tasks;
 mod m20261123_000004_events;
+mod m20261123_000005_jobs_stores_products;
 
 /// The ordered list of every migration; `taskwire migrate` and `serve` apply it.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_workflows::Migration),
             Box::new(m20261123_000003_tasks::Migration),
             Box::new(m20261123_000004_events::Migration),
+            Box::new(m20261123_000005_jobs_stores_products::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
-// Shared page helpers: safe DOM building, badges, times, toasts, header,
-// and the task-card pieces both pages use. Data only ever goes in via
+// Shared page helpers: safe DOM building, badges, times, toasts, header and
+// navigation, the task-card pieces the task pages use, and the job / number
+// helpers of the jobs, stores and orders pages. Data only ever goes in via
 // textContent / attributes, never innerHTML.
 
 import { api, goToLogin } from './api.js';
@@ -34,10 +35,19 @@ const STATUS_LABELS = {
   approved: 'In progress',
   completed: 'Completed',
   rejected: 'Rejected',
+  // jobs and orders
+  pending: 'Pending',
+  running: 'Running',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  sent: 'Sent',
+  processing: 'Processing',
 };
 
-export function statusBadge(status) {
-  return el('span', { class: `badge badge-${status}` }, STATUS_LABELS[status] || status);
+/** statusBadge('running') → <span class="badge badge-running">Running</span>; extraClass is optional. */
+export function statusBadge(status, extraClass) {
+  const cls = `badge badge-${status}${extraClass ? ` ${extraClass}` : ''}`;
+  return el('span', { class: cls }, STATUS_LABELS[status] || status);
 }
 
 export function relativeTime(iso, now = Date.now()) {
@@ -61,12 +71,109 @@ export function timeAgo(iso) {
   return el('time', { class: 'rel-time', datetime: iso, title: d.toLocaleString() }, relativeTime(iso));
 }
 
-setInterval(() => {
+/** "in 2m", "in 45s", "due now" for a time in the future. */
+export function relativeFuture(iso, now = Date.now()) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  const s = Math.round((t - now) / 1000);
+  if (s <= 0) return 'due now';
+  if (s < 60) return `in ${s}s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `in ${m}m`;
+  const h = Math.round(m / 60);
+  if (h < 24) return `in ${h}h`;
+  return `in ${Math.round(h / 24)}d`;
+}
+
+/** <time> for a future moment ("in 2m"), kept fresh like timeAgo. */
+export function timeUntil(iso) {
+  if (!iso) return null;
+  const d = new Date(iso);
+  return el('time', { class: 'rel-until', datetime: iso, title: d.toLocaleString() }, relativeFuture(iso));
+}
+
+/** Re-render every relative time under `root`. Pages that need a faster beat call it themselves. */
+export function refreshTimes(root = document) {
   const now = Date.now();
-  for (const t of document.querySelectorAll('time.rel-time')) {
+  for (const t of root.querySelectorAll('time.rel-time')) {
     t.textContent = relativeTime(t.getAttribute('datetime'), now);
   }
-}, 30000);
+  for (const t of root.querySelectorAll('time.rel-until')) {
+    t.textContent = relativeFuture(t.getAttribute('datetime'), now);
+  }
+}
+
+setInterval(() => refreshTimes(), 30000);
+
+/** 72000 → "1m 12s"; 3 h 5 min → "3h 5m"; null → "—". */
+export function formatDuration(ms) {
+  if (ms == null || !Number.isFinite(ms)) return '—';
+  if (ms < 1000) return ms <= 0 ? '0s' : '<1s';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+// ---------- numbers ----------
+
+/** 1234 → "1,234" (the user's locale); null → "—". */
+export function formatNumber(n) {
+  return n == null || !Number.isFinite(Number(n)) ? '—' : Number(n).toLocaleString();
+}
+
+/** A price with two decimals, in `currency` when it is a known ISO code. null → "—". */
+export function formatMoney(value, currency) {
+  if (value == null || value === '' || !Number.isFinite(Number(value))) return '—';
+  const n = Number(value);
+  if (currency) {
+    try {
+      return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(n);
+    } catch { /* not an ISO code: fall through and print it after the number */ }
+  }
+  const text = n.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return currency ? `${text} ${currency}` : text;
+}
+
+/** "1 check", "3 checks" */
+export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** Only http(s) links become <a href>; anything else (javascript: …) stays text. */
+export function safeHttpUrl(url) {
+  try {
+    const u = new URL(url, location.href);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------- timing ----------
+
+/** Run fn at most once per `ms`; a call inside the quiet period runs once at its end. */
+export function throttle(fn, ms) {
+  let last = 0;
+  let timer = null;
+  return () => {
+    if (timer) return;
+    const wait = last + ms - Date.now();
+    const run = () => { timer = null; last = Date.now(); fn(); };
+    if (wait <= 0) run();
+    else timer = setTimeout(run, wait);
+  };
+}
+
+/** Call fn `ms` after the last call. */
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
 
 // ---------- toasts ----------
 
@@ -98,8 +205,12 @@ export function errorMessage(err) {
 
 export const homeFor = (role) => (role === 'ADMIN' ? '/admin' : '/my');
 
-/** GET /api/me; redirects to the login page or to the page for the user's role. */
+/**
+ * GET /api/me; redirects to the login page or to the page for the user's role.
+ * `role` is one role or an array of the roles the page allows.
+ */
 export async function requireUser(role) {
+  const allowed = Array.isArray(role) ? role : [role];
   let user;
   try {
     user = await api('/api/me');
@@ -107,7 +218,7 @@ export async function requireUser(role) {
     if (err.status === 401) goToLogin();
     throw err;
   }
-  if (user.role !== role) {
+  if (!allowed.includes(user.role)) {
     location.replace(homeFor(user.role));
     throw new Error('redirecting');
   }
@@ -120,6 +231,36 @@ export function setupHeader(user) {
   const role = document.getElementById('user-role');
   if (name) name.textContent = user.username;
   if (role) role.textContent = user.role === 'ADMIN' ? 'Admin' : 'Limited admin';
+  const brand = document.querySelector('.topbar .brand');
+  if (brand) brand.setAttribute('href', homeFor(user.role));
+  renderNav(user);
+}
+
+// The pages each role may open, in header order.
+const NAV_LINKS = {
+  ADMIN: [['/admin', 'Approvals'], ['/jobs', 'Jobs'], ['/stores', 'Stores'], ['/orders', 'Orders']],
+  ADMIN_LIMITED: [['/my', 'My tasks'], ['/orders', 'Orders']],
+};
+
+/** Fill <nav id="site-nav"> with the role's pages; the current one gets aria-current="page". */
+function renderNav(user) {
+  let nav = document.getElementById('site-nav');
+  if (!nav) {
+    const title = document.querySelector('.topbar .page-title');
+    if (!title) return;
+    nav = el('nav', { id: 'site-nav', class: 'site-nav', 'aria-label': 'Main' });
+    title.after(nav);
+  }
+  const links = NAV_LINKS[user.role] || [];
+  const here = location.pathname.replace(/\/+$/, '') || '/';
+  nav.replaceChildren(el('ul', { class: 'nav-list' }, links.map(([href, label]) => {
+    const current = href === here;
+    return el('li', {},
+      el('a', {
+        href, class: `nav-link${current ? ' is-current' : ''}`, 'aria-current': current ? 'page' : null,
+      }, label));
+  })));
+  nav.hidden = !links.length;
 }
 
 // The logout button works from the first moment, even before /api/me answers.
@@ -282,9 +423,9 @@ export function taskOutcome(task) {
 }
 
 /** Insert `card` into `list` keeping descending order of data-sort. */
-export function insertSorted(list, card, sortKey) {
+export function insertSorted(list, card, sortKey, selector = '.task-card') {
   card.dataset.sort = sortKey;
-  for (const other of list.querySelectorAll(':scope > .task-card')) {
+  for (const other of list.querySelectorAll(`:scope > ${selector}`)) {
     if (other !== card && Number(other.dataset.sort) < sortKey) {
       list.insertBefore(card, other);
       return;
@@ -294,8 +435,8 @@ export function insertSorted(list, card, sortKey) {
 }
 
 /** Show the list's data-empty message when it has no cards. */
-export function syncEmpty(list) {
-  const hasCards = !!list.querySelector(':scope > .task-card');
+export function syncEmpty(list, selector = '.task-card') {
+  const hasCards = !!list.querySelector(`:scope > ${selector}`);
   let empty = list.querySelector(':scope > .empty');
   if (hasCards && empty) empty.remove();
   if (!hasCards) {
@@ -318,4 +459,158 @@ export function flash(card, cls = 'is-new') {
 export async function loadWorkflows() {
   const list = await api('/api/workflows');
   return new Map((list || []).map((w) => [w.key, w]));
+}
+
+// ---------- forms ----------
+
+/**
+ * Which of `fields` ({name: input}) a server message such as
+ * "user_identifier must not be empty" is about: the field named earliest in
+ * the message ("user_identifier" also matches "user identifier"). null if none.
+ */
+export function fieldForMessage(message, fields) {
+  const text = String(message || '').toLowerCase();
+  let best = null;
+  let bestAt = Infinity;
+  for (const [name, input] of Object.entries(fields)) {
+    for (const variant of new Set([name, name.replace(/_/g, ' ')])) {
+      // field names are plain [a-z_] words, so they need no escaping
+      const re = new RegExp(`(^|[^a-z_])${variant}($|[^a-z_])`);
+      const m = re.exec(text);
+      // prefer the earliest mention; on a tie the longer name (price_selector over price)
+      if (m && (m.index < bestAt || (m.index === bestAt && name.length > (best?.name.length || 0)))) {
+        best = { name, input };
+        bestAt = m.index;
+      }
+    }
+  }
+  return best ? best.input : null;
+}
+
+/** Show or clear the error under an input; the <p> is `#{input.id}-error`. */
+export function setFieldError(input, message) {
+  const error = document.getElementById(`${input.id}-error`);
+  if (error) {
+    error.textContent = message;
+    error.hidden = !message;
+  }
+  if (message) input.setAttribute('aria-invalid', 'true');
+  else input.removeAttribute('aria-invalid');
+}
+
+/**
+ * Swap `oldNode` for `newNode`; if focus was on a control with one of the
+ * `hooks` classes inside it, focus the same control in the new node.
+ */
+export function replaceKeepingFocus(oldNode, newNode, hooks = []) {
+  const active = document.activeElement;
+  const hook = active && oldNode.contains(active) ? hooks.find((c) => active.classList.contains(c)) : null;
+  oldNode.replaceWith(newNode);
+  if (hook) newNode.querySelector(`.${hook}:not(:disabled)`)?.focus({ preventScroll: true });
+}
+
+// ---------- jobs ----------
+
+export const JOB_FINAL = new Set(['completed', 'failed', 'cancelled']);
+export const isJobActive = (job) => !!job && (job.status === 'pending' || job.status === 'running');
+
+const JOB_STAGE = { pending: 0, running: 1, completed: 2, failed: 2, cancelled: 2 };
+
+/**
+ * Should `incoming` replace `current` (same job)? Jobs carry no updated_at, so
+ * order by lifecycle stage, then by items processed: a REST reply that was
+ * overtaken by live events must not roll a row back.
+ */
+export function shouldApplyJob(incoming, current) {
+  if (!current) return true;
+  if (JSON.stringify(incoming) === JSON.stringify(current)) return false;
+  const a = JOB_STAGE[incoming.status] ?? 1;
+  const b = JOB_STAGE[current.status] ?? 1;
+  if (a !== b) return a > b;
+  if (a === 2) return true;
+  return (incoming.items_processed ?? 0) >= (current.items_processed ?? 0);
+}
+
+/** The job without the detail-only fields, so list copies compare equal. */
+export function jobSummary(job) {
+  const { failures, ...rest } = job;
+  return rest;
+}
+
+/** Percent done (0–100) or null when the total is unknown. */
+export function jobPercent(job) {
+  if (job.progress_percent != null && Number.isFinite(Number(job.progress_percent))) {
+    return Number(job.progress_percent);
+  }
+  if (job.items_total > 0) return Math.min(100, ((job.items_processed || 0) / job.items_total) * 100);
+  return null;
+}
+
+/** Progress bar + "37 / 120" for a job; keep it current with updateJobProgress. */
+export function jobProgress(job) {
+  const row = el('div', { class: 'progress-row job-progress' },
+    el('div', {
+      class: 'progress', role: 'progressbar', 'aria-label': 'Items processed', 'aria-valuemin': 0,
+    }, el('div', { class: 'progress-fill' })),
+    el('span', { class: 'progress-text' }));
+  updateJobProgress(row, job);
+  return row;
+}
+
+/** Update a jobProgress() node in place, so the fill animates instead of jumping. */
+export function updateJobProgress(row, job) {
+  const bar = row.querySelector('.progress');
+  const fill = row.querySelector('.progress-fill');
+  const text = row.querySelector('.progress-text');
+  const done = job.items_processed || 0;
+  const total = job.items_total;
+  const pct = jobPercent(job);
+  const known = pct != null;
+  bar.dataset.percent = known ? String(job.progress_percent ?? Math.round(pct * 10) / 10) : '';
+  bar.dataset.status = job.status;
+  // Unknown total: a running job shows a moving stripe, a finished one a full bar.
+  bar.classList.toggle('is-indeterminate', !known && job.status === 'running');
+  const width = known ? Math.max(0, Math.min(100, pct)) : (JOB_FINAL.has(job.status) ? 100 : 0);
+  fill.style.width = `${width}%`;
+  if (total != null && total > 0) {
+    bar.setAttribute('aria-valuemax', total);
+    bar.setAttribute('aria-valuenow', Math.min(done, total));
+  } else {
+    bar.removeAttribute('aria-valuemax');
+    bar.removeAttribute('aria-valuenow');
+  }
+  bar.setAttribute('aria-valuetext', `${done} of ${total == null ? 'unknown' : total} items`);
+  text.textContent = `${done} / ${total == null ? '?' : total}`;
+}
+
+/** <span class="failed-count"> red when > 0. */
+export function failedCount(job) {
+  const n = job.items_failed || 0;
+  return el('span', {
+    class: `failed-count${n > 0 ? ' has-failures' : ''}`, dataset: { count: n },
+    title: `${n} failed ${n === 1 ? 'item' : 'items'}`,
+  }, String(n));
+}
+
+/**
+ * Milliseconds a job has run, ticking for running jobs. `receivedAt` is when
+ * this copy arrived: duration_ms was measured by the server then, so adding
+ * the local time since avoids any clock skew between browser and server.
+ */
+export function jobElapsed(job, receivedAt, now = Date.now()) {
+  if (job.status === 'running') {
+    if (job.duration_ms != null) return job.duration_ms + Math.max(0, now - receivedAt);
+    const started = Date.parse(job.started_at);
+    return Number.isNaN(started) ? null : Math.max(0, now - started);
+  }
+  if (job.duration_ms != null) return job.duration_ms;
+  const started = Date.parse(job.started_at);
+  const finished = Date.parse(job.finished_at);
+  return Number.isNaN(started) || Number.isNaN(finished) ? null : Math.max(0, finished - started);
+}
+
+/** "store:12" → 12, anything else → null */
+export function storeIdOfScope(scope) {
+  const m = /^store:(\d+)$/.exec(scope || '');
+  return m ? Number(m[1]) : null;
 }

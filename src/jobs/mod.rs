@@ -1,0 +1,12 @@
+//! Background jobs: a log record per job, live progress, a runner for built-in kinds,
+//! and the REST API external workers use to report their own.
+
+pub mod model;
+pub mod progress;
+pub mod routes;
+pub mod runner;
+pub mod service;
+
+pub use model::{JobStatus, JobView};
+pub use progress::ProgressUpdate;
+pub use runner::{JobContext, JobRunner, refresh_job_gauges};

@@ -1,0 +1,211 @@
+//! Progress coalescing: however often a job reports, its row is written and
+//! `job.progress` published at most once per interval; the rest is merged.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use dashmap::DashMap;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use serde::Deserialize;
+use tracing::warn;
+
+use super::{
+    model::{JobView, progress},
+    service::{job_event, load_view},
+};
+use crate::{
+    entity::job,
+    error::{AppError, Result},
+    events::outbox::in_transaction,
+    state::AppState,
+};
+
+/// Absolute progress figures; absent fields stay as they are.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressUpdate {
+    pub items_processed: Option<i64>,
+    pub items_failed: Option<i64>,
+    pub items_total: Option<i64>,
+    pub message: Option<String>,
+}
+
+impl ProgressUpdate {
+    /// A newer update wins field by field.
+    fn merge(&mut self, newer: ProgressUpdate) {
+        self.items_processed = newer.items_processed.or(self.items_processed);
+        self.items_failed = newer.items_failed.or(self.items_failed);
+        self.items_total = newer.items_total.or(self.items_total);
+        self.message = newer.message.or(self.message.take());
+    }
+
+    /// Rejects negative counts and an overlong message.
+    pub fn validate(&self) -> Result<()> {
+        for (field, value) in [
+            ("items_processed", self.items_processed),
+            ("items_failed", self.items_failed),
+            ("items_total", self.items_total),
+        ] {
+            if value.is_some_and(|v| v < 0) {
+                return Err(AppError::field(field, "must not be negative"));
+            }
+        }
+        if self.message.as_ref().is_some_and(|m| m.chars().count() > 1000) {
+            return Err(AppError::field("message", "must be at most 1000 characters long"));
+        }
+        Ok(())
+    }
+
+    /// Checks the figures against each other once merged with the job's current ones.
+    pub fn check_against(&self, job: &job::Model) -> Result<()> {
+        let total = self.items_total.unwrap_or(job.items_total);
+        let processed = self.items_processed.unwrap_or(job.items_processed);
+        let failed = self.items_failed.unwrap_or(job.items_failed);
+        if total > 0 && processed > total {
+            return Err(AppError::field("items_processed", &format!("{processed} exceeds items_total {total}")));
+        }
+        if failed > processed {
+            return Err(AppError::field("items_failed", &format!("{failed} exceeds items_processed {processed}")));
+        }
+        Ok(())
+    }
+
+    fn apply(&self, view: &mut JobView) {
+        view.items_processed = self.items_processed.unwrap_or(view.items_processed);
+        view.items_failed = self.items_failed.unwrap_or(view.items_failed);
+        view.items_total = self.items_total.unwrap_or(view.items_total);
+        if let Some(message) = &self.message {
+            view.message = Some(message.clone());
+        }
+        (view.progress_percent, view.remaining_items) = progress(view.items_total, view.items_processed);
+    }
+}
+
+#[derive(Default)]
+struct Pending {
+    update: Option<ProgressUpdate>,
+    last_flush: Option<Instant>,
+    timer_armed: bool,
+}
+
+/// Per-job pending progress of this instance.
+pub struct ProgressCoalescer {
+    pending: DashMap<i64, Pending>,
+    interval: Duration,
+}
+
+impl ProgressCoalescer {
+    pub fn new(interval: Duration) -> Self {
+        ProgressCoalescer { pending: DashMap::new(), interval }
+    }
+
+    /// Records progress: written and published now if the job's last write is an
+    /// interval old, otherwise merged and written when the interval ends.
+    pub async fn report(&self, state: &AppState, job_id: i64, update: ProgressUpdate) -> Result<()> {
+        let wait = {
+            let mut entry = self.pending.entry(job_id).or_default();
+            match entry.update.as_mut() {
+                Some(pending) => pending.merge(update),
+                None => entry.update = Some(update),
+            }
+            let since = entry.last_flush.map(|t| t.elapsed());
+            match since {
+                Some(since) if since < self.interval => {
+                    let armed = std::mem::replace(&mut entry.timer_armed, true);
+                    if armed { None } else { Some(self.interval - since) }
+                }
+                _ => Some(Duration::ZERO),
+            }
+        };
+        match wait {
+            Some(Duration::ZERO) => self.flush(state, job_id).await,
+            Some(delay) => {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    if let Err(err) = state.jobs.progress.flush(&state, job_id).await {
+                        warn!(job_id, error = %err, "writing coalesced progress failed");
+                    }
+                });
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Writes and publishes the job's pending progress, if any. A job that is no
+    /// longer running keeps its final figures.
+    pub async fn flush(&self, state: &AppState, job_id: i64) -> Result<()> {
+        let update = match self.pending.get_mut(&job_id) {
+            Some(mut entry) => {
+                entry.last_flush = Some(Instant::now());
+                entry.timer_armed = false;
+                entry.update.take()
+            }
+            None => None,
+        };
+        let Some(update) = update else { return Ok(()) };
+        in_transaction(&state.db, &*state.bus, async |txn| {
+            let now = Utc::now();
+            let mut write = job::Entity::update_many()
+                .col_expr(job::Column::UpdatedAt, Expr::value(now))
+                .col_expr(job::Column::HeartbeatAt, Expr::value(now));
+            for (column, value) in [
+                (job::Column::ItemsProcessed, update.items_processed),
+                (job::Column::ItemsFailed, update.items_failed),
+                (job::Column::ItemsTotal, update.items_total),
+            ] {
+                if let Some(value) = value {
+                    write = write.col_expr(column, Expr::value(value));
+                }
+            }
+            if let Some(message) = &update.message {
+                write = write.col_expr(job::Column::Message, Expr::value(message.clone()));
+            }
+            let written =
+                write.filter(job::Column::Id.eq(job_id)).filter(job::Column::Status.eq("running")).exec(txn).await?;
+            if written.rows_affected == 0 {
+                return Ok(((), Vec::new()));
+            }
+            let view = load_view(txn, job_id).await?;
+            Ok(((), vec![job_event("job.progress", &view)]))
+        })
+        .await
+    }
+
+    /// The view with this instance's not-yet-written progress applied.
+    pub fn overlay(&self, mut view: JobView) -> JobView {
+        if let Some(entry) = self.pending.get(&view.id)
+            && let Some(update) = &entry.update
+            && view.status == "running"
+        {
+            update.apply(&mut view);
+        }
+        view
+    }
+
+    /// Drops the job's state once it finished.
+    pub fn forget(&self, job_id: i64) {
+        self.pending.remove(&job_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_figures_win_field_by_field() {
+        let mut update = ProgressUpdate { items_processed: Some(1), message: Some("a".into()), ..Default::default() };
+        update.merge(ProgressUpdate { items_processed: Some(5), items_failed: Some(1), ..Default::default() });
+        assert_eq!(update.items_processed, Some(5));
+        assert_eq!(update.items_failed, Some(1));
+        assert_eq!(update.message.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn bad_figures_are_refused() {
+        assert!(ProgressUpdate { items_total: Some(-1), ..Default::default() }.validate().is_err());
+        assert!(ProgressUpdate { message: Some("x".repeat(1001)), ..Default::default() }.validate().is_err());
+    }
+}

@@ -1,0 +1,284 @@
+//! The runner for built-in jobs: bounded concurrency, cancellation within about
+//! a second, panics and errors turned into `failed`, heartbeats, and the sweep
+//! that fails jobs whose instance died (no zombie jobs).
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use chrono::Utc;
+use dashmap::DashMap;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr};
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::{
+    model::JobStatus,
+    progress::{ProgressCoalescer, ProgressUpdate},
+    service::{self, finish_job, record_failure, start_job},
+};
+use crate::{entity::job, error::Result, lock::LockGuard, state::AppState};
+
+/// What built-in job work returns: a closing message, or why it failed.
+pub type JobOutcome = std::result::Result<String, String>;
+
+/// Runs built-in jobs of this instance.
+pub struct JobRunner {
+    permits: Arc<Semaphore>,
+    /// Jobs queued or running here, with the token that cancels each.
+    local: DashMap<i64, CancellationToken>,
+    /// Set at shutdown: jobs stopped then are failed as interrupted, not cancelled.
+    shutting_down: CancellationToken,
+    pub progress: ProgressCoalescer,
+}
+
+impl JobRunner {
+    pub fn new(concurrency: usize, progress_interval: Duration) -> Self {
+        JobRunner {
+            permits: Arc::new(Semaphore::new(concurrency)),
+            local: DashMap::new(),
+            shutting_down: CancellationToken::new(),
+            progress: ProgressCoalescer::new(progress_interval),
+        }
+    }
+
+    /// Runs `work` for a pending job once a slot is free. The job ends `completed`,
+    /// `failed` (error or panic, with the message) or `cancelled`; `lock`, if any,
+    /// is released afterwards whatever happened.
+    pub fn spawn<F, Fut>(&self, state: &AppState, job_id: i64, lock: Option<LockGuard>, work: F)
+    where
+        F: FnOnce(JobContext) -> Fut + Send + 'static,
+        Fut: Future<Output = JobOutcome> + Send + 'static,
+    {
+        let cancel = CancellationToken::new();
+        self.local.insert(job_id, cancel.clone());
+        let (state, permits, shutting_down) = (state.clone(), self.permits.clone(), self.shutting_down.clone());
+        tokio::spawn(async move {
+            let lost_lock = lock.as_ref().map(|l| l.lost.clone()).unwrap_or_default();
+            let outcome = async {
+                let _permit = tokio::select! {
+                    permit = permits.acquire_owned() => permit.ok(),
+                    _ = cancel.cancelled() => None,
+                };
+                if cancel.is_cancelled() {
+                    return Some((JobStatus::Cancelled, None, Some("cancelled before it started".to_owned())));
+                }
+                match start_job(&state, job_id).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => return None,
+                    Err(err) => return Some((JobStatus::Failed, Some(format!("could not start: {err}")), None)),
+                }
+                let context = JobContext::new(state.clone(), job_id, cancel.clone());
+                let stop_on_lost_lock = {
+                    let (cancel, lost) = (cancel.clone(), lost_lock.clone());
+                    tokio::spawn(async move {
+                        lost.cancelled().await;
+                        cancel.cancel();
+                    })
+                };
+                let result = tokio::spawn(work(context)).await;
+                stop_on_lost_lock.abort();
+                Some(match result {
+                    _ if shutting_down.is_cancelled() => {
+                        (JobStatus::Failed, Some("interrupted by shutdown".to_owned()), None)
+                    }
+                    _ if lost_lock.is_cancelled() => {
+                        (JobStatus::Failed, Some("lost its exclusive lock".to_owned()), None)
+                    }
+                    _ if cancel.is_cancelled() => (JobStatus::Cancelled, None, Some("cancelled".to_owned())),
+                    Ok(Ok(message)) => (JobStatus::Completed, None, Some(message)),
+                    Ok(Err(reason)) => (JobStatus::Failed, Some(reason), None),
+                    Err(join) => (JobStatus::Failed, Some(format!("the job crashed: {}", panic_message(join))), None),
+                })
+            }
+            .await;
+            if let Some((status, error_message, message)) = outcome
+                && let Err(err) = finish_job(&state, job_id, status, error_message, message).await
+            {
+                warn!(job_id, error = %err, "could not record the end of a job");
+            }
+            if let Some(lock) = lock {
+                lock.release().await;
+            }
+            state.jobs.local.remove(&job_id);
+        });
+    }
+
+    /// Cancels a job if this instance runs it.
+    pub fn cancel_local(&self, job_id: i64) {
+        if let Some(token) = self.local.get(&job_id) {
+            token.cancel();
+        }
+    }
+
+    /// Stops every local job (they end `failed`, interrupted) and waits a few seconds for them.
+    pub async fn shut_down(&self) {
+        self.shutting_down.cancel();
+        for token in self.local.iter() {
+            token.cancel();
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !self.local.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn local_ids(&self) -> Vec<i64> {
+        self.local.iter().map(|entry| *entry.key()).collect()
+    }
+}
+
+fn panic_message(join: tokio::task::JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".to_owned()),
+        Err(join) => join.to_string(),
+    }
+}
+
+/// What a running built-in job uses to report and to notice cancellation.
+pub struct JobContext {
+    pub state: AppState,
+    pub job_id: i64,
+    pub cancel: CancellationToken,
+    total: i64,
+    processed: i64,
+    failed: i64,
+}
+
+impl JobContext {
+    fn new(state: AppState, job_id: i64, cancel: CancellationToken) -> Self {
+        JobContext { state, job_id, cancel, total: 0, processed: 0, failed: 0 }
+    }
+
+    /// True once the job should stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Announces how many items the job will handle.
+    pub async fn set_total(&mut self, total: i64, message: impl Into<String>) -> Result<()> {
+        self.total = total;
+        self.report(Some(message.into())).await
+    }
+
+    /// Counts one handled item.
+    pub async fn item_done(&mut self) -> Result<()> {
+        self.processed += 1;
+        self.report(None).await
+    }
+
+    /// Counts one failed item and records why.
+    pub async fn item_failed(&mut self, item: &str, reason: &str) -> Result<()> {
+        self.processed += 1;
+        self.failed += 1;
+        record_failure(&self.state.db, self.job_id, item, reason).await?;
+        self.report(None).await
+    }
+
+    pub fn counts(&self) -> (i64, i64, i64) {
+        (self.total, self.processed, self.failed)
+    }
+
+    async fn report(&self, message: Option<String>) -> Result<()> {
+        let update = ProgressUpdate {
+            items_total: Some(self.total),
+            items_processed: Some(self.processed),
+            items_failed: Some(self.failed),
+            message,
+        };
+        self.state.jobs.progress.report(&self.state, self.job_id, update).await
+    }
+}
+
+/// Every second: refreshes the heartbeat of this instance's jobs and honours
+/// cancellations requested through another instance.
+pub async fn run_heartbeat(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let ids = state.jobs.local_ids();
+        if ids.is_empty() {
+            continue;
+        }
+        let beat = job::Entity::update_many()
+            .col_expr(job::Column::HeartbeatAt, Expr::value(Utc::now()))
+            .filter(job::Column::Id.is_in(ids.clone()))
+            .exec(&state.db)
+            .await;
+        if let Err(err) = beat {
+            warn!(error = %err, "job heartbeat failed");
+        }
+        let cancelled: Vec<i64> = job::Entity::find()
+            .select_only()
+            .column(job::Column::Id)
+            .filter(job::Column::Id.is_in(ids))
+            .filter(job::Column::CancelRequested.eq(true))
+            .into_tuple()
+            .all(&state.db)
+            .await
+            .unwrap_or_default();
+        for id in cancelled {
+            state.jobs.cancel_local(id);
+        }
+    }
+}
+
+/// Fails built-in jobs left pending or running by an instance that stopped
+/// heart-beating for `stale_after` (zero: every such job, for a single instance at start).
+pub async fn sweep_zombies(state: &AppState, stale_after: Duration) -> Result<usize> {
+    let cutoff = Utc::now() - chrono::Duration::from_std(stale_after).unwrap_or_default();
+    let local = state.jobs.local_ids();
+    let zombies: Vec<i64> = job::Entity::find()
+        .select_only()
+        .column(job::Column::Id)
+        .filter(job::Column::Runner.eq("server"))
+        .filter(job::Column::Status.is_in(["pending", "running"]))
+        .filter(job::Column::HeartbeatAt.is_null().or(job::Column::HeartbeatAt.lte(cutoff)))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let mut failed = 0;
+    for id in zombies.into_iter().filter(|id| !local.contains(id)) {
+        match finish_job(state, id, JobStatus::Failed, Some("interrupted by restart".into()), None).await {
+            Ok(_) => failed += 1,
+            Err(err) => warn!(job_id = id, error = %err, "could not fail an interrupted job"),
+        }
+    }
+    if failed > 0 {
+        info!(failed, "failed jobs interrupted by a restart");
+    }
+    Ok(failed)
+}
+
+/// Sweeps for zombie jobs every 30 seconds.
+pub async fn run_zombie_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(err) = sweep_zombies(&state, Duration::from_secs(30)).await {
+            error!(error = %err, "the zombie-job sweep failed");
+        }
+    }
+}
+
+/// Refreshes the `taskwire_jobs{status}` gauge.
+pub async fn refresh_job_gauges(state: &AppState) {
+    for status in JobStatus::ALL {
+        let count = service::count_by_status(&state.db, status).await.unwrap_or(0);
+        state
+            .metrics
+            .jobs_by_status
+            .get_or_create(&crate::metrics::StatusLabels { status: status.as_str().to_owned() })
+            .set(count as i64);
+    }
+}

@@ -1,0 +1,418 @@
+//! Job records: create, start, report, finish, cancel, delete, list, stats.
+//! Job records change only through these functions — never by hand.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use super::model::{JobStatus, JobView, can_transition, success_rate, transition_error};
+use crate::{
+    entity::{job, job_failure},
+    error::{AppError, Result},
+    events::{NewEvent, Topic, outbox::in_transaction},
+    state::AppState,
+};
+
+/// Who drives a job: the server's own runner, or an external worker over REST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runner {
+    Server,
+    External,
+}
+
+impl Runner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runner::Server => "server",
+            Runner::External => "external",
+        }
+    }
+}
+
+/// A job about to be created.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub name: String,
+    pub scope: Option<String>,
+    pub items_total: i64,
+    pub runner: Runner,
+    pub params: Option<String>,
+    pub created_by: Option<i64>,
+    /// External jobs start `running`; built-in ones `pending` until the runner picks them up.
+    pub start_running: bool,
+    /// Refuse with 409 while a job of the same kind and scope is pending or running.
+    pub exclusive: bool,
+}
+
+/// Creates a job and announces it (`job.created`, plus `job.started` when it starts running).
+#[instrument(skip(state, new), fields(kind = %new.kind))]
+pub async fn create_job(state: &AppState, new: NewJob) -> Result<JobView> {
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        if new.exclusive {
+            lock_kind_and_scope(txn, &new.kind, new.scope.as_deref()).await?;
+            if let Some(running) = active_job(txn, &new.kind, new.scope.as_deref()).await? {
+                return Err(already_running(&running));
+            }
+        }
+        let now = Utc::now();
+        let status = if new.start_running { JobStatus::Running } else { JobStatus::Pending };
+        let created = job::ActiveModel {
+            kind: Set(new.kind),
+            name: Set(new.name),
+            scope: Set(new.scope),
+            status: Set(status.as_str().to_owned()),
+            runner: Set(new.runner.as_str().to_owned()),
+            params: Set(new.params),
+            items_total: Set(new.items_total),
+            items_processed: Set(0),
+            items_failed: Set(0),
+            created_by: Set(new.created_by),
+            created_at: Set(now),
+            started_at: Set(new.start_running.then_some(now)),
+            updated_at: Set(now),
+            heartbeat_at: Set(Some(now)),
+            cancel_requested: Set(false),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        let view = JobView::from_model(&created, now);
+        let mut events = vec![job_event("job.created", &view)];
+        if new.start_running {
+            events.push(job_event("job.started", &view));
+        }
+        Ok((view, events))
+    })
+    .await
+}
+
+/// The 409 for an exclusive job that is already running, naming it and its start.
+pub fn already_running(job: &job::Model) -> AppError {
+    let since = job.started_at.unwrap_or(job.created_at);
+    AppError::AlreadyRunning(format!(
+        "{} job {} is already running (started {}); wait for it to finish or cancel it",
+        job.kind,
+        job.id,
+        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
+}
+
+/// The pending or running job of a kind and scope, if any.
+pub async fn active_job(db: &impl ConnectionTrait, kind: &str, scope: Option<&str>) -> Result<Option<job::Model>> {
+    let mut query = job::Entity::find()
+        .filter(job::Column::Kind.eq(kind))
+        .filter(job::Column::Status.is_in([JobStatus::Pending.as_str(), JobStatus::Running.as_str()]));
+    query = match scope {
+        Some(scope) => query.filter(job::Column::Scope.eq(scope)),
+        None => query.filter(job::Column::Scope.is_null()),
+    };
+    Ok(query.order_by_asc(job::Column::Id).one(db).await?)
+}
+
+/// Serializes exclusive creations of one kind and scope across instances (PostgreSQL; SQLite serializes writers).
+async fn lock_kind_and_scope(txn: &DatabaseTransaction, kind: &str, scope: Option<&str>) -> Result<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let key = format!("job:{kind}:{}", scope.unwrap_or(""));
+        txn.execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Moves a pending job to running; `None` if it is no longer pending (cancelled meanwhile).
+pub async fn start_job(state: &AppState, job_id: i64) -> Result<Option<JobView>> {
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let now = Utc::now();
+        let started = job::Entity::update_many()
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Running.as_str()))
+            .col_expr(job::Column::StartedAt, Expr::value(now))
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .col_expr(job::Column::HeartbeatAt, Expr::value(now))
+            .filter(job::Column::Id.eq(job_id))
+            .filter(job::Column::Status.eq(JobStatus::Pending.as_str()))
+            .exec(txn)
+            .await?;
+        if started.rows_affected == 0 {
+            return Ok((None, Vec::new()));
+        }
+        let view = load_view(txn, job_id).await?;
+        let events = vec![job_event("job.started", &view)];
+        Ok((Some(view), events))
+    })
+    .await
+}
+
+/// Finishes a job. Pending progress is written and published first, so the last
+/// state before the finish always reaches the subscribers.
+#[instrument(skip(state, error_message, message))]
+pub async fn finish_job(
+    state: &AppState,
+    job_id: i64,
+    to: JobStatus,
+    error_message: Option<String>,
+    message: Option<String>,
+) -> Result<JobView> {
+    state.jobs.progress.flush(state, job_id).await?;
+    let from: Vec<&str> =
+        JobStatus::ALL.into_iter().filter(|from| can_transition(*from, to)).map(JobStatus::as_str).collect();
+    let view = in_transaction(&state.db, &*state.bus, async |txn| {
+        let now = Utc::now();
+        let mut update = job::Entity::update_many()
+            .col_expr(job::Column::Status, Expr::value(to.as_str()))
+            .col_expr(job::Column::FinishedAt, Expr::value(now))
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .col_expr(job::Column::ErrorMessage, Expr::value(error_message.clone()));
+        if let Some(message) = &message {
+            update = update.col_expr(job::Column::Message, Expr::value(message.clone()));
+        }
+        let finished =
+            update.filter(job::Column::Id.eq(job_id)).filter(job::Column::Status.is_in(from)).exec(txn).await?;
+        let current = find_job(txn, job_id).await?;
+        if finished.rows_affected == 0 {
+            let status = JobStatus::parse(&current.status).unwrap_or(JobStatus::Failed);
+            return Err(transition_error(job_id, status, to));
+        }
+        let view = JobView::from_model(&current, now);
+        let events = vec![job_event(to.event(), &view)];
+        Ok((view, events))
+    })
+    .await?;
+    state.jobs.progress.forget(job_id);
+    Ok(view)
+}
+
+/// Cancels a job: a pending one at once; a running one is asked to stop
+/// (`cancel_requested`) — built-in jobs stop within about a second, workers see the flag.
+#[instrument(skip(state))]
+pub async fn cancel_job(state: &AppState, job_id: i64) -> Result<JobView> {
+    let current = find_job(&state.db, job_id).await?;
+    let status = JobStatus::parse(&current.status).unwrap_or(JobStatus::Failed);
+    match status {
+        JobStatus::Pending => {
+            state.jobs.cancel_local(job_id);
+            finish_job(state, job_id, JobStatus::Cancelled, None, Some("cancelled before it started".into())).await
+        }
+        JobStatus::Running => {
+            let view = in_transaction(&state.db, &*state.bus, async |txn| {
+                job::Entity::update_many()
+                    .col_expr(job::Column::CancelRequested, Expr::value(true))
+                    .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
+                    .filter(job::Column::Id.eq(job_id))
+                    .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
+                    .exec(txn)
+                    .await?;
+                let view = load_view(txn, job_id).await?;
+                let events = vec![job_event("job.progress", &view)];
+                Ok((view, events))
+            })
+            .await?;
+            state.jobs.cancel_local(job_id);
+            Ok(view)
+        }
+        finished => Err(AppError::InvalidState(format!("job {job_id} is already {}", finished.as_str()))),
+    }
+}
+
+/// Deletes a finished job and its failures; a pending or running one is 409.
+pub async fn delete_job(state: &AppState, job_id: i64) -> Result<()> {
+    let finished: Vec<&str> = JobStatus::ALL.into_iter().filter(|s| s.is_finished()).map(JobStatus::as_str).collect();
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let current = find_job(txn, job_id).await?;
+        let deleted = job::Entity::delete_many()
+            .filter(job::Column::Id.eq(job_id))
+            .filter(job::Column::Status.is_in(finished))
+            .exec(txn)
+            .await?;
+        if deleted.rows_affected == 0 {
+            return Err(AppError::InvalidState(format!(
+                "job {job_id} is {}; only finished jobs can be deleted",
+                current.status
+            )));
+        }
+        job_failure::Entity::delete_many().filter(job_failure::Column::JobId.eq(job_id)).exec(txn).await?;
+        let view = JobView::from_model(&current, Utc::now());
+        Ok(((), vec![job_event("job.deleted", &view)]))
+    })
+    .await
+}
+
+/// Records one item a job could not process.
+pub async fn record_failure(db: &impl ConnectionTrait, job_id: i64, item: &str, reason: &str) -> Result<()> {
+    job_failure::ActiveModel {
+        job_id: Set(job_id),
+        item: Set(item.chars().take(500).collect()),
+        reason: Set(reason.chars().take(1000).collect()),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// One failed item, as the job detail shows it.
+#[derive(Debug, Serialize)]
+pub struct FailureView {
+    pub item: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A job with its latest failures.
+#[derive(Debug, Serialize)]
+pub struct JobDetail {
+    #[serde(flatten)]
+    pub job: JobView,
+    pub failures: Vec<FailureView>,
+}
+
+/// One job with its latest 100 failures.
+pub async fn get_job(state: &AppState, job_id: i64) -> Result<JobDetail> {
+    let current = find_job(&state.db, job_id).await?;
+    let failures = job_failure::Entity::find()
+        .filter(job_failure::Column::JobId.eq(job_id))
+        .order_by_desc(job_failure::Column::Id)
+        .limit(100)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|f| FailureView { item: f.item, reason: f.reason, at: f.at })
+        .collect();
+    Ok(JobDetail { job: state.jobs.progress.overlay(JobView::from_model(&current, Utc::now())), failures })
+}
+
+/// Query of the job lists.
+#[derive(Debug, Default, Deserialize)]
+pub struct JobFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub scope: Option<String>,
+    pub limit: Option<u64>,
+    pub before: Option<i64>,
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Serialize)]
+pub struct JobPage {
+    pub items: Vec<JobView>,
+    pub next_before: Option<i64>,
+}
+
+/// Jobs matching the filter, newest first, a page at a time.
+pub async fn list_jobs(state: &AppState, filter: JobFilter) -> Result<JobPage> {
+    let limit = filter.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::field("limit", "must be between 1 and 200"));
+    }
+    let mut query = job::Entity::find();
+    if let Some(statuses) = filter.status.as_deref().filter(|s| !s.is_empty()) {
+        let parsed = statuses
+            .split(',')
+            .map(|s| JobStatus::parse(s.trim()).map(JobStatus::as_str))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                AppError::field("status", "must be pending, running, completed, failed or cancelled (comma-separated)")
+            })?;
+        query = query.filter(job::Column::Status.is_in(parsed));
+    }
+    if let Some(kind) = filter.kind.filter(|k| !k.is_empty()) {
+        query = query.filter(job::Column::Kind.eq(kind));
+    }
+    if let Some(scope) = filter.scope.filter(|s| !s.is_empty()) {
+        query = query.filter(job::Column::Scope.eq(scope));
+    }
+    if let Some(before) = filter.before {
+        query = query.filter(job::Column::Id.lt(before));
+    }
+    let mut jobs = query.order_by_desc(job::Column::Id).limit(limit + 1).all(&state.db).await?;
+    let more = jobs.len() as u64 > limit;
+    jobs.truncate(limit as usize);
+    let next_before = if more { jobs.last().map(|j| j.id) } else { None };
+    let now = Utc::now();
+    let items = jobs.iter().map(|j| state.jobs.progress.overlay(JobView::from_model(j, now))).collect();
+    Ok(JobPage { items, next_before })
+}
+
+/// The dashboard's figures.
+#[derive(Debug, Serialize)]
+pub struct JobStats {
+    pub total_jobs: u64,
+    pub active_jobs: u64,
+    pub completed_today: u64,
+    pub failed_jobs: u64,
+    pub total_items_processed: i64,
+    /// Completed share of finished jobs (completed + failed), in percent; null before any finished.
+    pub success_rate: Option<f64>,
+}
+
+/// Counts across every job.
+pub async fn job_stats(state: &AppState) -> Result<JobStats> {
+    let db = &state.db;
+    let count = |statuses: &'static [&'static str]| {
+        job::Entity::find().filter(job::Column::Status.is_in(statuses.iter().copied())).count(db)
+    };
+    let total_jobs = job::Entity::find().count(db).await?;
+    let active_jobs = count(&["pending", "running"]).await?;
+    let completed = count(&["completed"]).await?;
+    let failed_jobs = count(&["failed"]).await?;
+    let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    let completed_today = job::Entity::find()
+        .filter(job::Column::Status.eq("completed"))
+        .filter(job::Column::FinishedAt.gte(midnight))
+        .count(db)
+        .await?;
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one(Statement::from_string(
+            backend,
+            "SELECT CAST(COALESCE(SUM(items_processed), 0) AS BIGINT) AS total FROM jobs",
+        ))
+        .await?;
+    let total_items_processed = row.map(|r| r.try_get::<i64>("", "total")).transpose()?.unwrap_or(0);
+    Ok(JobStats {
+        total_jobs,
+        active_jobs,
+        completed_today,
+        failed_jobs,
+        total_items_processed,
+        success_rate: success_rate(completed as i64, failed_jobs as i64),
+    })
+}
+
+/// The job or 404.
+pub async fn find_job(db: &impl ConnectionTrait, job_id: i64) -> Result<job::Model> {
+    job::Entity::find_by_id(job_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("job {job_id} does not exist")))
+}
+
+/// The job's current view.
+pub async fn load_view(db: &impl ConnectionTrait, job_id: i64) -> Result<JobView> {
+    Ok(JobView::from_model(&find_job(db, job_id).await?, Utc::now()))
+}
+
+/// A job event: jobs are seen by ADMINs only, so the audience is empty.
+pub fn job_event(kind: &'static str, view: &JobView) -> NewEvent {
+    NewEvent {
+        topic: Topic::Jobs,
+        entity_id: view.id,
+        kind,
+        payload: serde_json::to_value(view).unwrap_or_default(),
+        audience: Vec::new(),
+    }
+}
+
+/// Jobs in one status, for the metrics gauge.
+pub async fn count_by_status(db: &impl ConnectionTrait, status: JobStatus) -> Result<u64> {
+    Ok(job::Entity::find().filter(job::Column::Status.eq(status.as_str())).count(db).await?)
+}

@@ -1,0 +1,105 @@
+//! Reading prices and stock from page text, and how fresh a price is — no I/O.
+
+use chrono::{DateTime, Utc};
+
+/// A price written the way shops write them: `7490.00`, `1 234,50 ₽`, `$1,234.56`, `1.234,56 €`.
+pub fn parse_price(text: &str) -> Result<f64, String> {
+    let kept: String = text.chars().filter(|c| c.is_ascii_digit() || *c == ',' || *c == '.').collect();
+    let kept = kept.trim_matches(|c| c == ',' || c == '.');
+    if !kept.chars().any(|c| c.is_ascii_digit()) {
+        return Err(format!("unparsable price {:?}", text.trim()));
+    }
+    let normalized = match (kept.rfind(','), kept.rfind('.')) {
+        // Both present: the later one separates the decimals.
+        (Some(comma), Some(dot)) if comma > dot => kept.replace('.', "").replace(',', "."),
+        (Some(_), Some(_)) => kept.replace(',', ""),
+        // Only commas: one followed by one or two digits is a decimal comma, otherwise thousands.
+        (Some(comma), None) if kept.matches(',').count() == 1 && (1..=2).contains(&(kept.len() - comma - 1)) => {
+            kept.replace(',', ".")
+        }
+        (Some(_), None) => kept.replace(',', ""),
+        // Several dots are thousands separators.
+        (None, Some(_)) if kept.matches('.').count() > 1 => kept.replace('.', ""),
+        _ => kept.to_owned(),
+    };
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let digits = text.chars().filter(|c| c.is_ascii_digit()).count();
+    if letters > digits + 3 {
+        return Err(format!("unparsable price {:?}", text.trim()));
+    }
+    normalized.parse::<f64>().map_err(|_| format!("unparsable price {:?}", text.trim()))
+}
+
+/// Stock from text like "In stock", "Out of stock", "В наличии", "Нет в наличии", "12 pcs"; `None` when unclear.
+pub fn parse_stock(text: &str) -> Option<bool> {
+    let lower = text.trim().to_lowercase();
+    const OUT: [&str; 6] = ["out of stock", "sold out", "unavailable", "нет в наличии", "нет на складе", "закончился"];
+    const IN: [&str; 4] = ["in stock", "available", "в наличии", "есть"];
+    if OUT.iter().any(|w| lower.contains(w)) {
+        return Some(false);
+    }
+    if IN.iter().any(|w| lower.contains(w)) {
+        return Some(true);
+    }
+    let digits: String = lower.chars().filter(|c| c.is_ascii_digit()).collect();
+    digits.parse::<u64>().ok().map(|n| n > 0)
+}
+
+/// `fresh` under an hour old, `hours` under a day, `stale` older, `never` when never scraped.
+pub fn freshness(scraped_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> &'static str {
+    match scraped_at.map(|at| now - at) {
+        None => "never",
+        Some(age) if age < chrono::Duration::hours(1) => "fresh",
+        Some(age) if age < chrono::Duration::hours(24) => "hours",
+        Some(_) => "stale",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_in_the_usual_spellings() {
+        for (text, expected) in [
+            ("7490.00", 7490.0),
+            ("1 234,50 ₽", 1234.5),
+            ("$1,234.56", 1234.56),
+            ("1.234,56 €", 1234.56),
+            ("1,234", 1234.0),
+            ("12,5", 12.5),
+            ("1.234.567", 1234567.0),
+            ("  990 руб. ", 990.0),
+            ("Price: 15", 15.0),
+        ] {
+            assert_eq!(parse_price(text), Ok(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_not_a_price() {
+        for text in ["abc", "", "call us for a price", "—", ".,"] {
+            assert!(parse_price(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn stock_words_and_counts() {
+        assert_eq!(parse_stock("In stock"), Some(true));
+        assert_eq!(parse_stock("Out of stock"), Some(false));
+        assert_eq!(parse_stock("Нет в наличии"), Some(false));
+        assert_eq!(parse_stock("В наличии"), Some(true));
+        assert_eq!(parse_stock("12 pcs"), Some(true));
+        assert_eq!(parse_stock("0"), Some(false));
+        assert_eq!(parse_stock("ask"), None);
+    }
+
+    #[test]
+    fn freshness_buckets() {
+        let now = Utc::now();
+        assert_eq!(freshness(None, now), "never");
+        assert_eq!(freshness(Some(now - chrono::Duration::minutes(59)), now), "fresh");
+        assert_eq!(freshness(Some(now - chrono::Duration::hours(5)), now), "hours");
+        assert_eq!(freshness(Some(now - chrono::Duration::hours(25)), now), "stale");
+    }
+}

@@ -1,0 +1,135 @@
+//! `/api/stores` and `/api/products` (ADMIN).
+
+use axum::{
+    Router,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    routing::{get, patch, post},
+};
+use serde::Deserialize;
+
+use super::service::{self, ItemView, NewItem, ProductView, StoreChanges, StoreView};
+use crate::{
+    auth::AdminUser,
+    error::{AppJson, Result},
+    jobs::{
+        JobView,
+        service::{JobFilter, JobPage, list_jobs},
+    },
+    state::AppState,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/stores", get(list_stores).post(create_store))
+        .route("/api/stores/scrape", post(scrape_stores))
+        .route("/api/stores/{id}", patch(update_store))
+        .route("/api/stores/{id}/items", get(list_items).post(add_item))
+        .route("/api/stores/{id}/scrape", post(scrape_store))
+        .route("/api/stores/{id}/jobs", get(store_jobs))
+        .route("/api/products", get(list_products))
+}
+
+async fn list_stores(State(state): State<AppState>, _admin: AdminUser) -> Result<AppJson<Vec<StoreView>>> {
+    Ok(AppJson(service::list_stores(&state).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStore {
+    name: String,
+}
+
+async fn create_store(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppJson(body): AppJson<NewStore>,
+) -> Result<(StatusCode, AppJson<StoreView>)> {
+    Ok((StatusCode::CREATED, AppJson(service::create_store(&state, &body.name).await?)))
+}
+
+async fn update_store(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<i64>,
+    AppJson(changes): AppJson<StoreChanges>,
+) -> Result<AppJson<StoreView>> {
+    Ok(AppJson(service::update_store(&state, id, changes).await?))
+}
+
+async fn list_items(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<i64>,
+) -> Result<AppJson<Vec<ItemView>>> {
+    Ok(AppJson(service::list_items(&state, id).await?))
+}
+
+async fn add_item(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<i64>,
+    AppJson(body): AppJson<NewItem>,
+) -> Result<(StatusCode, AppJson<ItemView>)> {
+    Ok((StatusCode::CREATED, AppJson(service::add_item(&state, id, body).await?)))
+}
+
+async fn scrape_store(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, AppJson<JobView>)> {
+    let mut jobs = service::start_scrapes(&state, &admin, &[id]).await?;
+    Ok((StatusCode::ACCEPTED, AppJson(jobs.remove(0))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScrapeMany {
+    store_ids: Vec<i64>,
+}
+
+async fn scrape_stores(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    AppJson(body): AppJson<ScrapeMany>,
+) -> Result<(StatusCode, AppJson<Vec<JobView>>)> {
+    Ok((StatusCode::ACCEPTED, AppJson(service::start_scrapes(&state, &admin, &body.store_ids).await?)))
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    status: Option<String>,
+    limit: Option<u64>,
+    before: Option<i64>,
+}
+
+async fn store_jobs(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<i64>,
+    Query(paging): Query<Paging>,
+) -> Result<AppJson<JobPage>> {
+    service::list_items(&state, id).await?;
+    let filter = JobFilter {
+        status: paging.status,
+        kind: None,
+        scope: Some(format!("store:{id}")),
+        limit: paging.limit,
+        before: paging.before,
+    };
+    Ok(AppJson(list_jobs(&state, filter).await?))
+}
+
+#[derive(Deserialize)]
+struct Search {
+    search: Option<String>,
+}
+
+async fn list_products(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(search): Query<Search>,
+) -> Result<AppJson<Vec<ProductView>>> {
+    Ok(AppJson(service::list_products(&state, search.search.as_deref()).await?))
+}

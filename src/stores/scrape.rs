@@ -1,0 +1,162 @@
+//! The `scrape_store` job: fetch every item page of a store, read price and stock, record them.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::{StreamExt, stream};
+use scraper::{Html, Selector};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
+
+use super::price::{parse_price, parse_stock};
+use crate::{
+    entity::{price_point, store_item},
+    jobs::{JobContext, runner::JobOutcome},
+};
+
+/// Largest page read; bigger ones are refused rather than exhausting memory.
+const MAX_PAGE_BYTES: usize = 5 * 1024 * 1024;
+
+/// What one page said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub price: f64,
+    pub in_stock: Option<bool>,
+}
+
+/// Scrapes every item of the store with a few requests at a time; stops within
+/// moments of a cancellation (in-flight requests are dropped).
+pub async fn scrape_store(mut context: JobContext, store_id: i64) -> JobOutcome {
+    let state = context.state.clone();
+    let items = store_item::Entity::find()
+        .filter(store_item::Column::StoreId.eq(store_id))
+        .order_by_asc(store_item::Column::Id)
+        .all(&state.db)
+        .await
+        .map_err(|e| format!("reading the store's items failed: {e}"))?;
+    let total = items.len() as i64;
+    context.set_total(total, format!("scraping {total} items")).await.map_err(|e| e.to_string())?;
+    let client = state.http.clone();
+    let timeout = state.config.scrape_timeout;
+    let mut fetches = stream::iter(items)
+        .map(|item| {
+            let client = client.clone();
+            async move {
+                let reading = scrape_item(&client, &item, timeout).await;
+                (item, reading)
+            }
+        })
+        .buffer_unordered(state.config.scrape_concurrency);
+    loop {
+        let next = tokio::select! {
+            next = fetches.next() => next,
+            _ = context.cancel.cancelled() => return Ok("cancelled".into()),
+        };
+        let Some((item, reading)) = next else { break };
+        let now = Utc::now();
+        let label = format!("{} ({})", item.name, item.url);
+        match reading {
+            Ok(reading) => {
+                store_item::Entity::update_many()
+                    .col_expr(store_item::Column::Price, Expr::value(reading.price))
+                    .col_expr(store_item::Column::InStock, Expr::value(reading.in_stock))
+                    .col_expr(store_item::Column::ScrapedAt, Expr::value(now))
+                    .col_expr(store_item::Column::LastError, Expr::value(Option::<String>::None))
+                    .filter(store_item::Column::Id.eq(item.id))
+                    .exec(&state.db)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                price_point::ActiveModel {
+                    item_id: Set(item.id),
+                    price: Set(reading.price),
+                    in_stock: Set(reading.in_stock),
+                    scraped_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(&state.db)
+                .await
+                .map_err(|e| e.to_string())?;
+                context.item_done().await.map_err(|e| e.to_string())?;
+            }
+            Err(reason) => {
+                store_item::Entity::update_many()
+                    .col_expr(store_item::Column::LastError, Expr::value(reason.clone()))
+                    .filter(store_item::Column::Id.eq(item.id))
+                    .exec(&state.db)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                context.item_failed(&label, &reason).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    let (total, processed, failed) = context.counts();
+    Ok(format!("scraped {} of {total} items; {failed} failed", processed - failed))
+}
+
+/// Fetches one page and reads it; the error says what went wrong in words.
+pub async fn scrape_item(
+    client: &reqwest::Client,
+    item: &store_item::Model,
+    timeout: Duration,
+) -> Result<Reading, String> {
+    let response = client.get(&item.url).timeout(timeout).send().await.map_err(|e| describe(&e, timeout))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("HTTP {}", status.as_u16()));
+    }
+    let body = response.bytes().await.map_err(|e| describe(&e, timeout))?;
+    if body.len() > MAX_PAGE_BYTES {
+        return Err(format!("page larger than {} MiB", MAX_PAGE_BYTES / 1024 / 1024));
+    }
+    read_page(&String::from_utf8_lossy(&body), &item.price_selector, item.stock_selector.as_deref())
+}
+
+/// Reads price and stock from a page with CSS selectors.
+pub fn read_page(html: &str, price_selector: &str, stock_selector: Option<&str>) -> Result<Reading, String> {
+    let document = Html::parse_document(html);
+    let price_css =
+        Selector::parse(price_selector).map_err(|_| format!("invalid price selector {price_selector:?}"))?;
+    let price_text = document
+        .select(&price_css)
+        .next()
+        .map(|element| element.text().collect::<String>())
+        .ok_or_else(|| format!("price selector {price_selector:?} found nothing"))?;
+    let price = parse_price(&price_text)?;
+    let in_stock = match stock_selector {
+        Some(css) => {
+            let selector = Selector::parse(css).map_err(|_| format!("invalid stock selector {css:?}"))?;
+            document.select(&selector).next().and_then(|e| parse_stock(&e.text().collect::<String>()))
+        }
+        None => None,
+    };
+    Ok(Reading { price, in_stock })
+}
+
+fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        format!("timed out after {}", humantime::format_duration(timeout))
+    } else if error.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        format!("request failed: {error}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_price_and_stock_with_selectors() {
+        let page = r#"<html><body><div class="p"><span class="price">1 299,00 ₽</span></div><p id="stock">In stock</p></body></html>"#;
+        assert_eq!(read_page(page, ".price", Some("#stock")), Ok(Reading { price: 1299.0, in_stock: Some(true) }));
+        assert_eq!(read_page(page, ".price", None), Ok(Reading { price: 1299.0, in_stock: None }));
+    }
+
+    #[test]
+    fn says_what_went_wrong() {
+        let page = r#"<span class="price">ask us</span>"#;
+        assert!(read_page(page, ".cost", None).unwrap_err().contains("found nothing"));
+        assert!(read_page(page, ".price", None).unwrap_err().contains("unparsable price"));
+        assert!(read_page(page, "[[", None).unwrap_err().contains("invalid price selector"));
+    }
+}

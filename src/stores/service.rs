@@ -1,0 +1,358 @@
+//! Stores and items: create, change, list; start scrapes; products with their cheapest store.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, Func},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{price::freshness, scrape::scrape_store};
+use crate::{
+    auth::CurrentUser,
+    entity::{product, store, store_item},
+    error::{AppError, Result, ResultExt},
+    jobs::{
+        JobView,
+        service::{NewJob, Runner, active_job, already_running, create_job},
+    },
+    state::AppState,
+};
+
+/// A store as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct StoreView {
+    pub id: i64,
+    pub name: String,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub items_count: usize,
+    pub last_scraped_at: Option<DateTime<Utc>>,
+}
+
+/// An item with its latest price and how fresh it is.
+#[derive(Debug, Serialize)]
+pub struct ItemView {
+    pub id: i64,
+    pub store_id: i64,
+    pub name: String,
+    pub url: String,
+    pub sku: Option<String>,
+    pub price_selector: String,
+    pub stock_selector: Option<String>,
+    pub price: Option<f64>,
+    pub in_stock: Option<bool>,
+    pub scraped_at: Option<DateTime<Utc>>,
+    pub freshness: &'static str,
+    pub last_error: Option<String>,
+}
+
+impl ItemView {
+    fn new(item: store_item::Model, now: DateTime<Utc>) -> Self {
+        ItemView {
+            freshness: freshness(item.scraped_at, now),
+            id: item.id,
+            store_id: item.store_id,
+            name: item.name,
+            url: item.url,
+            sku: item.sku,
+            price_selector: item.price_selector,
+            stock_selector: item.stock_selector,
+            price: item.price,
+            in_stock: item.in_stock,
+            scraped_at: item.scraped_at,
+            last_error: item.last_error,
+        }
+    }
+}
+
+/// Every store with its item count and latest scrape.
+pub async fn list_stores(state: &AppState) -> Result<Vec<StoreView>> {
+    let stores = store::Entity::find().order_by_asc(store::Column::Id).all(&state.db).await?;
+    let items = store_item::Entity::find().all(&state.db).await?;
+    let mut by_store: HashMap<i64, (usize, Option<DateTime<Utc>>)> = HashMap::new();
+    for item in items {
+        let entry = by_store.entry(item.store_id).or_default();
+        entry.0 += 1;
+        entry.1 = entry.1.max(item.scraped_at);
+    }
+    Ok(stores
+        .into_iter()
+        .map(|s| {
+            let (items_count, last_scraped_at) = by_store.get(&s.id).copied().unwrap_or_default();
+            StoreView {
+                id: s.id,
+                name: s.name,
+                is_active: s.is_active,
+                created_at: s.created_at,
+                items_count,
+                last_scraped_at,
+            }
+        })
+        .collect())
+}
+
+fn parse_store_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::field("name", "must be 1 to 200 characters long"));
+    }
+    Ok(name.to_owned())
+}
+
+/// Creates a store; names are unique.
+pub async fn create_store(state: &AppState, name: &str) -> Result<StoreView> {
+    let created = store::ActiveModel {
+        name: Set(parse_store_name(name)?),
+        is_active: Set(true),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await
+    .on_unique_violation("name")?;
+    Ok(StoreView {
+        id: created.id,
+        name: created.name,
+        is_active: created.is_active,
+        created_at: created.created_at,
+        items_count: 0,
+        last_scraped_at: None,
+    })
+}
+
+/// The body of `PATCH /api/stores/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreChanges {
+    pub name: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+/// Renames, activates or deactivates a store.
+pub async fn update_store(state: &AppState, store_id: i64, changes: StoreChanges) -> Result<StoreView> {
+    let existing = find_store(state, store_id).await?;
+    let mut model: store::ActiveModel = existing.into();
+    if let Some(name) = &changes.name {
+        model.name = Set(parse_store_name(name)?);
+    }
+    if let Some(active) = changes.is_active {
+        model.is_active = Set(active);
+    }
+    model.update(&state.db).await.on_unique_violation("name")?;
+    list_stores(state)
+        .await?
+        .into_iter()
+        .find(|s| s.id == store_id)
+        .ok_or_else(|| AppError::NotFound(format!("store {store_id} does not exist")))
+}
+
+async fn find_store(state: &AppState, store_id: i64) -> Result<store::Model> {
+    store::Entity::find_by_id(store_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("store {store_id} does not exist")))
+}
+
+/// The items of a store with their latest prices.
+pub async fn list_items(state: &AppState, store_id: i64) -> Result<Vec<ItemView>> {
+    find_store(state, store_id).await?;
+    let now = Utc::now();
+    let items = store_item::Entity::find()
+        .filter(store_item::Column::StoreId.eq(store_id))
+        .order_by_asc(store_item::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(items.into_iter().map(|i| ItemView::new(i, now)).collect())
+}
+
+/// The body of `POST /api/stores/{id}/items`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewItem {
+    pub name: String,
+    pub url: String,
+    pub price_selector: Option<String>,
+    pub stock_selector: Option<String>,
+    pub sku: Option<String>,
+}
+
+/// The price selector used when an item names none.
+pub const DEFAULT_PRICE_SELECTOR: &str = ".price";
+
+/// Adds an item page to a store after checking its URL and selectors.
+pub async fn add_item(state: &AppState, store_id: i64, input: NewItem) -> Result<ItemView> {
+    find_store(state, store_id).await?;
+    let name = input.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::field("name", "must be 1 to 200 characters long"));
+    }
+    let url =
+        reqwest::Url::parse(input.url.trim()).map_err(|_| AppError::field("url", "must be an absolute http(s) URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(AppError::field("url", "must be an absolute http(s) URL"));
+    }
+    let price_selector = input.price_selector.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let price_selector = price_selector.unwrap_or_else(|| DEFAULT_PRICE_SELECTOR.to_owned());
+    check_selector("price_selector", &price_selector)?;
+    let stock_selector = input.stock_selector.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if let Some(css) = &stock_selector {
+        check_selector("stock_selector", css)?;
+    }
+    let sku = input.sku.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if sku.as_ref().is_some_and(|s| s.chars().count() > 100) {
+        return Err(AppError::field("sku", "must be at most 100 characters long"));
+    }
+    let created = store_item::ActiveModel {
+        store_id: Set(store_id),
+        name: Set(name.to_owned()),
+        url: Set(url.to_string()),
+        sku: Set(sku),
+        price_selector: Set(price_selector),
+        stock_selector: Set(stock_selector),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(ItemView::new(created, Utc::now()))
+}
+
+fn check_selector(field: &str, css: &str) -> Result<()> {
+    if css.chars().count() > 500 || scraper::Selector::parse(css).is_err() {
+        return Err(AppError::field(field, &format!("{css:?} is not a valid CSS selector")));
+    }
+    Ok(())
+}
+
+fn scope(store_id: i64) -> String {
+    format!("store:{store_id}")
+}
+
+/// Starts a scrape of each store, checking them all first: each must exist, be
+/// active and have no scrape running. Returns one job per store.
+pub async fn start_scrapes(state: &AppState, user: &CurrentUser, store_ids: &[i64]) -> Result<Vec<JobView>> {
+    if store_ids.is_empty() {
+        return Err(AppError::field("store_ids", "must name at least one store"));
+    }
+    let mut stores = Vec::with_capacity(store_ids.len());
+    for id in store_ids {
+        let store = find_store(state, *id).await?;
+        if !store.is_active {
+            return Err(AppError::InvalidState(format!(
+                "store {} ({}) is inactive; activate it first",
+                store.id, store.name
+            )));
+        }
+        if let Some(running) = active_job(&state.db, "scrape_store", Some(&scope(store.id))).await? {
+            return Err(already_running(&running));
+        }
+        if !stores.iter().any(|s: &store::Model| s.id == store.id) {
+            stores.push(store);
+        }
+    }
+    let mut jobs = Vec::with_capacity(stores.len());
+    for store in stores {
+        let job = create_job(
+            state,
+            NewJob {
+                kind: "scrape_store".into(),
+                name: format!("Scrape {}", store.name),
+                scope: Some(scope(store.id)),
+                items_total: 0,
+                runner: Runner::Server,
+                params: Some(serde_json::json!({"store_id": store.id}).to_string()),
+                created_by: Some(user.id),
+                start_running: false,
+                exclusive: true,
+            },
+        )
+        .await?;
+        let store_id = store.id;
+        state.jobs.spawn(state, job.id, None, move |context| scrape_store(context, store_id));
+        jobs.push(job);
+    }
+    Ok(jobs)
+}
+
+/// A catalog product with the cheapest current store price for its SKU.
+#[derive(Debug, Serialize)]
+pub struct ProductView {
+    pub id: i64,
+    pub sku: String,
+    pub name: String,
+    pub category: Option<String>,
+    pub price: Option<f64>,
+    pub currency: Option<String>,
+    pub stock: Option<i64>,
+    pub updated_at: DateTime<Utc>,
+    pub cheapest: Option<CheapestOffer>,
+}
+
+/// Where a product is cheapest right now, among active stores.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheapestOffer {
+    pub store_id: i64,
+    pub store_name: String,
+    pub price: f64,
+    pub scraped_at: Option<DateTime<Utc>>,
+}
+
+/// Products whose name or SKU contains `search` (case-insensitive), at most 200.
+pub async fn list_products(state: &AppState, search: Option<&str>) -> Result<Vec<ProductView>> {
+    let mut query = product::Entity::find();
+    if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = format!("%{}%", search.to_lowercase().replace('\\', "").replace('%', "").replace('_', ""));
+        query = query.filter(
+            Expr::expr(Func::lower(Expr::col(product::Column::Name)))
+                .like(pattern.clone())
+                .or(Expr::expr(Func::lower(Expr::col(product::Column::Sku))).like(pattern)),
+        );
+    }
+    let products = query.order_by_asc(product::Column::Name).limit(200).all(&state.db).await?;
+    let active: HashMap<i64, String> = store::Entity::find()
+        .filter(store::Column::IsActive.eq(true))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let mut cheapest: HashMap<String, CheapestOffer> = HashMap::new();
+    for item in store_item::Entity::find().filter(store_item::Column::Sku.is_not_null()).all(&state.db).await? {
+        let (Some(sku), Some(price), Some(store_name)) = (item.sku, item.price, active.get(&item.store_id)) else {
+            continue;
+        };
+        let offer = CheapestOffer {
+            store_id: item.store_id,
+            store_name: store_name.clone(),
+            price,
+            scraped_at: item.scraped_at,
+        };
+        cheapest
+            .entry(sku)
+            .and_modify(|best| {
+                if price < best.price {
+                    *best = offer.clone()
+                }
+            })
+            .or_insert(offer);
+    }
+    Ok(products
+        .into_iter()
+        .map(|p| ProductView {
+            cheapest: cheapest.get(&p.sku).cloned(),
+            id: p.id,
+            sku: p.sku,
+            name: p.name,
+            category: p.category,
+            price: p.price,
+            currency: p.currency,
+            stock: p.stock,
+            updated_at: p.updated_at,
+        })
+        .collect())
+}

@@ -1,0 +1,534 @@
+// ADMIN jobs dashboard: stats cards, status/kind filters and a live table of
+// jobs whose rows update in place; a row opens to show its message, error and
+// failed items.
+
+import { api } from './api.js';
+import { LiveClient } from './live.js';
+import {
+  el, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, refreshTimes,
+  formatDuration, formatNumber, throttle, isJobActive, shouldApplyJob, jobSummary,
+  jobProgress, updateJobProgress, failedCount, jobElapsed,
+} from './ui.js';
+
+const PAGE_SIZE = 100;
+const STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'];
+const COLUMNS = 8;
+
+const tbody = document.getElementById('jobs-body');
+const table = document.getElementById('jobs-table');
+const emptyNote = document.getElementById('jobs-empty');
+const countEl = document.getElementById('jobs-count');
+const moreButton = document.getElementById('jobs-more');
+const statusFilter = document.getElementById('filter-status');
+const kindFilter = document.getElementById('filter-kind');
+
+const jobs = new Map();        // id → Job (without `failures`)
+const receivedAt = new Map();  // id → when that copy arrived; running durations tick from it
+const kinds = new Set();       // every kind seen, for the kind filter
+const expanded = new Set();    // ids whose details row is open
+const details = new Map();     // id → { list, loading, error, timer }: failures from GET /api/jobs/{id}
+const confirming = new Set();  // ids whose delete waits for confirmation
+
+const filter = { status: '', kind: '' };
+// Oldest job id loaded for the current filter while older pages exist (null:
+// everything matching is loaded). Rows below it stay hidden, so "load older"
+// continues without gaps.
+let floorId = null;
+let nextBefore = null;
+let viewSeq = 0; // replies of a superseded filter are dropped
+
+const matches = (job) => (!filter.status || job.status === filter.status) && (!filter.kind || job.kind === filter.kind);
+const inView = (job) => matches(job) && (floorId == null || job.id >= floorId);
+const rowOf = (id) => tbody.querySelector(`tr.job-row[data-job-id="${CSS.escape(String(id))}"]`);
+const detailsOf = (id) => document.getElementById(`job-details-${id}`);
+
+// ---------- rows ----------
+
+function buildRow(job) {
+  const tr = el('tr', { class: 'job-row', dataset: { jobId: job.id, status: job.status } },
+    el('td', { class: 'col-job cell-main' },
+      el('button', {
+        type: 'button', class: 'job-toggle', 'aria-expanded': 'false', 'aria-controls': `job-details-${job.id}`,
+        title: 'Show details',
+      }, el('span', { class: 'job-name' })),
+      el('div', { class: 'job-sub' }, el('span', { class: 'job-kind' }), el('span', { class: 'job-scope' }))),
+    el('td', { class: 'col-status', 'data-label': 'Status' }),
+    el('td', { class: 'col-progress', 'data-label': 'Progress', 'aria-live': 'off' }, jobProgress(job)),
+    el('td', { class: 'col-failed num', 'data-label': 'Failed', 'aria-live': 'off' }),
+    el('td', { class: 'col-age nowrap', 'data-label': 'Age', 'aria-live': 'off' }, timeAgo(job.created_at) || '—'),
+    el('td', { class: 'col-duration nowrap', 'data-label': 'Duration', 'aria-live': 'off' },
+      el('span', { class: 'job-duration' })),
+    el('td', { class: 'col-remaining num', 'data-label': 'Remaining', 'aria-live': 'off' },
+      el('span', { class: 'job-remaining' })),
+    el('td', { class: 'col-actions' }));
+  fillRow(tr, job);
+  return tr;
+}
+
+/** Update a row in place (keeps focus, hover and the progress animation). */
+function fillRow(tr, job) {
+  tr.dataset.status = job.status;
+  tr.querySelector('.job-name').textContent = job.name || `Job #${job.id}`;
+  tr.querySelector('.job-kind').textContent = job.kind || '';
+  const scope = tr.querySelector('.job-scope');
+  scope.textContent = job.scope || '';
+  scope.hidden = !job.scope;
+
+  tr.querySelector('.col-status').replaceChildren(statusBadge(job.status),
+    job.cancel_requested && isJobActive(job) ? el('span', { class: 'cancel-note' }, 'Cancel requested') : null);
+  updateJobProgress(tr.querySelector('.job-progress'), job);
+  tr.querySelector('.col-failed').replaceChildren(failedCount(job));
+  tr.querySelector('.job-duration').textContent = formatDuration(jobElapsed(job, receivedAt.get(job.id)));
+  const remaining = job.remaining_items ??
+    (job.items_total != null ? Math.max(0, job.items_total - (job.items_processed || 0)) : null);
+  tr.querySelector('.job-remaining').textContent = formatNumber(remaining);
+  fillActions(tr, job);
+}
+
+function fillActions(tr, job) {
+  const cell = tr.querySelector('.col-actions');
+  const state = isJobActive(job) ? `active:${!!job.cancel_requested}` : `final:${confirming.has(job.id)}`;
+  if (cell.dataset.state === state) return; // unchanged: keep the buttons (and focus)
+  cell.dataset.state = state;
+  const name = job.name || `job #${job.id}`;
+  let content;
+  if (isJobActive(job)) {
+    content = job.cancel_requested
+      ? el('button', { type: 'button', class: 'btn btn-small btn-danger-outline cancel-job', disabled: true }, 'Cancelling…')
+      : el('button', { type: 'button', class: 'btn btn-small btn-danger-outline cancel-job', 'aria-label': `Cancel ${name}` }, 'Cancel');
+  } else if (confirming.has(job.id)) {
+    content = [
+      el('span', { class: 'confirm-text' }, 'Delete this job?'),
+      el('button', { type: 'button', class: 'btn btn-small btn-danger confirm-delete-job', 'aria-label': `Yes, delete ${name}` }, 'Delete'),
+      el('button', { type: 'button', class: 'btn btn-small btn-ghost cancel-delete-job' }, 'Keep'),
+    ];
+  } else {
+    content = el('button', { type: 'button', class: 'btn btn-small btn-ghost delete-job', 'aria-label': `Delete ${name}` }, 'Delete');
+  }
+  cell.replaceChildren(el('div', { class: 'row-actions' }, content));
+}
+
+/** Keep rows in descending id order (newest first); the details row follows its job row. */
+function placeRow(tr, id) {
+  let before = null;
+  for (const other of tbody.querySelectorAll(':scope > tr.job-row')) {
+    if (Number(other.dataset.jobId) < id) { before = other; break; }
+  }
+  tbody.insertBefore(tr, before);
+}
+
+function removeRow(id) {
+  rowOf(id)?.remove();
+  detailsOf(id)?.remove();
+}
+
+function flashRow(tr, cls) {
+  tr.classList.remove('is-new', 'is-updated');
+  void tr.offsetWidth; // restart the animation
+  tr.classList.add(cls);
+  setTimeout(() => tr.classList.remove(cls), 2600);
+}
+
+function updateCounts() {
+  const rows = tbody.querySelectorAll(':scope > tr.job-row').length;
+  countEl.textContent = rows;
+  table.hidden = rows === 0;
+  emptyNote.classList.remove('loading');
+  emptyNote.hidden = rows > 0;
+  if (!rows) emptyNote.textContent = filter.status || filter.kind ? 'No jobs match these filters.' : 'No jobs yet.';
+  moreButton.hidden = nextBefore == null;
+}
+
+// ---------- details ----------
+
+const absTime = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+
+function detailFact(label, ...value) {
+  return el('div', {}, el('dt', {}, label), el('dd', {}, ...value));
+}
+
+function fillDetails(tr, job) {
+  const info = details.get(job.id) || {};
+  const list = info.list || [];
+  // Skip the rebuild when nothing shown changed (progress events come often).
+  const key = JSON.stringify([job.status, job.message, job.error_message, job.started_at, job.finished_at,
+    job.items_total, job.items_failed, job.cancel_requested, info.loading, info.error, list]);
+  if (tr.dataset.key === key) return;
+  tr.dataset.key = key;
+
+  const who = job.created_by_name || (job.created_by != null ? `user #${job.created_by}` : 'a worker');
+  let failuresPart;
+  if (info.loading && !info.list) failuresPart = el('p', { class: 'muted' }, 'Loading failed items…');
+  else if (info.error && !info.list) failuresPart = el('p', { class: 'item-error' }, `Could not load failed items: ${info.error}`);
+  else if (!list.length) failuresPart = el('p', { class: 'muted job-failures-none' }, 'No failed items.');
+  else {
+    failuresPart = [
+      el('ul', { class: 'job-failures' }, list.map((f) => el('li', { class: 'job-failure' },
+        el('span', { class: 'failure-item' }, f.item == null ? '—' : String(f.item)),
+        el('span', { class: 'failure-reason-text' }, f.reason || 'Unknown reason'),
+        el('span', { class: 'failure-at' }, timeAgo(f.at))))),
+      (job.items_failed || 0) > list.length
+        ? el('p', { class: 'muted' }, `Showing the latest ${list.length} of ${job.items_failed} failed items.`)
+        : null,
+    ];
+  }
+
+  tr.querySelector('.job-details-body').replaceChildren(
+    el('dl', { class: 'detail-grid' },
+      detailFact('Job', `#${job.id} · ${job.kind || '—'}`, job.scope ? ` · ${job.scope}` : ''),
+      detailFact('Created', absTime(job.created_at), ` by ${who}`),
+      detailFact('Started', absTime(job.started_at)),
+      detailFact('Finished', absTime(job.finished_at)),
+      detailFact('Items', `${job.items_processed || 0} processed of ${job.items_total ?? '?'}, ${job.items_failed || 0} failed`)),
+    el('p', { class: 'job-message' }, el('span', { class: 'label' }, 'Message: '), job.message || 'none'),
+    job.error_message
+      ? el('p', { class: 'job-error', role: 'note' }, el('span', { class: 'label' }, 'Error: '), job.error_message)
+      : null,
+    el('div', { class: 'job-failures-wrap' },
+      el('h3', { class: 'job-failures-head' }, `Failed items (${job.items_failed || 0})`),
+      failuresPart));
+}
+
+function ensureDetails(job) {
+  const tr = rowOf(job.id);
+  if (!tr) return;
+  let row = detailsOf(job.id);
+  if (!row) {
+    row = el('tr', { class: 'job-details', id: `job-details-${job.id}`, dataset: { detailsFor: job.id } },
+      el('td', { colspan: COLUMNS }, el('div', { class: 'job-details-body' })));
+  }
+  if (tr.nextElementSibling !== row) tr.after(row);
+  tr.classList.add('is-expanded');
+  tr.querySelector('.job-toggle').setAttribute('aria-expanded', 'true');
+  fillDetails(row, job);
+}
+
+async function loadFailures(id) {
+  const info = details.get(id) || {};
+  details.set(id, info);
+  info.loading = true;
+  info.failedAt = jobs.get(id)?.items_failed;
+  info.statusAt = jobs.get(id)?.status;
+  try {
+    const job = await api(`/api/jobs/${id}`);
+    info.list = job.failures || [];
+    info.error = null;
+    upsert(job);
+  } catch (err) {
+    info.error = errorMessage(err);
+    if (err.status === 404) forget(id);
+  } finally {
+    info.loading = false;
+  }
+  const job = jobs.get(id);
+  if (job && expanded.has(id)) ensureDetails(job);
+}
+
+/** Refetch the failures of an open job when its failed count or status moved (at most every 1.5 s). */
+function maybeRefreshFailures(job) {
+  const info = details.get(job.id);
+  if (!info || info.loading || info.timer) return;
+  if (info.failedAt === job.items_failed && info.statusAt === job.status) return;
+  info.timer = setTimeout(() => {
+    info.timer = null;
+    if (expanded.has(job.id)) loadFailures(job.id);
+  }, 1500);
+}
+
+function toggle(id) {
+  const tr = rowOf(id);
+  if (!tr) return;
+  if (expanded.has(id)) {
+    expanded.delete(id);
+    detailsOf(id)?.remove();
+    tr.classList.remove('is-expanded');
+    tr.querySelector('.job-toggle').setAttribute('aria-expanded', 'false');
+  } else {
+    expanded.add(id);
+    loadFailures(id); // marks the entry as loading before the first render
+    ensureDetails(jobs.get(id));
+  }
+}
+
+// ---------- state ----------
+
+function noteKind(kind) {
+  if (!kind || kinds.has(kind)) return;
+  kinds.add(kind);
+  const keep = kindFilter.value;
+  kindFilter.replaceChildren(el('option', { value: '' }, 'All kinds'),
+    ...[...kinds].sort().map((k) => el('option', { value: k }, k)));
+  kindFilter.value = keep;
+}
+
+/** Store a job (REST reply or event); true when it was newer than what we had. */
+function store(job) {
+  if (!job || job.id == null) return false;
+  const summary = jobSummary(job);
+  if (!shouldApplyJob(summary, jobs.get(job.id))) return false;
+  jobs.set(job.id, summary);
+  receivedAt.set(job.id, Date.now());
+  noteKind(summary.kind);
+  return true;
+}
+
+/** Apply a job and show it; `how` is 'new' or 'updated' for live events. */
+function upsert(job, how) {
+  const previous = jobs.get(job?.id);
+  if (!store(job)) return;
+  const current = jobs.get(job.id);
+  let tr = rowOf(job.id);
+  if (!inView(current)) {
+    if (tr) removeRow(job.id);
+  } else if (tr) {
+    fillRow(tr, current);
+    if (how && previous && previous.status !== current.status) flashRow(tr, 'is-updated');
+  } else {
+    tr = buildRow(current);
+    placeRow(tr, current.id);
+    if (how) flashRow(tr, 'is-new');
+  }
+  if (tr?.isConnected && expanded.has(current.id)) {
+    ensureDetails(current);
+    maybeRefreshFailures(current);
+  }
+  updateCounts();
+}
+
+function forget(id) {
+  jobs.delete(id);
+  receivedAt.delete(id);
+  expanded.delete(id);
+  details.delete(id);
+  confirming.delete(id);
+  removeRow(id);
+  updateCounts();
+}
+
+/** Rebuild the whole table from the map (after a filter change or a new page). */
+function renderAll() {
+  const rows = [...jobs.values()].filter(inView).sort((a, b) => b.id - a.id);
+  tbody.replaceChildren(...rows.map(buildRow));
+  for (const job of rows) if (expanded.has(job.id)) ensureDetails(job);
+  updateCounts();
+}
+
+/** Load the first page for the current filter, or (older=true) the next older page. */
+async function loadView(older = false) {
+  const seq = ++viewSeq;
+  const q = new URLSearchParams({ limit: PAGE_SIZE });
+  if (filter.status) q.set('status', filter.status);
+  if (filter.kind) q.set('kind', filter.kind);
+  if (older && nextBefore != null) q.set('before', nextBefore);
+  const res = await api(`/api/jobs?${q}`);
+  if (seq !== viewSeq) return; // the filter changed meanwhile
+  const items = res?.items || [];
+  nextBefore = res?.next_before ?? null;
+  floorId = nextBefore == null || !items.length ? null : Math.min(...items.map((j) => j.id));
+  for (const job of items) store(job);
+  renderAll();
+}
+
+// ---------- stats ----------
+
+let statsFailed = false;
+
+function setStat(id, value, text) {
+  const node = document.getElementById(id);
+  const raw = value == null ? '' : String(value);
+  if (node.dataset.value === raw && node.textContent === text) return;
+  node.dataset.value = raw;
+  node.textContent = text;
+}
+
+async function loadStats() {
+  try {
+    const s = await api('/api/jobs/stats');
+    statsFailed = false;
+    setStat('stat-total', s.total_jobs, formatNumber(s.total_jobs));
+    setStat('stat-active', s.active_jobs, formatNumber(s.active_jobs));
+    setStat('stat-completed-today', s.completed_today, formatNumber(s.completed_today));
+    setStat('stat-failed', s.failed_jobs, formatNumber(s.failed_jobs));
+    setStat('stat-items', s.total_items_processed, formatNumber(s.total_items_processed));
+    setStat('stat-success-rate', s.success_rate, s.success_rate == null ? '—' : `${s.success_rate}%`);
+  } catch (err) {
+    if (!statsFailed) toast(`Could not load job statistics: ${errorMessage(err)}`);
+    statsFailed = true;
+  }
+}
+
+// Stats are not pushed: refetch after job events, at most once per second.
+const statsSoon = throttle(loadStats, 1000);
+
+// ---------- live ----------
+
+function onEvent(frame) {
+  if (frame.channel !== 'jobs' || !frame.data) return;
+  upsert(frame.data, frame.event === 'job.created' ? 'new' : 'updated');
+  statsSoon();
+}
+
+// Running durations tick every second; ages refresh every 5 s.
+let ticks = 0;
+function tick() {
+  const now = Date.now();
+  for (const tr of tbody.querySelectorAll(':scope > tr.job-row[data-status="running"]')) {
+    const job = jobs.get(Number(tr.dataset.jobId));
+    if (job) tr.querySelector('.job-duration').textContent = formatDuration(jobElapsed(job, receivedAt.get(job.id), now));
+  }
+  if (++ticks % 5 === 0) refreshTimes(tbody);
+}
+
+// ---------- actions ----------
+
+/** After a row's buttons were rebuilt, put focus back inside the row rather than on <body>. */
+function refocus(tr, selector) {
+  if (document.activeElement && document.activeElement !== document.body) return;
+  (tr.querySelector(`${selector}:not(:disabled)`) || tr.querySelector('.job-toggle'))?.focus({ preventScroll: true });
+}
+
+async function refetch(id) {
+  try {
+    upsert(await api(`/api/jobs/${id}`));
+  } catch (err) {
+    if (err.status === 404) forget(id);
+  }
+}
+
+async function cancelJob(id, button) {
+  try {
+    const job = await busy(button, () => api(`/api/jobs/${id}/cancel`, { method: 'POST', body: {} }));
+    upsert(job);
+    statsSoon();
+  } catch (err) {
+    toast(errorMessage(err));
+    if (err.status === 409 || err.status === 404) refetch(id);
+  }
+  const tr = rowOf(id);
+  if (tr) refocus(tr, '.delete-job');
+}
+
+async function deleteJob(id, button) {
+  const tr = rowOf(id);
+  try {
+    await busy(tr ? [...tr.querySelectorAll('.col-actions button')] : button,
+      () => api(`/api/jobs/${id}`, { method: 'DELETE' }));
+    const name = jobs.get(id)?.name;
+    forget(id);
+    statsSoon();
+    toast(name ? `Deleted “${name}”.` : 'Job deleted.', 'success');
+  } catch (err) {
+    confirming.delete(id);
+    toast(errorMessage(err));
+    if (err.status === 404) forget(id);
+    else refetch(id);
+    const job = jobs.get(id);
+    const row = rowOf(id);
+    if (job && row) { fillActions(row, job); refocus(row, '.delete-job'); }
+  }
+}
+
+function setConfirming(id, on) {
+  const tr = rowOf(id);
+  const job = jobs.get(id);
+  if (!tr || !job) return;
+  if (on) confirming.add(id); else confirming.delete(id);
+  fillActions(tr, job);
+  tr.querySelector(on ? '.confirm-delete-job' : '.delete-job')?.focus();
+}
+
+tbody.addEventListener('click', (ev) => {
+  const button = ev.target.closest('button');
+  const tr = ev.target.closest('tr.job-row');
+  if (button) {
+    if (!tr) return; // buttons in a details row: none yet
+    const id = Number(tr.dataset.jobId);
+    if (button.classList.contains('job-toggle')) toggle(id);
+    else if (button.classList.contains('cancel-job')) cancelJob(id, button);
+    else if (button.classList.contains('delete-job')) setConfirming(id, true);
+    else if (button.classList.contains('cancel-delete-job')) setConfirming(id, false);
+    else if (button.classList.contains('confirm-delete-job')) deleteJob(id, button);
+    return;
+  }
+  if (!tr || ev.target.closest('a, input, select, textarea')) return;
+  if (window.getSelection()?.toString()) return; // the user was selecting text
+  toggle(Number(tr.dataset.jobId));
+});
+
+tbody.addEventListener('keydown', (ev) => {
+  if (ev.key !== 'Escape') return;
+  const tr = ev.target.closest('tr.job-row');
+  if (tr && confirming.has(Number(tr.dataset.jobId))) setConfirming(Number(tr.dataset.jobId), false);
+});
+
+// ---------- filters ----------
+
+function readFilterFromUrl() {
+  const q = new URLSearchParams(location.search);
+  const status = q.get('status') || '';
+  filter.status = STATUSES.includes(status) ? status : '';
+  filter.kind = q.get('kind') || '';
+  if (filter.kind) noteKind(filter.kind);
+  statusFilter.value = filter.status;
+  kindFilter.value = filter.kind;
+}
+
+function writeFilterToUrl() {
+  const q = new URLSearchParams();
+  if (filter.status) q.set('status', filter.status);
+  if (filter.kind) q.set('kind', filter.kind);
+  const search = q.toString();
+  history.replaceState(null, '', search ? `${location.pathname}?${search}` : location.pathname);
+}
+
+async function onFilterChange() {
+  filter.status = statusFilter.value;
+  filter.kind = kindFilter.value;
+  writeFilterToUrl();
+  floorId = null;
+  nextBefore = null;
+  renderAll(); // show what we already have at once; the fetch fills in the rest
+  try {
+    await loadView();
+  } catch (err) {
+    toast(`Could not load jobs: ${errorMessage(err)}`);
+  }
+}
+
+statusFilter.addEventListener('change', onFilterChange);
+kindFilter.addEventListener('change', onFilterChange);
+
+moreButton.addEventListener('click', async () => {
+  try {
+    await busy(moreButton, () => loadView(true));
+  } catch (err) {
+    toast(`Could not load older jobs: ${errorMessage(err)}`);
+  }
+});
+
+// ---------- boot ----------
+
+async function boot() {
+  let me;
+  try {
+    me = await requireUser('ADMIN'); // ADMIN_LIMITED goes to /my
+  } catch (err) {
+    if (err.status === 0) toast(errorMessage(err));
+    return;
+  }
+  setupHeader(me);
+  readFilterFromUrl();
+
+  new LiveClient({
+    channels: ['jobs'],
+    async onReady(_user, _lastEventId, isFirst) {
+      if (isFirst) await Promise.all([loadView(), loadStats()]);
+    },
+    onEvent,
+    onError: (message) => toast(message),
+  }).start();
+
+  setInterval(tick, 1000);
+}
+
+boot();
