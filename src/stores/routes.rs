@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::service::{self, ItemView, NewItem, ProductView, StoreChanges, StoreView};
+use super::service::{self, ItemView, NewItem, PricePointView, ProductView, StoreChanges, StoreView};
 use crate::{
     auth::AdminUser,
     error::{AppJson, Result},
@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/stores/scrape", post(scrape_stores))
         .route("/api/stores/{id}", patch(update_store))
         .route("/api/stores/{id}/items", get(list_items).post(add_item))
+        .route("/api/stores/{id}/items/{item_id}/history", get(item_history))
         .route("/api/stores/{id}/scrape", post(scrape_store))
         .route("/api/stores/{id}/jobs", get(store_jobs))
         .route("/api/products", get(list_products))
@@ -132,4 +133,12 @@ async fn list_products(
     Query(search): Query<Search>,
 ) -> Result<AppJson<Vec<ProductView>>> {
     Ok(AppJson(service::list_products(&state, search.search.as_deref()).await?))
+}
+
+async fn item_history(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path((id, item_id)): Path<(i64, i64)>,
+) -> Result<AppJson<Vec<PricePointView>>> {
+    Ok(AppJson(service::price_history(&state, id, item_id).await?))
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{price::freshness, scrape::scrape_store};
 use crate::{
     auth::CurrentUser,
-    entity::{product, store, store_item},
+    entity::{price_point, product, store, store_item},
     error::{AppError, Result, ResultExt},
     jobs::{
         JobView,
@@ -306,7 +306,7 @@ pub struct CheapestOffer {
 pub async fn list_products(state: &AppState, search: Option<&str>) -> Result<Vec<ProductView>> {
     let mut query = product::Entity::find();
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
-        let pattern = format!("%{}%", search.to_lowercase().replace('\\', "").replace('%', "").replace('_', ""));
+        let pattern = format!("%{}%", search.to_lowercase().replace(['\\', '%', '_'], ""));
         query = query.filter(
             Expr::expr(Func::lower(Expr::col(product::Column::Name)))
                 .like(pattern.clone())
@@ -354,5 +354,33 @@ pub async fn list_products(state: &AppState, search: Option<&str>) -> Result<Vec
             stock: p.stock,
             updated_at: p.updated_at,
         })
+        .collect())
+}
+
+/// One recorded price of an item.
+#[derive(Debug, Serialize)]
+pub struct PricePointView {
+    pub price: f64,
+    pub in_stock: Option<bool>,
+    pub scraped_at: DateTime<Utc>,
+}
+
+/// The price history of one item of a store, oldest first (at most the latest 1000 points).
+pub async fn price_history(state: &AppState, store_id: i64, item_id: i64) -> Result<Vec<PricePointView>> {
+    let item = store_item::Entity::find_by_id(item_id)
+        .one(&state.db)
+        .await?
+        .filter(|i| i.store_id == store_id)
+        .ok_or_else(|| AppError::NotFound(format!("store {store_id} has no item {item_id}")))?;
+    let mut points = price_point::Entity::find()
+        .filter(price_point::Column::ItemId.eq(item.id))
+        .order_by_desc(price_point::Column::Id)
+        .limit(1000)
+        .all(&state.db)
+        .await?;
+    points.reverse();
+    Ok(points
+        .into_iter()
+        .map(|p| PricePointView { price: p.price, in_stock: p.in_stock, scraped_at: p.scraped_at })
         .collect())
 }

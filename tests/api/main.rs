@@ -7,9 +7,14 @@
 mod auth;
 mod browser;
 mod helpers;
+mod imports;
+mod jobs;
+mod locks;
 mod ops;
 mod postgres;
 mod scale;
+mod scraping;
+mod shop;
 mod tasks;
 mod users;
 mod websocket;

@@ -5,7 +5,7 @@
 import { api } from './api.js';
 import { LiveClient } from './live.js';
 import {
-  el, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, refreshTimes,
+  el, setChildren, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, refreshTimes,
   formatDuration, formatNumber, throttle, isJobActive, shouldApplyJob, jobSummary,
   jobProgress, updateJobProgress, failedCount, jobElapsed,
 } from './ui.js';
@@ -74,7 +74,7 @@ function fillRow(tr, job) {
   scope.textContent = job.scope || '';
   scope.hidden = !job.scope;
 
-  tr.querySelector('.col-status').replaceChildren(statusBadge(job.status),
+  setChildren(tr.querySelector('.col-status'), statusBadge(job.status),
     job.cancel_requested && isJobActive(job) ? el('span', { class: 'cancel-note' }, 'Cancel requested') : null);
   updateJobProgress(tr.querySelector('.job-progress'), job);
   tr.querySelector('.col-failed').replaceChildren(failedCount(job));
@@ -173,7 +173,7 @@ function fillDetails(tr, job) {
     ];
   }
 
-  tr.querySelector('.job-details-body').replaceChildren(
+  setChildren(tr.querySelector('.job-details-body'),
     el('dl', { class: 'detail-grid' },
       detailFact('Job', `#${job.id} · ${job.kind || '—'}`, job.scope ? ` · ${job.scope}` : ''),
       detailFact('Created', absTime(job.created_at), ` by ${who}`),

@@ -20,6 +20,13 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** node.replaceChildren(...) that skips null/false and flattens arrays, like el(). */
+export function setChildren(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
 function append(node, children) {
   for (const child of children) {
     if (child == null || child === false) continue;

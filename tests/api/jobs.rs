@@ -1,0 +1,301 @@
+//! Jobs: the external-worker protocol, coalesced progress, stats, roles, zombies.
+
+use std::time::Instant;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn create_job(app: &TestApp, token: &str, body: Value) -> Value {
+    let (status, job) = app.post_json("/api/jobs", Some(token), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    job
+}
+
+async fn finish(app: &TestApp, token: &str, id: i64, body: Value) -> Value {
+    let (status, job) = app.post_json(&format!("/api/jobs/{id}/finish"), Some(token), &body).await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    job
+}
+
+/// Reads frames until `kind` arrives for the job; returns it and every job frame before it.
+async fn until_event(ws: &mut WsClient, job_id: i64, kind: &str) -> (Value, Vec<Value>) {
+    let mut before = Vec::new();
+    loop {
+        let frame = ws.next_json().await;
+        if frame["data"]["id"] != job_id {
+            continue;
+        }
+        if frame["event"] == kind {
+            return (frame, before);
+        }
+        before.push(frame);
+    }
+}
+
+#[tokio::test]
+async fn an_external_worker_reports_and_dashboards_follow_live() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let mut dashboard = app.ws_subscribed(&admin, &["jobs"], None).await;
+    let job = create_job(
+        &app,
+        &admin,
+        json!({"kind": "export", "name": "Nightly export", "scope": "shop:1", "items_total": 100}),
+    )
+    .await;
+    let id = job["id"].as_i64().unwrap();
+    assert_eq!(job["status"], "running");
+    assert_eq!(job["progress_percent"], 0.0);
+    assert_eq!(job["cancel_requested"], false);
+    assert_eq!(dashboard.expect_event("job.created").await["data"]["id"], id);
+    assert_eq!(dashboard.expect_event("job.started").await["data"]["status"], "running");
+
+    let (status, reported) = app
+        .post_json(
+            &format!("/api/jobs/{id}/progress"),
+            Some(&admin),
+            &json!({"items_processed": 40, "items_failed": 2, "message": "halfway"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reported}");
+    assert_eq!(reported["items_processed"], 40);
+    assert_eq!(reported["progress_percent"], 40.0);
+    assert_eq!(reported["remaining_items"], 60);
+    let progress = dashboard.expect_event("job.progress").await;
+    assert_eq!(progress["data"]["items_failed"], 2);
+    assert_eq!(progress["data"]["message"], "halfway");
+
+    let done = finish(&app, &admin, id, json!({"status": "completed"})).await;
+    assert_eq!(done["status"], "completed");
+    assert!(done["duration_ms"].as_i64().unwrap() >= 0);
+    assert!(done["finished_at"].is_string());
+    let completed = dashboard.expect_event("job.completed").await;
+    assert_eq!(completed["data"]["items_processed"], 40);
+
+    let again = app.post_json(&format!("/api/jobs/{id}/progress"), Some(&admin), &json!({"items_processed": 41})).await;
+    assert_error(&again, StatusCode::CONFLICT, "invalid_state");
+    let (status, detail) = app.get(&format!("/api/jobs/{id}"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["status"], "completed");
+    assert_eq!(detail["failures"], json!([]));
+}
+
+#[tokio::test]
+async fn progress_events_are_coalesced_and_the_last_state_arrives() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let mut dashboard = app.ws_subscribed(&admin, &["job:1", "jobs"], None).await;
+    let job = create_job(&app, &admin, json!({"kind": "sync", "name": "Sync", "items_total": 200})).await;
+    let id = job["id"].as_i64().unwrap();
+    let started = Instant::now();
+    for n in 1..=200 {
+        let (status, _) =
+            app.post_json(&format!("/api/jobs/{id}/progress"), Some(&admin), &json!({"items_processed": n})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let elapsed = started.elapsed();
+    finish(&app, &admin, id, json!({"status": "completed"})).await;
+    let (completed, before) = until_event(&mut dashboard, id, "job.completed").await;
+    let progress: Vec<&Value> = before.iter().filter(|f| f["event"] == "job.progress").collect();
+    let allowed = (elapsed.as_millis() / 200) as usize + 2;
+    assert!(progress.len() <= allowed, "{} progress events in {elapsed:?} (at most {allowed})", progress.len());
+    assert!(progress.len() < 200, "200 reports were coalesced");
+    assert_eq!(
+        progress.last().unwrap()["data"]["items_processed"],
+        200,
+        "the last state before the finish is delivered"
+    );
+    assert_eq!(completed["data"]["items_processed"], 200);
+    assert_eq!(completed["data"]["progress_percent"], 100.0);
+    let (_, stored) = app.get(&format!("/api/jobs/{id}"), Some(&admin)).await;
+    assert_eq!(stored["items_processed"], 200);
+}
+
+#[tokio::test]
+async fn cancel_delete_and_exclusive_jobs() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let job =
+        create_job(&app, &admin, json!({"kind": "backup", "name": "Backup", "scope": "db", "exclusive": true})).await;
+    let id = job["id"].as_i64().unwrap();
+    let second = app
+        .post_json(
+            "/api/jobs",
+            Some(&admin),
+            &json!({"kind": "backup", "name": "Backup again", "scope": "db", "exclusive": true}),
+        )
+        .await;
+    assert_error(&second, StatusCode::CONFLICT, "already_running");
+    let message = second.1["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("job {id}")) && message.contains("started"), "{message}");
+    create_job(&app, &admin, json!({"kind": "backup", "name": "Other scope", "scope": "files", "exclusive": true}))
+        .await;
+
+    assert_error(
+        &app.request(Method::DELETE, &format!("/api/jobs/{id}"), Some(&admin), None).await,
+        StatusCode::CONFLICT,
+        "invalid_state",
+    );
+    let (status, cancelled) = app.post(&format!("/api/jobs/{id}/cancel"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(cancelled["cancel_requested"], true);
+    assert_eq!(cancelled["status"], "running", "a worker's job runs until the worker stops it");
+    let (_, seen) =
+        app.post_json(&format!("/api/jobs/{id}/progress"), Some(&admin), &json!({"items_processed": 1})).await;
+    assert_eq!(seen["cancel_requested"], true, "the worker learns it should stop");
+    let stopped = finish(&app, &admin, id, json!({"status": "cancelled"})).await;
+    assert_eq!(stopped["status"], "cancelled");
+    assert_error(
+        &app.post(&format!("/api/jobs/{id}/cancel"), Some(&admin)).await,
+        StatusCode::CONFLICT,
+        "invalid_state",
+    );
+    let (status, _) = app.request(Method::DELETE, &format!("/api/jobs/{id}"), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_error(&app.get(&format!("/api/jobs/{id}"), Some(&admin)).await, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn stats_match_the_jobs() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let (_, empty) = app.get("/api/jobs/stats", Some(&admin)).await;
+    assert_eq!(
+        empty,
+        json!({"total_jobs": 0, "active_jobs": 0, "completed_today": 0, "failed_jobs": 0, "total_items_processed": 0, "success_rate": null})
+    );
+    for (processed, outcome) in [(10, Some("completed")), (5, Some("completed")), (3, Some("failed")), (7, None)] {
+        let job = create_job(&app, &admin, json!({"kind": "count", "name": "Counting", "items_total": 10})).await;
+        let id = job["id"].as_i64().unwrap();
+        app.post_json(&format!("/api/jobs/{id}/progress"), Some(&admin), &json!({"items_processed": processed})).await;
+        if let Some(status) = outcome {
+            finish(&app, &admin, id, json!({"status": status, "error_message": "disk full"})).await;
+        }
+    }
+    let (status, stats) = app.get("/api/jobs/stats", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        stats,
+        json!({"total_jobs": 4, "active_jobs": 1, "completed_today": 2, "failed_jobs": 1, "total_items_processed": 25, "success_rate": 66.7})
+    );
+
+    let (_, failed) = app.get("/api/jobs?status=failed", Some(&admin)).await;
+    assert_eq!(failed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(failed["items"][0]["error_message"], "disk full");
+    let (_, page) = app.get("/api/jobs?kind=count&limit=3", Some(&admin)).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+    let next = page["next_before"].as_i64().unwrap();
+    let (_, rest) = app.get(&format!("/api/jobs?kind=count&limit=3&before={next}"), Some(&admin)).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(rest["next_before"].is_null());
+    assert_error(
+        &app.get("/api/jobs?status=sleeping", Some(&admin)).await,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+    );
+}
+
+#[tokio::test]
+async fn only_admins_see_or_touch_jobs() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let ann = app.token(ANN).await;
+    let job = create_job(&app, &admin, json!({"kind": "x", "name": "Secret"})).await;
+    let id = &job["id"];
+    for (method, path) in [
+        (Method::GET, "/api/jobs".to_owned()),
+        (Method::GET, "/api/jobs/stats".to_owned()),
+        (Method::GET, format!("/api/jobs/{id}")),
+        (Method::POST, format!("/api/jobs/{id}/cancel")),
+        (Method::DELETE, format!("/api/jobs/{id}")),
+        (Method::POST, "/api/stores/scrape".to_owned()),
+        (Method::GET, "/api/stores".to_owned()),
+        (Method::POST, "/api/imports/catalog".to_owned()),
+        (Method::GET, "/api/products".to_owned()),
+    ] {
+        let response = app.request(method.clone(), &path, Some(&ann), Some(&json!({}))).await;
+        assert_error(&response, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let mut ws = app.ws(&ann).await;
+    for channel in ["jobs", &format!("job:{id}")] {
+        ws.send_json(json!({"type": "subscribe", "channels": [channel]})).await;
+        assert_eq!(ws.next_json().await["code"], "forbidden");
+    }
+}
+
+#[tokio::test]
+async fn bad_worker_input_is_refused() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    for (body, field) in [
+        (json!({"name": "No kind"}), "kind"),
+        (json!({"kind": "has space", "name": "x"}), "kind"),
+        (json!({"kind": "scrape_store", "name": "x"}), "kind"),
+        (json!({"kind": "k", "name": ""}), "name"),
+        (json!({"kind": "k", "name": "x", "items_total": -1}), "items_total"),
+    ] {
+        let response = app.post_json("/api/jobs", Some(&admin), &body).await;
+        assert_error(&response, StatusCode::BAD_REQUEST, "validation_failed");
+        assert!(response.1["error"]["message"].as_str().unwrap().contains(field), "{field}: {}", response.1);
+    }
+    let job = create_job(&app, &admin, json!({"kind": "k", "name": "x", "items_total": 10})).await;
+    let path = format!("/api/jobs/{}/progress", job["id"]);
+    for (body, field) in [
+        (json!({"items_processed": -1}), "items_processed"),
+        (json!({"items_processed": 11}), "items_processed"),
+        (json!({"items_processed": 2, "items_failed": 3}), "items_failed"),
+        (json!({"percent": 3}), "percent"),
+    ] {
+        let response = app.post_json(&path, Some(&admin), &body).await;
+        assert_error(&response, StatusCode::BAD_REQUEST, "validation_failed");
+        assert!(response.1["error"]["message"].as_str().unwrap().contains(field), "{field}: {}", response.1);
+    }
+    let finish =
+        app.post_json(&format!("/api/jobs/{}/finish", job["id"]), Some(&admin), &json!({"status": "done"})).await;
+    assert_error(&finish, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_error(
+        &app.post_json("/api/jobs/9999/progress", Some(&admin), &json!({})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+}
+
+#[tokio::test]
+async fn jobs_left_running_by_a_dead_process_fail_at_the_next_start() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let (database, url) = TestDatabase::create().await;
+    let mut first = spawn_on(&url, |_| {}).await;
+    let now = chrono::Utc::now();
+    let left_running = |runner: &str, kind: &str| taskwire::entity::job::ActiveModel {
+        kind: Set(kind.into()),
+        name: Set(format!("{kind} left behind")),
+        status: Set("running".into()),
+        runner: Set(runner.into()),
+        items_total: Set(10),
+        items_processed: Set(4),
+        items_failed: Set(0),
+        created_at: Set(now),
+        started_at: Set(Some(now)),
+        updated_at: Set(now),
+        heartbeat_at: Set(Some(now - chrono::Duration::minutes(5))),
+        cancel_requested: Set(false),
+        ..Default::default()
+    };
+    let zombie = left_running("server", "scrape_store").insert(&first.state.db).await.unwrap();
+    let external = left_running("external", "export").insert(&first.state.db).await.unwrap();
+    first.stop().await;
+
+    let second = spawn_on(&url, |_| {}).await;
+    taskwire::users::service::create_user(&second.state.db, ADMIN.0, ADMIN.1, "ADMIN").await.unwrap();
+    let admin = second.token(ADMIN).await;
+    let (_, job) = second.get(&format!("/api/jobs/{}", zombie.id), Some(&admin)).await;
+    assert_eq!(job["status"], "failed");
+    assert_eq!(job["error_message"], "interrupted by restart");
+    assert_eq!(job["items_processed"], 4);
+    let (_, job) = second.get(&format!("/api/jobs/{}", external.id), Some(&admin)).await;
+    assert_eq!(job["status"], "running", "a worker's job does not depend on the server process");
+    drop(second);
+    drop(database);
+}

@@ -1,0 +1,214 @@
+//! Stores and scraping against a real HTTP server playing the shop.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{helpers::*, shop::FakeShop};
+
+async fn create_store(app: &TestApp, token: &str, name: &str) -> i64 {
+    let (status, store) = app.post_json("/api/stores", Some(token), &json!({"name": name})).await;
+    assert_eq!(status, StatusCode::CREATED, "{store}");
+    store["id"].as_i64().unwrap()
+}
+
+async fn add_item(app: &TestApp, token: &str, store: i64, body: Value) -> Value {
+    let (status, item) = app.post_json(&format!("/api/stores/{store}/items"), Some(token), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{item}");
+    item
+}
+
+/// Waits for a job's final event and returns it.
+pub async fn job_end(ws: &mut WsClient, job_id: i64) -> Value {
+    loop {
+        let frame = ws.next_json().await;
+        let kind = frame["event"].as_str().unwrap_or_default();
+        if frame["data"]["id"] == job_id && matches!(kind, "job.completed" | "job.failed" | "job.cancelled") {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_scrape_records_prices_and_says_why_items_failed() {
+    let shop = FakeShop::start().await;
+    let app = spawn_app_with(|c| c.scrape_timeout = Duration::from_millis(300)).await;
+    let admin = app.token(ADMIN).await;
+    let mut dashboard = app.ws_subscribed(&admin, &["jobs"], None).await;
+    let store = create_store(&app, &admin, "Shop A").await;
+    for n in 1..=5 {
+        add_item(
+            &app,
+            &admin,
+            store,
+            json!({"name": format!("Good {n}"), "url": shop.url(&format!("/item/{n}")), "stock_selector": ".stock"}),
+        )
+        .await;
+    }
+    for path in ["/missing", "/noprice", "/garbage", "/slow"] {
+        add_item(&app, &admin, store, json!({"name": path, "url": shop.url(path)})).await;
+    }
+    let (status, job) = app.post(&format!("/api/stores/{store}/scrape"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(job["kind"], "scrape_store");
+    assert_eq!(job["scope"], format!("store:{store}"));
+    let id = job["id"].as_i64().unwrap();
+    let end = job_end(&mut dashboard, id).await;
+    assert_eq!(end["event"], "job.completed", "{end}");
+    assert_eq!(end["data"]["items_total"], 9);
+    assert_eq!(end["data"]["items_processed"], 9);
+    assert_eq!(end["data"]["items_failed"], 4);
+
+    let (_, detail) = app.get(&format!("/api/jobs/{id}"), Some(&admin)).await;
+    let reasons: Vec<String> =
+        detail["failures"].as_array().unwrap().iter().map(|f| f["reason"].as_str().unwrap().to_owned()).collect();
+    for expected in ["HTTP 404", "timed out", "found nothing", "unparsable price"] {
+        assert!(reasons.iter().any(|r| r.contains(expected)), "{expected} in {reasons:?}");
+    }
+
+    let (_, items) = app.get(&format!("/api/stores/{store}/items"), Some(&admin)).await;
+    let items = items.as_array().unwrap();
+    let good: Vec<&Value> = items.iter().filter(|i| i["name"].as_str().unwrap().starts_with("Good")).collect();
+    assert_eq!(good.iter().map(|i| i["price"].as_f64().unwrap()).collect::<Vec<_>>(), [10.0, 20.0, 30.0, 40.0, 50.0]);
+    assert!(good.iter().all(|i| i["freshness"] == "fresh" && i["in_stock"] == true && i["last_error"].is_null()));
+    let missing = items.iter().find(|i| i["name"] == "/missing").unwrap();
+    assert_eq!(missing["freshness"], "never");
+    assert_eq!(missing["last_error"], "HTTP 404");
+
+    // A second scrape adds to the price history.
+    let (_, again) = app.post(&format!("/api/stores/{store}/scrape"), Some(&admin)).await;
+    job_end(&mut dashboard, again["id"].as_i64().unwrap()).await;
+    let (status, history) =
+        app.get(&format!("/api/stores/{store}/items/{}/history", good[0]["id"]), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    assert_eq!(history[0]["price"], 10.0);
+    let (_, jobs) = app.get(&format!("/api/stores/{store}/jobs"), Some(&admin)).await;
+    assert_eq!(jobs["items"].as_array().unwrap().len(), 2);
+    let (_, stores) = app.get("/api/stores", Some(&admin)).await;
+    assert_eq!(stores[0]["items_count"], 9);
+    assert!(stores[0]["last_scraped_at"].is_string());
+}
+
+#[tokio::test]
+async fn several_stores_at_once_and_the_cheapest_store_per_product() {
+    let shop = FakeShop::start().await;
+    let catalog = tempdir_with(&[("catalog.csv", "sku,name,price\nSP-1,Ball,120.00\nSP-2,Net,50\n")]);
+    let dir = catalog.clone();
+    let app = spawn_app_with(move |c| c.catalog_dir = dir).await;
+    let admin = app.token(ADMIN).await;
+    let mut dashboard = app.ws_subscribed(&admin, &["jobs"], None).await;
+    let (_, import) = app.post_json("/api/imports/catalog", Some(&admin), &json!({})).await;
+    job_end(&mut dashboard, import["id"].as_i64().unwrap()).await;
+
+    let a = create_store(&app, &admin, "Shop A").await;
+    let b = create_store(&app, &admin, "Shop B").await;
+    add_item(&app, &admin, a, json!({"name": "Ball", "url": shop.url("/item/10"), "sku": "SP-1"})).await;
+    add_item(&app, &admin, b, json!({"name": "Ball", "url": shop.url("/item/8"), "sku": "SP-1"})).await;
+    let (status, jobs) = app.post_json("/api/stores/scrape", Some(&admin), &json!({"store_ids": [a, b]})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{jobs}");
+    let jobs = jobs.as_array().unwrap().clone();
+    assert_eq!(jobs.len(), 2);
+    for job in &jobs {
+        assert_eq!(job_end(&mut dashboard, job["id"].as_i64().unwrap()).await["event"], "job.completed");
+    }
+    let (_, products) = app.get("/api/products?search=ball", Some(&admin)).await;
+    assert_eq!(products.as_array().unwrap().len(), 1);
+    assert_eq!(products[0]["price"], 120.0);
+    assert_eq!(products[0]["cheapest"]["store_name"], "Shop B");
+    assert_eq!(products[0]["cheapest"]["price"], 80.0);
+
+    let (status, _) =
+        app.request(Method::PATCH, &format!("/api/stores/{b}"), Some(&admin), Some(&json!({"is_active": false}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, products) = app.get("/api/products?search=SP-1", Some(&admin)).await;
+    assert_eq!(products[0]["cheapest"]["store_name"], "Shop A", "inactive stores are not offers");
+    assert_error(
+        &app.post(&format!("/api/stores/{b}/scrape"), Some(&admin)).await,
+        StatusCode::CONFLICT,
+        "invalid_state",
+    );
+    assert_error(&app.post("/api/stores/424242/scrape", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(
+        &app.post_json("/api/stores/scrape", Some(&admin), &json!({"store_ids": []})).await,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+    );
+    let _ = std::fs::remove_dir_all(catalog);
+}
+
+#[tokio::test]
+async fn a_running_scrape_stops_when_cancelled() {
+    let shop = FakeShop::start().await;
+    let app = spawn_app_with(|c| c.scrape_concurrency = 1).await;
+    let admin = app.token(ADMIN).await;
+    let mut dashboard = app.ws_subscribed(&admin, &["jobs"], None).await;
+    let store = create_store(&app, &admin, "Sleepy shop").await;
+    for n in 1..=30 {
+        add_item(&app, &admin, store, json!({"name": format!("Item {n}"), "url": shop.url(&format!("/sleepy/{n}"))}))
+            .await;
+    }
+    let (_, job) = app.post(&format!("/api/stores/{store}/scrape"), Some(&admin)).await;
+    let id = job["id"].as_i64().unwrap();
+    assert_error(
+        &app.post(&format!("/api/stores/{store}/scrape"), Some(&admin)).await,
+        StatusCode::CONFLICT,
+        "already_running",
+    );
+    // Wait until it has made progress, then cancel.
+    loop {
+        let frame = dashboard.next_json().await;
+        if frame["data"]["id"] == id && frame["data"]["items_processed"].as_i64().unwrap_or(0) >= 1 {
+            break;
+        }
+    }
+    let (status, _) = app.post(&format!("/api/jobs/{id}/cancel"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let end = job_end(&mut dashboard, id).await;
+    assert_eq!(end["event"], "job.cancelled");
+    let processed = end["data"]["items_processed"].as_i64().unwrap();
+    assert!(processed < 30, "stopped early, after {processed} items");
+    assert!(end["data"]["finished_at"].is_string());
+}
+
+#[tokio::test]
+async fn bad_store_input_is_refused() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let store = create_store(&app, &admin, "Shop").await;
+    assert_error(
+        &app.post_json("/api/stores", Some(&admin), &json!({"name": "Shop"})).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
+    assert_error(
+        &app.post_json("/api/stores", Some(&admin), &json!({"name": " "})).await,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+    );
+    for (body, field) in [
+        (json!({"name": "x", "url": "not a url"}), "url"),
+        (json!({"name": "x", "url": "ftp://example.com/a"}), "url"),
+        (json!({"name": "", "url": "http://example.com/a"}), "name"),
+        (json!({"name": "x", "url": "http://example.com/a", "price_selector": "[["}), "price_selector"),
+        (json!({"name": "x", "url": "http://example.com/a", "stock_selector": "##"}), "stock_selector"),
+    ] {
+        let response = app.post_json(&format!("/api/stores/{store}/items"), Some(&admin), &body).await;
+        assert_error(&response, StatusCode::BAD_REQUEST, "validation_failed");
+        assert!(response.1["error"]["message"].as_str().unwrap().contains(field), "{field}: {}", response.1);
+    }
+    assert_error(&app.get("/api/stores/999/items", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found");
+    let (_, items) = app.get(&format!("/api/stores/{store}/items"), Some(&admin)).await;
+    assert_eq!(items, json!([]), "nothing was added by bad input");
+}
+
+/// A fresh directory holding the given files.
+pub fn tempdir_with(files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("taskwire-catalog-{:016x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.join(name), content).unwrap();
+    }
+    dir
+}

@@ -1,0 +1,298 @@
+// Orders page (ADMIN and ADMIN_LIMITED): create orders and watch them live
+// until the provider answers. A completed order's PIN shows the moment its
+// event arrives. ADMIN sees everyone's orders and can trigger a check.
+
+import { api } from './api.js';
+import { LiveClient } from './live.js';
+import {
+  el, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, timeUntil,
+  refreshTimes, plural, insertSorted, syncEmpty, flash, fieldForMessage, setFieldError, replaceKeepingFocus,
+} from './ui.js';
+
+const PAGE_SIZE = 100;
+const FINAL = new Set(['completed', 'failed', 'cancelled']);
+const STAGE = { pending: 0, sent: 1, processing: 2, completed: 3, failed: 3, cancelled: 3 };
+const FOCUS_HOOKS = ['check-order', 'copy-pin'];
+
+const $ = (id) => document.getElementById(id);
+const list = $('orders-list');
+const count = $('orders-count');
+const moreButton = $('orders-more');
+const form = $('create-order-form');
+const submitButton = $('create-order-button');
+const formError = $('create-order-error');
+const inputs = {
+  product: $('order-product'),
+  package: $('order-package'),
+  user_identifier: $('order-user-identifier'),
+  extra_field: $('order-extra'),
+};
+const REQUIRED = {
+  product: 'Please enter the product.',
+  package: 'Please enter the package.',
+  user_identifier: 'Please enter the user identifier.',
+};
+
+const orders = new Map(); // id → Order
+let me = null;
+let nextBefore = null;
+
+/**
+ * Should `incoming` replace `current`? Orders carry no updated_at: order by
+ * lifecycle stage, then checks made, then last sync. A PIN is never taken away.
+ */
+function shouldApplyOrder(incoming, current) {
+  if (!current) return true;
+  if (JSON.stringify(incoming) === JSON.stringify(current)) return false;
+  const a = STAGE[incoming.status] ?? 1;
+  const b = STAGE[current.status] ?? 1;
+  if (a !== b) return a > b;
+  if (current.pin_code && !incoming.pin_code) return false;
+  const ca = incoming.check_attempts ?? 0;
+  const cb = current.check_attempts ?? 0;
+  if (ca !== cb) return ca > cb;
+  return (Date.parse(incoming.last_sync_at) || 0) >= (Date.parse(current.last_sync_at) || 0);
+}
+
+// ---------- cards ----------
+
+function fact(label, ...value) {
+  return el('div', { class: 'order-fact' }, el('dt', {}, label), el('dd', {}, ...value));
+}
+
+function creatorName(order) {
+  if (me && order.created_by === me.id) return 'you';
+  return order.created_by_name || (order.created_by != null ? `user #${order.created_by}` : 'unknown');
+}
+
+function pinBox(order) {
+  const labelId = `pin-label-${order.id}`;
+  return el('div', { class: 'pin-box' },
+    el('span', { class: 'pin-label', id: labelId }, 'PIN code'),
+    el('code', { class: 'pin-code', 'aria-labelledby': labelId }, order.pin_code),
+    el('button', {
+      type: 'button', class: 'btn btn-small copy-pin', 'aria-label': `Copy the PIN of order ${order.id}`,
+    }, 'Copy'));
+}
+
+function buildCard(order) {
+  const final = FINAL.has(order.status);
+  const titleId = `order-title-${order.id}`;
+  const checks = order.check_attempts ?? 0;
+  return el('article', {
+    class: 'order-card', dataset: { orderId: order.id, status: order.status }, 'aria-labelledby': titleId,
+  },
+  el('header', { class: 'task-head' },
+    el('h3', { class: 'order-title', id: titleId },
+      el('span', { class: 'order-product' }, order.product),
+      el('span', { class: 'order-package' }, ` · ${order.package}`)),
+    statusBadge(order.status, 'order-badge')),
+  el('p', { class: 'task-meta' },
+    el('span', { class: 'order-user' }, 'for ', el('strong', { class: 'order-user-identifier' }, order.user_identifier)),
+    me?.role === 'ADMIN' ? el('span', { class: 'order-creator' }, 'by ', creatorName(order)) : null,
+    el('span', { class: 'meta-age' }, 'created ', timeAgo(order.created_at)),
+    el('span', { class: 'order-number' }, `#${order.id}`)),
+  el('dl', { class: 'order-facts' },
+    fact('Provider ref',
+      order.provider_ref
+        ? el('span', { class: 'provider-ref', title: order.provider ? `Provider: ${order.provider}` : null }, order.provider_ref)
+        : el('span', { class: 'provider-ref muted' }, final ? '—' : 'not sent yet')),
+    fact('Checks', el('span', { class: 'check-attempts', dataset: { count: checks } }, plural(checks, 'check'))),
+    !final && order.next_check_at
+      ? fact('Next check', el('span', { class: 'next-check' }, 'next check ', timeUntil(order.next_check_at)))
+      : null,
+    order.last_sync_at ? fact('Last checked', timeAgo(order.last_sync_at)) : null,
+    order.completed_at ? fact('Completed', timeAgo(order.completed_at)) : null),
+  order.failure_reason || order.status === 'failed'
+    ? el('p', { class: 'failure-reason' }, el('span', { class: 'label' }, 'Failure: '), order.failure_reason || 'No reason given.')
+    : null,
+  order.pin_code ? pinBox(order) : null,
+  me?.role === 'ADMIN' && !final
+    ? el('div', { class: 'task-actions' },
+      el('button', {
+        type: 'button', class: 'btn btn-small check-order', 'aria-label': `Check order ${order.id} now`,
+      }, 'Check now'))
+    : null);
+}
+
+const cardOf = (id) => list.querySelector(`.order-card[data-order-id="${CSS.escape(String(id))}"]`);
+
+function render(order, highlight) {
+  const old = cardOf(order.id);
+  const card = buildCard(order);
+  card.dataset.sort = order.id;
+  if (old) replaceKeepingFocus(old, card, FOCUS_HOOKS); // same id: same place
+  else insertSorted(list, card, order.id, '.order-card'); // newest first
+  if (highlight) flash(card, highlight);
+  updateCounts();
+}
+
+function updateCounts() {
+  list.querySelector(':scope > .empty.loading')?.remove();
+  syncEmpty(list, '.order-card');
+  count.textContent = list.querySelectorAll(':scope > .order-card').length;
+  moreButton.hidden = nextBefore == null;
+}
+
+/** Apply an order from a REST reply or an event. Idempotent; stale copies are ignored. */
+function upsert(order, highlight) {
+  if (!order || order.id == null) return;
+  if (!shouldApplyOrder(order, orders.get(order.id))) return;
+  orders.set(order.id, order);
+  render(order, highlight);
+}
+
+// ---------- snapshot + live ----------
+
+async function loadPage(older = false) {
+  const q = new URLSearchParams({ limit: PAGE_SIZE });
+  if (older && nextBefore != null) q.set('before', nextBefore);
+  const res = await api(`/api/orders?${q}`);
+  nextBefore = res?.next_before ?? null;
+  if (!older) {
+    orders.clear();
+    list.replaceChildren();
+  }
+  for (const order of res?.items || []) upsert(order);
+  updateCounts();
+}
+
+function onEvent(frame) {
+  if (frame.channel !== 'orders' || !frame.data) return;
+  upsert(frame.data, frame.event === 'order.created' ? 'is-new' : 'is-updated');
+}
+
+moreButton.addEventListener('click', async () => {
+  try {
+    await busy(moreButton, () => loadPage(true));
+  } catch (err) {
+    toast(`Could not load older orders: ${errorMessage(err)}`);
+  }
+});
+
+// ---------- card actions ----------
+
+async function copyPin(card, button) {
+  const code = card.querySelector('.pin-code');
+  const text = code?.textContent || '';
+  let ok = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    ok = true;
+  } catch {
+    // No clipboard API (plain http on another host): select the text and copy that.
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    try { ok = document.execCommand('copy'); } catch { ok = false; }
+  }
+  if (ok) {
+    button.textContent = 'Copied ✓';
+    setTimeout(() => { if (button.isConnected) button.textContent = 'Copy'; }, 2000);
+    toast('PIN copied to the clipboard.', 'success');
+  } else {
+    toast('Could not copy automatically. The PIN is selected: press Ctrl+C (⌘C) to copy it.', 'info');
+  }
+}
+
+async function checkNow(card, button) {
+  const id = card.dataset.orderId;
+  try {
+    const order = await busy(button, () => api(`/api/orders/${id}/check`, { method: 'POST', body: {} }));
+    upsert(order, 'is-updated');
+  } catch (err) {
+    toast(errorMessage(err));
+    if (err.status === 409 || err.status === 404) {
+      api(`/api/orders/${id}`).then((o) => upsert(o)).catch(() => {});
+    }
+  }
+}
+
+list.addEventListener('click', (ev) => {
+  const button = ev.target.closest('button');
+  const card = button?.closest('.order-card');
+  if (!card) return;
+  if (button.classList.contains('copy-pin')) copyPin(card, button);
+  else if (button.classList.contains('check-order')) checkNow(card, button);
+});
+
+// ---------- create form ----------
+
+function showFormError(message) {
+  formError.textContent = message;
+  formError.hidden = !message;
+}
+
+form.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  showFormError('');
+  for (const input of Object.values(inputs)) setFieldError(input, '');
+  for (const [field, message] of Object.entries(REQUIRED)) {
+    if (!inputs[field].value.trim()) setFieldError(inputs[field], message);
+  }
+  const invalid = form.querySelector('[aria-invalid="true"]');
+  if (invalid) {
+    invalid.focus();
+    return;
+  }
+  const body = {
+    product: inputs.product.value.trim(),
+    package: inputs.package.value.trim(),
+    user_identifier: inputs.user_identifier.value.trim(),
+  };
+  const extra = inputs.extra_field.value.trim();
+  if (extra) body.extra_field = extra;
+  try {
+    const order = await busy(submitButton, () => api('/api/orders', { method: 'POST', body }));
+    upsert(order, 'is-new');
+    form.reset();
+    inputs.product.focus();
+    toast('Order created. Its status updates here live.', 'success');
+  } catch (err) {
+    if (err.status === 400) {
+      // The message names the field: show it under that input.
+      const input = fieldForMessage(err.message, inputs);
+      if (input) {
+        setFieldError(input, errorMessage(err));
+        input.focus();
+      } else {
+        showFormError(errorMessage(err));
+      }
+    } else {
+      toast(errorMessage(err));
+    }
+  }
+});
+
+for (const input of Object.values(inputs)) {
+  input.addEventListener('input', () => { if (input.value.trim()) setFieldError(input, ''); });
+}
+
+// ---------- boot ----------
+
+async function boot() {
+  try {
+    me = await requireUser(['ADMIN', 'ADMIN_LIMITED']);
+  } catch (err) {
+    if (err.status === 0) toast(errorMessage(err));
+    return;
+  }
+  setupHeader(me);
+  $('orders-heading-text').textContent = me.role === 'ADMIN' ? 'All orders' : 'Your orders';
+
+  new LiveClient({
+    channels: ['orders'],
+    async onReady(_user, _lastEventId, isFirst) {
+      if (isFirst) await loadPage();
+    },
+    onEvent,
+    onError: (message) => toast(message),
+  }).start();
+
+  // "next check in 2m" counts down; ages stay fresh.
+  setInterval(() => refreshTimes(list), 5000);
+}
+
+boot();

@@ -1,0 +1,735 @@
+// ADMIN stores page: stores with live scrape progress, the selected store's
+// items, and the catalog (exclusive import with live progress + products).
+
+import { api } from './api.js';
+import { LiveClient } from './live.js';
+import {
+  el, setChildren, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, syncEmpty,
+  formatDuration, formatMoney, formatNumber, plural, safeHttpUrl, throttle, debounce,
+  fieldForMessage, setFieldError, JOB_FINAL, isJobActive, shouldApplyJob, jobSummary,
+  jobProgress, updateJobProgress, failedCount, jobElapsed, storeIdOfScope,
+} from './ui.js';
+
+const LINGER_MS = 5000;       // a finished scrape's progress stays this long on its card
+const PRODUCT_ROWS_MAX = 200; // the catalog can be large: show the first rows, ask to search
+
+const $ = (id) => document.getElementById(id);
+
+const storesList = $('stores-list');
+const storesCount = $('stores-count');
+const newStoreForm = $('new-store-form');
+const newStoreName = $('new-store-name');
+const createStoreButton = $('create-store-button');
+const selectAll = $('select-all-stores');
+const scrapeSelectedButton = $('scrape-selected');
+
+const itemsContent = $('items-content');
+const itemsStoreName = $('items-store-name');
+const itemsCount = $('items-count');
+const refreshItemsButton = $('refresh-items');
+const itemForm = $('add-item-form');
+const itemError = $('add-item-error');
+const itemButton = $('add-item-button');
+const itemInputs = {
+  name: $('item-name'),
+  url: $('item-url'),
+  sku: $('item-sku'),
+  price_selector: $('item-price-selector'),
+  stock_selector: $('item-stock-selector'),
+};
+
+const importFile = $('import-file');
+const importButton = $('import-catalog');
+const importStatus = $('import-status');
+const productSearch = $('product-search');
+const productsTable = $('products-table');
+const productsBody = $('products-body');
+const productsEmpty = $('products-empty');
+const productsNote = $('products-note');
+const productsCount = $('products-count');
+
+const stores = new Map();       // id → Store
+const checked = new Set();      // store ids ticked for "Scrape selected"
+const scrapeJobs = new Map();   // store id → latest job with scope store:{id}
+const lingerUntil = new Map();  // store id → time until which a finished scrape stays visible
+const pending = new Set();      // `${action}:${storeId}` requests in flight (their buttons stay disabled)
+const receivedAt = new Map();   // job id → when that copy arrived (ticking durations)
+let selectedId = null;
+let itemsSeq = 0;
+let importJob = null;
+let productsSeq = 0;
+
+// ---------- store cards ----------
+
+const cardOf = (id) => storesList.querySelector(`.store-card[data-store-id="${CSS.escape(String(id))}"]`);
+const sortedStores = () => [...stores.values()]
+  .sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }) || a.id - b.id);
+
+function buildCard(store) {
+  const id = store.id;
+  const card = el('article', { class: 'store-card', dataset: { storeId: id }, 'aria-labelledby': `store-name-${id}` },
+    el('div', { class: 'store-head' },
+      el('input', { type: 'checkbox', class: 'store-select', id: `store-select-${id}` }),
+      el('button', { type: 'button', class: 'store-open', id: `store-name-${id}`, title: 'Show this store’s items' }),
+      el('span', { class: 'badge badge-inactive store-inactive' }, 'Inactive')),
+    el('p', { class: 'store-meta' },
+      el('span', { class: 'store-items-count' }),
+      el('span', { class: 'store-last-scraped' })),
+    el('div', { class: 'store-actions' },
+      el('button', { type: 'button', class: 'switch toggle-active', role: 'switch' },
+        el('span', { class: 'switch-track', 'aria-hidden': 'true' }),
+        el('span', { class: 'switch-label' })),
+      el('button', { type: 'button', class: 'btn btn-small scrape-store' }, 'Scrape now')));
+  fillCard(card, store);
+  return card;
+}
+
+/** Update a card in place: no stale elements, focus and checkbox state survive. */
+function fillCard(card, store) {
+  const id = store.id;
+  const active = !!store.is_active;
+  card.dataset.active = String(active);
+  card.classList.toggle('is-selected', id === selectedId);
+
+  const select = card.querySelector('.store-select');
+  select.checked = checked.has(id);
+  select.setAttribute('aria-label', `Select ${store.name} for scraping`);
+  const open = card.querySelector('.store-open');
+  open.textContent = store.name;
+  open.setAttribute('aria-pressed', String(id === selectedId));
+  card.querySelector('.store-inactive').hidden = active;
+
+  const n = store.items_count ?? 0;
+  const count = card.querySelector('.store-items-count');
+  count.dataset.count = n;
+  count.textContent = plural(n, 'item');
+  card.querySelector('.store-last-scraped').replaceChildren(
+    ...(store.last_scraped_at ? ['scraped ', timeAgo(store.last_scraped_at)] : ['never scraped']));
+
+  const toggle = card.querySelector('.toggle-active');
+  toggle.setAttribute('aria-checked', String(active));
+  toggle.setAttribute('aria-label', `${store.name}: active`);
+  toggle.disabled = pending.has(`toggle:${id}`);
+  card.querySelector('.switch-label').textContent = active ? 'Active' : 'Inactive';
+
+  fillScrape(card, store);
+}
+
+/** The scrape button and the live progress box of one card. */
+function fillScrape(card, store) {
+  const id = store.id;
+  const job = scrapeJobs.get(id);
+  const running = isJobActive(job);
+  const button = card.querySelector('.scrape-store');
+  button.disabled = !store.is_active || running || pending.has(`scrape:${id}`);
+  button.textContent = running ? 'Scraping…' : 'Scrape now';
+  button.title = store.is_active ? '' : 'Activate the store to scrape it';
+  button.setAttribute('aria-label', `Scrape ${store.name} now`);
+
+  let box = card.querySelector('.store-progress');
+  const show = job && (running || (lingerUntil.get(id) || 0) > Date.now());
+  if (!show) {
+    box?.remove();
+    return;
+  }
+  if (!box || box.dataset.jobId !== String(job.id)) {
+    box?.remove();
+    box = el('div', { class: 'store-progress', 'aria-live': 'off' },
+      el('div', { class: 'store-progress-head' },
+        el('span', { class: 'store-progress-badge' }),
+        el('span', { class: 'muted' }, 'Failed:'),
+        el('span', { class: 'store-progress-failed' })),
+      jobProgress(job));
+    card.querySelector('.store-actions').before(box);
+  }
+  box.dataset.jobId = job.id;
+  box.dataset.status = job.status;
+  const badge = box.querySelector('.store-progress-badge');
+  if (badge.dataset.status !== job.status) {
+    badge.dataset.status = job.status;
+    badge.replaceChildren(statusBadge(job.status));
+  }
+  box.querySelector('.store-progress-failed').replaceChildren(failedCount(job));
+  updateJobProgress(box.querySelector('.job-progress'), job);
+}
+
+function refreshCard(id) {
+  const card = cardOf(id);
+  const store = stores.get(id);
+  if (card && store) fillCard(card, store);
+}
+
+/** Sync the list with `stores`: update cards in place, add new ones, drop removed ones, keep name order. */
+function renderStores() {
+  const wanted = sortedStores();
+  const ids = new Set(wanted.map((s) => String(s.id)));
+  for (const card of storesList.querySelectorAll(':scope > .store-card')) {
+    if (!ids.has(card.dataset.storeId)) card.remove();
+  }
+  let prev = null;
+  for (const store of wanted) {
+    let card = cardOf(store.id);
+    if (card) fillCard(card, store);
+    else card = buildCard(store);
+    // Move only cards that are out of place (moving a focused node would drop focus).
+    const expected = prev ? prev.nextElementSibling : storesList.firstElementChild;
+    if (card !== expected) {
+      if (prev) prev.after(card);
+      else storesList.prepend(card);
+    }
+    prev = card;
+  }
+  storesList.querySelector(':scope > .empty.loading')?.remove();
+  syncEmpty(storesList, '.store-card');
+  storesCount.textContent = stores.size;
+  syncSelection();
+}
+
+async function loadStores() {
+  const list = await api('/api/stores');
+  stores.clear();
+  for (const s of list || []) stores.set(s.id, s);
+  for (const id of [...checked]) if (!stores.has(id)) checked.delete(id);
+  renderStores();
+  if (selectedId != null && !stores.has(selectedId)) selectStore(null);
+  else if (selectedId != null) itemsStoreName.textContent = `· ${stores.get(selectedId).name}`;
+}
+
+const reloadStoresSoon = throttle(() => loadStores().catch(() => {}), 1000);
+
+// ---------- checkboxes and "scrape selected" ----------
+
+function syncSelection() {
+  const n = checked.size;
+  scrapeSelectedButton.disabled = n === 0 || pending.has('scrape:selected');
+  scrapeSelectedButton.textContent = n ? `Scrape selected (${n})` : 'Scrape selected';
+  selectAll.checked = n > 0 && n === stores.size;
+  selectAll.indeterminate = n > 0 && n < stores.size;
+  selectAll.disabled = stores.size === 0;
+}
+
+storesList.addEventListener('change', (ev) => {
+  const box = ev.target.closest('.store-select');
+  if (!box) return;
+  const id = Number(box.closest('.store-card').dataset.storeId);
+  if (box.checked) checked.add(id); else checked.delete(id);
+  syncSelection();
+});
+
+selectAll.addEventListener('change', () => {
+  checked.clear();
+  if (selectAll.checked) for (const id of stores.keys()) checked.add(id);
+  for (const store of stores.values()) refreshCard(store.id);
+  syncSelection();
+});
+
+scrapeSelectedButton.addEventListener('click', async () => {
+  const ids = [...checked].filter((id) => stores.get(id)?.is_active);
+  const skipped = checked.size - ids.length;
+  if (!ids.length) {
+    toast('The selected stores are all inactive. Activate a store to scrape it.', 'info');
+    return;
+  }
+  pending.add('scrape:selected');
+  syncSelection();
+  try {
+    const jobs = await api('/api/stores/scrape', { method: 'POST', body: { store_ids: ids } });
+    for (const job of jobs || []) applyJob(job, true);
+    const started = (jobs || []).length;
+    toast(`Started ${plural(started, 'scrape')}${skipped ? ` (skipped ${skipped} inactive)` : ''}.`, 'success');
+  } catch (err) {
+    toast(errorMessage(err));
+  } finally {
+    pending.delete('scrape:selected');
+    syncSelection();
+  }
+});
+
+// ---------- card actions ----------
+
+async function scrapeStore(id) {
+  pending.add(`scrape:${id}`);
+  refreshCard(id);
+  try {
+    const job = await api(`/api/stores/${id}/scrape`, { method: 'POST', body: {} });
+    applyJob(job, true);
+  } catch (err) {
+    toast(errorMessage(err));
+    if (err.status === 409) reloadStoresSoon(); // e.g. someone deactivated it
+  } finally {
+    pending.delete(`scrape:${id}`);
+    refreshCard(id);
+  }
+}
+
+async function toggleActive(id) {
+  const store = stores.get(id);
+  if (!store) return;
+  pending.add(`toggle:${id}`);
+  refreshCard(id);
+  try {
+    const updated = await api(`/api/stores/${id}`, { method: 'PATCH', body: { is_active: !store.is_active } });
+    stores.set(id, { ...store, ...updated });
+  } catch (err) {
+    toast(errorMessage(err));
+  } finally {
+    pending.delete(`toggle:${id}`);
+    refreshCard(id);
+    const toggle = cardOf(id)?.querySelector('.toggle-active');
+    if (toggle && (!document.activeElement || document.activeElement === document.body)) toggle.focus();
+  }
+}
+
+storesList.addEventListener('click', (ev) => {
+  const card = ev.target.closest('.store-card');
+  if (!card) return;
+  const id = Number(card.dataset.storeId);
+  const button = ev.target.closest('button');
+  if (button?.classList.contains('scrape-store')) scrapeStore(id);
+  else if (button?.classList.contains('toggle-active')) toggleActive(id);
+  else if (button?.classList.contains('store-open')) selectStore(id);
+  else if (!button && !ev.target.closest('input, label, a')) selectStore(id); // the card's background
+});
+
+// ---------- new store ----------
+
+newStoreForm.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const name = newStoreName.value.trim();
+  setFieldError(newStoreName, '');
+  if (!name) {
+    setFieldError(newStoreName, 'Please enter a store name.');
+    newStoreName.focus();
+    return;
+  }
+  try {
+    const store = await busy(createStoreButton, () => api('/api/stores', { method: 'POST', body: { name } }));
+    stores.set(store.id, store);
+    renderStores();
+    selectStore(store.id);
+    newStoreForm.reset();
+    cardOf(store.id)?.scrollIntoView({ block: 'nearest' });
+    toast(`Store “${store.name}” created.`, 'success');
+  } catch (err) {
+    if (err.status === 400 || err.status === 409) {
+      setFieldError(newStoreName, errorMessage(err));
+      newStoreName.focus();
+    } else {
+      toast(errorMessage(err));
+    }
+  }
+});
+
+newStoreName.addEventListener('input', () => { if (newStoreName.value.trim()) setFieldError(newStoreName, ''); });
+
+// ---------- items of the selected store ----------
+
+const FRESHNESS = {
+  fresh: ['Fresh', 'Scraped less than an hour ago'],
+  hours: ['Hours old', 'Scraped less than a day ago'],
+  stale: ['Stale', 'Scraped more than a day ago'],
+  never: ['Never', 'Not scraped yet'],
+};
+
+function freshnessBadge(freshness) {
+  const key = FRESHNESS[freshness] ? freshness : 'never';
+  const [label, title] = FRESHNESS[key];
+  return el('span', { class: 'freshness-badge', dataset: { freshness: key }, title }, label);
+}
+
+function stockText(inStock) {
+  const text = inStock === true ? 'In stock' : inStock === false ? 'Out of stock' : '—';
+  return el('span', { class: 'stock', dataset: { inStock: inStock == null ? '' : String(inStock) } }, text);
+}
+
+function buildItemRow(item) {
+  const href = safeHttpUrl(item.url);
+  return el('tr', { class: 'item-row', dataset: { itemId: item.id } },
+    el('td', { class: 'cell-main' },
+      href
+        ? el('a', { class: 'item-link', href, target: '_blank', rel: 'noopener noreferrer', title: item.url }, item.name)
+        : el('span', { class: 'item-name', title: item.url || '' }, item.name)),
+    el('td', { 'data-label': 'SKU' }, el('span', { class: 'item-sku' }, item.sku || '—')),
+    el('td', { class: 'num', 'data-label': 'Price' }, el('span', { class: 'item-price' }, formatMoney(item.price))),
+    el('td', { 'data-label': 'Stock' }, stockText(item.in_stock)),
+    el('td', { 'data-label': 'Freshness' }, freshnessBadge(item.freshness)),
+    el('td', { class: 'nowrap', 'data-label': 'Scraped' }, item.scraped_at ? timeAgo(item.scraped_at) : 'never'),
+    el('td', { 'data-label': 'Last error' },
+      item.last_error ? el('span', { class: 'item-error' }, item.last_error) : el('span', { class: 'muted' }, '—')));
+}
+
+/** Show `list` as #items-table; the table node stays while the same store is shown. */
+function renderItems(storeId, list) {
+  let table = $('items-table');
+  if (!table || table.dataset.storeId !== String(storeId)) {
+    table = el('table', { id: 'items-table', class: 'data-table items-table', dataset: { storeId } },
+      el('caption', { class: 'sr-only' }, 'Items of the selected store with their latest price'),
+      el('thead', {}, el('tr', {},
+        ['Item', 'SKU', 'Price', 'Stock', 'Freshness', 'Scraped', 'Last error'].map((h) =>
+          el('th', { scope: 'col', class: h === 'Price' ? 'num' : null }, h)))),
+      el('tbody', { id: 'items-body' }));
+    itemsContent.replaceChildren(el('div', { class: 'table-wrap' }, table));
+  }
+  table.tBodies[0].replaceChildren(...list.map(buildItemRow));
+  table.hidden = !list.length;
+  let empty = itemsContent.querySelector(':scope > .empty');
+  if (!list.length && !empty) {
+    empty = el('p', { class: 'empty' }, 'This store has no items yet. Add the first one below.');
+    itemsContent.append(empty);
+  } else if (list.length) empty?.remove();
+  itemsCount.textContent = list.length;
+  itemsCount.hidden = false;
+}
+
+async function loadItems({ quiet = false } = {}) {
+  const id = selectedId;
+  if (id == null) return;
+  const seq = ++itemsSeq;
+  if (!quiet) itemsContent.replaceChildren(el('p', { class: 'empty loading' }, 'Loading items…'));
+  try {
+    const list = await api(`/api/stores/${id}/items`);
+    if (seq !== itemsSeq || id !== selectedId) return;
+    renderItems(id, list || []);
+  } catch (err) {
+    if (seq !== itemsSeq) return;
+    if (quiet) toast(`Could not refresh items: ${errorMessage(err)}`);
+    else itemsContent.replaceChildren(el('p', { class: 'empty' }, `Could not load items: ${errorMessage(err)}`));
+  }
+}
+
+function selectStore(id) {
+  if (id === selectedId) return;
+  selectedId = id;
+  for (const store of stores.values()) refreshCard(store.id);
+  const q = new URLSearchParams(location.search);
+  if (id == null) q.delete('store'); else q.set('store', id);
+  const search = q.toString();
+  history.replaceState(null, '', search ? `${location.pathname}?${search}` : location.pathname);
+
+  clearItemForm();
+  itemForm.hidden = id == null;
+  refreshItemsButton.hidden = id == null;
+  if (id == null) {
+    itemsStoreName.textContent = '';
+    itemsCount.hidden = true;
+    itemsContent.replaceChildren(el('p', { class: 'empty' },
+      stores.size ? 'Select a store to see its items.' : 'Create a store to add items.'));
+    return;
+  }
+  itemsStoreName.textContent = `· ${stores.get(id)?.name || ''}`;
+  itemsCount.hidden = true;
+  loadItems();
+}
+
+refreshItemsButton.addEventListener('click', () => busy(refreshItemsButton, () => loadItems({ quiet: true })));
+
+// ---------- add item ----------
+
+function clearItemForm() {
+  itemForm.reset();
+  for (const input of Object.values(itemInputs)) setFieldError(input, '');
+  itemError.hidden = true;
+}
+
+itemForm.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const storeId = selectedId;
+  if (storeId == null) return;
+  for (const input of Object.values(itemInputs)) setFieldError(input, '');
+  itemError.hidden = true;
+
+  const body = {};
+  for (const [field, input] of Object.entries(itemInputs)) {
+    const value = input.value.trim();
+    if (value) body[field] = value;
+  }
+  if (!body.name) setFieldError(itemInputs.name, 'Please enter a name.');
+  if (!body.url) setFieldError(itemInputs.url, 'Please enter the item page URL.');
+  const invalid = itemForm.querySelector('[aria-invalid="true"]');
+  if (invalid) {
+    invalid.focus();
+    return;
+  }
+  try {
+    const item = await busy(itemButton, () => api(`/api/stores/${storeId}/items`, { method: 'POST', body }));
+    const store = stores.get(storeId);
+    if (store) {
+      stores.set(storeId, { ...store, items_count: (store.items_count ?? 0) + 1 });
+      refreshCard(storeId);
+    }
+    if (storeId === selectedId) {
+      clearItemForm();
+      itemInputs.name.focus();
+      await loadItems({ quiet: true });
+      const row = document.querySelector(`#items-table tr.item-row[data-item-id="${CSS.escape(String(item.id))}"]`);
+      row?.classList.add('is-new');
+    }
+    toast(`Item “${item.name}” added.`, 'success');
+  } catch (err) {
+    if (err.status === 400) {
+      const input = fieldForMessage(err.message, itemInputs);
+      if (input) {
+        setFieldError(input, errorMessage(err));
+        input.focus();
+        return;
+      }
+      itemError.textContent = errorMessage(err);
+      itemError.hidden = false;
+    } else {
+      toast(errorMessage(err));
+    }
+  }
+});
+
+for (const input of Object.values(itemInputs)) {
+  input.addEventListener('input', () => { if (input.value.trim()) setFieldError(input, ''); });
+}
+
+// ---------- jobs (scrapes and imports) ----------
+
+/**
+ * A job from a REST reply or a live event. `live`: it happened just now, so
+ * a finish refreshes the data it changed and the final state lingers briefly.
+ */
+function applyJob(job, live) {
+  if (!job || job.id == null) return;
+  const storeId = storeIdOfScope(job.scope);
+  if (storeId != null) applyScrapeJob(storeId, jobSummary(job), live);
+  if (job.kind === 'catalog_import') applyImportJob(jobSummary(job), live);
+}
+
+function applyScrapeJob(storeId, job, live) {
+  const current = scrapeJobs.get(storeId);
+  if (current && current.id > job.id) return; // an older scrape of this store
+  if (current && current.id === job.id && !shouldApplyJob(job, current)) return;
+  const wasActive = current?.id === job.id ? isJobActive(current) : !JOB_FINAL.has(job.status) || live;
+  scrapeJobs.set(storeId, job);
+  receivedAt.set(job.id, Date.now());
+
+  if (live && wasActive && JOB_FINAL.has(job.status)) {
+    lingerUntil.set(storeId, Date.now() + LINGER_MS);
+    setTimeout(() => refreshCard(storeId), LINGER_MS + 50);
+    reloadStoresSoon(); // items count, last scraped
+    if (storeId === selectedId) loadItems({ quiet: true });
+    reloadProductsSoon(); // cheapest prices may have changed
+  }
+  refreshCard(storeId);
+}
+
+function applyImportJob(job, live) {
+  if (importJob && importJob.id > job.id) return; // only the latest import is shown
+  if (importJob && importJob.id === job.id && !shouldApplyJob(job, importJob)) return;
+  const wasActive = importJob?.id === job.id ? isJobActive(importJob) : true;
+  importJob = job;
+  receivedAt.set(job.id, Date.now());
+  renderImport();
+  if (live && wasActive && JOB_FINAL.has(job.status)) {
+    reloadProductsSoon();
+    if (job.status === 'completed') toast('Catalog import completed.', 'success');
+    else if (job.status === 'failed') toast(`Catalog import failed${job.error_message ? `: ${job.error_message}` : '.'}`);
+  }
+}
+
+function onEvent(frame) {
+  if (frame.channel !== 'jobs' || !frame.data) return;
+  applyJob(frame.data, true);
+}
+
+// ---------- catalog import ----------
+
+function renderImport() {
+  const job = importJob;
+  if (!job) {
+    importStatus.replaceChildren();
+    return;
+  }
+  let box = importStatus.querySelector('.import-job');
+  if (!box || box.dataset.jobId !== String(job.id)) {
+    box = el('div', { class: 'import-job', id: 'import-progress' },
+      el('div', { class: 'import-job-head' }),
+      jobProgress(job),
+      el('div', { class: 'import-job-meta', 'aria-live': 'off' }),
+      el('p', { class: 'import-job-error', hidden: true }));
+    importStatus.replaceChildren(box);
+  }
+  box.dataset.jobId = job.id;
+  box.dataset.status = job.status;
+  const running = isJobActive(job);
+  const head = box.querySelector('.import-job-head');
+  const headKey = `${job.status}|${job.name}`;
+  if (head.dataset.key !== headKey) { // rebuilt on status changes only: screen readers hear those
+    head.dataset.key = headKey;
+    head.replaceChildren(
+      el('span', { class: 'label' }, running ? 'Import running' : 'Last import'),
+      statusBadge(job.status),
+      el('span', { class: 'import-name' }, job.name || `Job #${job.id}`));
+  }
+  updateJobProgress(box.querySelector('.job-progress'), job);
+  setChildren(box.querySelector('.import-job-meta'),
+    el('span', {}, 'Failed: ', failedCount(job)),
+    el('span', {}, 'Duration ', el('span', { class: 'import-duration' },
+      formatDuration(jobElapsed(job, receivedAt.get(job.id))))),
+    el('span', {}, job.started_at ? 'started ' : 'created ', timeAgo(job.started_at || job.created_at)),
+    job.message ? el('span', { class: 'import-message' }, job.message) : null);
+  const error = box.querySelector('.import-job-error');
+  error.textContent = job.error_message || '';
+  error.hidden = !job.error_message;
+}
+
+function showImportWarning(message) {
+  clearImportWarning();
+  const close = el('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss warning' }, '×');
+  const box = el('div', { id: 'import-warning', class: 'warning-box', role: 'alert' },
+    el('span', { class: 'warning-icon', 'aria-hidden': 'true' }, '!'),
+    el('div', { class: 'warning-body' },
+      el('strong', { class: 'warning-title' }, 'Import not started: another import is already running.'),
+      el('span', { class: 'warning-text' }, message)),
+    close);
+  close.addEventListener('click', () => {
+    clearImportWarning();
+    importButton.focus();
+  });
+  importStatus.before(box);
+}
+
+function clearImportWarning() {
+  $('import-warning')?.remove();
+}
+
+importButton.addEventListener('click', async () => {
+  const file = importFile.value;
+  try {
+    const job = await busy(importButton, () =>
+      api('/api/imports/catalog', { method: 'POST', body: file ? { file } : {} }));
+    clearImportWarning();
+    applyImportJob(jobSummary(job), true);
+    toast('Catalog import started.', 'info');
+  } catch (err) {
+    if (err.status === 409 || err.code === 'already_running') {
+      showImportWarning(errorMessage(err));
+      // make sure the running import is on screen
+      api('/api/jobs?kind=catalog_import&status=pending,running&limit=1')
+        .then((res) => { for (const j of res?.items || []) applyImportJob(j, false); })
+        .catch(() => {});
+    } else {
+      toast(`Could not start the import: ${errorMessage(err)}`);
+    }
+  }
+});
+
+async function loadFiles() {
+  try {
+    const files = await api('/api/imports/catalog/files');
+    const list = Array.isArray(files) ? files : [];
+    if (list.length) {
+      importFile.replaceChildren(...list.map((f) => el('option', { value: f }, f)));
+    } else {
+      importFile.replaceChildren(el('option', { value: '' }, 'Default file (none found in the data folder)'));
+    }
+  } catch (err) {
+    importFile.replaceChildren(el('option', { value: '' }, 'Default file'));
+    toast(`Could not list catalog files: ${errorMessage(err)}`);
+  }
+  importFile.disabled = false;
+}
+
+async function loadLatestImport() {
+  const res = await api('/api/jobs?kind=catalog_import&limit=1');
+  for (const job of res?.items || []) applyImportJob(jobSummary(job), false);
+}
+
+// ---------- products ----------
+
+function buildProductRow(p) {
+  const c = p.cheapest;
+  return el('tr', { class: 'product-row', dataset: { productId: p.id } },
+    el('td', { 'data-label': 'SKU' }, el('span', { class: 'product-sku' }, p.sku || '—')),
+    el('td', { class: 'cell-main' }, el('span', { class: 'product-name' }, p.name)),
+    el('td', { 'data-label': 'Category' }, p.category || '—'),
+    el('td', { class: 'num', 'data-label': 'Catalog price' }, formatMoney(p.price, p.currency)),
+    el('td', { class: 'num', 'data-label': 'Stock' },
+      el('span', { class: p.stock === 0 ? 'stock-zero' : null }, formatNumber(p.stock))),
+    el('td', { 'data-label': 'Cheapest store', class: 'product-cheapest' },
+      c
+        ? el('span', {},
+          el('strong', { class: 'cheapest-price' }, formatMoney(c.price, p.currency)),
+          el('span', { class: 'cheapest-store' }, c.store_name || `store #${c.store_id}`,
+            c.scraped_at ? [' · ', timeAgo(c.scraped_at)] : null))
+        : el('span', { class: 'muted' }, '—')));
+}
+
+async function loadProducts() {
+  const seq = ++productsSeq;
+  const search = productSearch.value.trim();
+  try {
+    const list = await api(`/api/products${search ? `?${new URLSearchParams({ search })}` : ''}`);
+    if (seq !== productsSeq) return; // a newer search is on its way
+    const all = Array.isArray(list) ? list : [];
+    const shown = all.slice(0, PRODUCT_ROWS_MAX);
+    productsBody.replaceChildren(...shown.map(buildProductRow));
+    productsTable.hidden = !shown.length;
+    productsCount.textContent = all.length;
+    productsEmpty.classList.remove('loading');
+    productsEmpty.hidden = shown.length > 0;
+    productsEmpty.textContent = search ? `No products match “${search}”.` : 'No products yet. Import a catalog to fill this list.';
+    productsNote.hidden = all.length <= shown.length;
+    productsNote.textContent = `Showing the first ${shown.length} of ${all.length} products. Search to narrow the list.`;
+  } catch (err) {
+    if (seq !== productsSeq) return;
+    productsEmpty.classList.remove('loading');
+    productsEmpty.hidden = false;
+    productsEmpty.textContent = `Could not load products: ${errorMessage(err)}`;
+  }
+}
+
+const reloadProductsSoon = debounce(loadProducts, 500);
+productSearch.addEventListener('input', debounce(loadProducts, 250));
+
+// ---------- snapshot + boot ----------
+
+async function loadActiveJobs() {
+  const res = await api('/api/jobs?status=pending,running&limit=100');
+  for (const job of res?.items || []) applyJob(job, false);
+}
+
+async function loadSnapshot() {
+  await Promise.all([loadStores(), loadActiveJobs(), loadLatestImport()]);
+  // The rest may fail on its own without blocking the page.
+  loadFiles();
+  loadProducts();
+  const wanted = Number(new URLSearchParams(location.search).get('store'));
+  const sorted = sortedStores();
+  const first = stores.has(wanted) ? wanted : (sorted.find((st) => st.is_active) || sorted[0])?.id ?? null;
+  selectedId = undefined; // force selectStore to render
+  selectStore(first);
+}
+
+// Running import: its duration ticks every second.
+setInterval(() => {
+  if (!importJob || importJob.status !== 'running') return;
+  const node = importStatus.querySelector('.import-duration');
+  if (node) node.textContent = formatDuration(jobElapsed(importJob, receivedAt.get(importJob.id)));
+}, 1000);
+
+async function boot() {
+  let me;
+  try {
+    me = await requireUser('ADMIN'); // ADMIN_LIMITED goes to /my
+  } catch (err) {
+    if (err.status === 0) toast(errorMessage(err));
+    return;
+  }
+  setupHeader(me);
+
+  new LiveClient({
+    channels: ['jobs'],
+    async onReady(_user, _lastEventId, isFirst) {
+      if (isFirst) await loadSnapshot();
+      else reloadStoresSoon(); // stores are not pushed: catch up on ones added meanwhile
+    },
+    onEvent,
+    onError: (message) => toast(message),
+  }).start();
+}
+
+boot();
