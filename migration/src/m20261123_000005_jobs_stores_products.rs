@@ -86,6 +86,7 @@ enum Products {
     Price,
     Currency,
     Stock,
+    SearchKey,
     UpdatedAt,
 }
 
@@ -247,6 +248,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Products::Price).double().null())
                     .col(ColumnDef::new(Products::Currency).string_len(8).null())
                     .col(ColumnDef::new(Products::Stock).big_integer().null())
+                    .col(ColumnDef::new(Products::SearchKey).text().not_null().default(""))
                     .col(ColumnDef::new(Products::UpdatedAt).timestamp_with_time_zone().not_null())
                     .to_owned(),
             )

@@ -151,6 +151,7 @@ pub async fn import_catalog(mut context: JobContext, path: PathBuf) -> JobOutcom
 
 async fn upsert_product(state: &AppState, row: CatalogRow) -> Result<()> {
     let model = product::ActiveModel {
+        search_key: Set(format!("{} {}", row.name.to_lowercase(), row.sku.to_lowercase())),
         sku: Set(row.sku),
         external_id: Set(row.external_id),
         name: Set(row.name),
@@ -171,6 +172,7 @@ async fn upsert_product(state: &AppState, row: CatalogRow) -> Result<()> {
                     product::Column::Price,
                     product::Column::Currency,
                     product::Column::Stock,
+                    product::Column::SearchKey,
                     product::Column::UpdatedAt,
                 ])
                 .to_owned(),

@@ -16,6 +16,8 @@ pub struct Model {
     pub price: Option<f64>,
     pub currency: Option<String>,
     pub stock: Option<i64>,
+    /// Name and SKU lowercased (Unicode-aware, unlike SQLite's LOWER), for search.
+    pub search_key: String,
     pub updated_at: DateTimeUtc,
 }
 

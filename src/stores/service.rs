@@ -3,12 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, Func},
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use super::{price::freshness, scrape::scrape_store};
@@ -307,11 +302,7 @@ pub async fn list_products(state: &AppState, search: Option<&str>) -> Result<Vec
     let mut query = product::Entity::find();
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = format!("%{}%", search.to_lowercase().replace(['\\', '%', '_'], ""));
-        query = query.filter(
-            Expr::expr(Func::lower(Expr::col(product::Column::Name)))
-                .like(pattern.clone())
-                .or(Expr::expr(Func::lower(Expr::col(product::Column::Sku))).like(pattern)),
-        );
+        query = query.filter(product::Column::SearchKey.like(pattern));
     }
     let products = query.order_by_asc(product::Column::Name).limit(200).all(&state.db).await?;
     let active: HashMap<i64, String> = store::Entity::find()

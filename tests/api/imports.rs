@@ -85,6 +85,9 @@ async fn a_commerceml_exchange_is_imported_with_prices_and_stock() {
     assert_eq!(ball["category"], "Футбол");
     assert_eq!(ball["price"], 4390.0);
     assert_eq!(ball["stock"], 3);
+    let (_, found) = app.get("/api/products?search=%D0%BC%D1%8F%D1%87", Some(&admin)).await;
+    assert_eq!(found.as_array().unwrap().len(), 1, "a Cyrillic search ignores case: {found}");
+    assert_eq!(found[0]["sku"], "SP-0001");
     let _ = std::fs::remove_dir_all(dir);
 }
 

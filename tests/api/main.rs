@@ -18,3 +18,4 @@ mod shop;
 mod tasks;
 mod users;
 mod websocket;
+mod worker;

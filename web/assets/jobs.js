@@ -5,7 +5,7 @@
 import { api } from './api.js';
 import { LiveClient } from './live.js';
 import {
-  el, setChildren, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, refreshTimes,
+  el, setChildren, setText, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, refreshTimes,
   formatDuration, formatNumber, throttle, isJobActive, shouldApplyJob, jobSummary,
   jobProgress, updateJobProgress, failedCount, jobElapsed,
 } from './ui.js';
@@ -68,20 +68,26 @@ function buildRow(job) {
 /** Update a row in place (keeps focus, hover and the progress animation). */
 function fillRow(tr, job) {
   tr.dataset.status = job.status;
-  tr.querySelector('.job-name').textContent = job.name || `Job #${job.id}`;
-  tr.querySelector('.job-kind').textContent = job.kind || '';
+  setText(tr.querySelector('.job-name'), job.name || `Job #${job.id}`);
+  setText(tr.querySelector('.job-kind'), job.kind || '');
   const scope = tr.querySelector('.job-scope');
-  scope.textContent = job.scope || '';
+  setText(scope, job.scope || '');
   scope.hidden = !job.scope;
 
-  setChildren(tr.querySelector('.col-status'), statusBadge(job.status),
-    job.cancel_requested && isJobActive(job) ? el('span', { class: 'cancel-note' }, 'Cancel requested') : null);
+  // The status cell is announced (the table is a live region): touch it only when it changes.
+  const statusCell = tr.querySelector('.col-status');
+  const cancelling = !!job.cancel_requested && isJobActive(job);
+  if (statusCell.dataset.state !== `${job.status}:${cancelling}`) {
+    statusCell.dataset.state = `${job.status}:${cancelling}`;
+    setChildren(statusCell, statusBadge(job.status),
+      cancelling ? el('span', { class: 'cancel-note' }, 'Cancel requested') : null);
+  }
   updateJobProgress(tr.querySelector('.job-progress'), job);
   tr.querySelector('.col-failed').replaceChildren(failedCount(job));
-  tr.querySelector('.job-duration').textContent = formatDuration(jobElapsed(job, receivedAt.get(job.id)));
+  setText(tr.querySelector('.job-duration'), formatDuration(jobElapsed(job, receivedAt.get(job.id))));
   const remaining = job.remaining_items ??
     (job.items_total != null ? Math.max(0, job.items_total - (job.items_processed || 0)) : null);
-  tr.querySelector('.job-remaining').textContent = formatNumber(remaining);
+  setText(tr.querySelector('.job-remaining'), formatNumber(remaining));
   fillActions(tr, job);
 }
 
@@ -374,7 +380,7 @@ function tick() {
   const now = Date.now();
   for (const tr of tbody.querySelectorAll(':scope > tr.job-row[data-status="running"]')) {
     const job = jobs.get(Number(tr.dataset.jobId));
-    if (job) tr.querySelector('.job-duration').textContent = formatDuration(jobElapsed(job, receivedAt.get(job.id), now));
+    if (job) setText(tr.querySelector('.job-duration'), formatDuration(jobElapsed(job, receivedAt.get(job.id), now)));
   }
   if (++ticks % 5 === 0) refreshTimes(tbody);
 }

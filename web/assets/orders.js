@@ -61,8 +61,8 @@ function fact(label, ...value) {
 }
 
 function creatorName(order) {
-  if (me && order.created_by === me.id) return 'you';
-  return order.created_by_name || (order.created_by != null ? `user #${order.created_by}` : 'unknown');
+  const name = order.created_by_name || (order.created_by != null ? `user #${order.created_by}` : 'unknown');
+  return me && order.created_by === me.id ? `${name} (you)` : name;
 }
 
 function pinBox(order) {

@@ -4,7 +4,7 @@
 import { api } from './api.js';
 import { LiveClient } from './live.js';
 import {
-  el, setChildren, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, syncEmpty,
+  el, setChildren, setText, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, syncEmpty,
   formatDuration, formatMoney, formatNumber, plural, safeHttpUrl, throttle, debounce,
   fieldForMessage, setFieldError, JOB_FINAL, isJobActive, shouldApplyJob, jobSummary,
   jobProgress, updateJobProgress, failedCount, jobElapsed, storeIdOfScope,
@@ -95,22 +95,25 @@ function fillCard(card, store) {
   select.checked = checked.has(id);
   select.setAttribute('aria-label', `Select ${store.name} for scraping`);
   const open = card.querySelector('.store-open');
-  open.textContent = store.name;
+  setText(open, store.name);
   open.setAttribute('aria-pressed', String(id === selectedId));
   card.querySelector('.store-inactive').hidden = active;
 
   const n = store.items_count ?? 0;
   const count = card.querySelector('.store-items-count');
   count.dataset.count = n;
-  count.textContent = plural(n, 'item');
-  card.querySelector('.store-last-scraped').replaceChildren(
-    ...(store.last_scraped_at ? ['scraped ', timeAgo(store.last_scraped_at)] : ['never scraped']));
+  setText(count, plural(n, 'item'));
+  const scraped = card.querySelector('.store-last-scraped');
+  if (scraped.dataset.at !== (store.last_scraped_at || '')) { // rebuilt only when it changed
+    scraped.dataset.at = store.last_scraped_at || '';
+    setChildren(scraped, store.last_scraped_at ? ['scraped ', timeAgo(store.last_scraped_at)] : 'never scraped');
+  }
 
   const toggle = card.querySelector('.toggle-active');
   toggle.setAttribute('aria-checked', String(active));
   toggle.setAttribute('aria-label', `${store.name}: active`);
   toggle.disabled = pending.has(`toggle:${id}`);
-  card.querySelector('.switch-label').textContent = active ? 'Active' : 'Inactive';
+  setText(card.querySelector('.switch-label'), active ? 'Active' : 'Inactive');
 
   fillScrape(card, store);
 }
@@ -122,7 +125,7 @@ function fillScrape(card, store) {
   const running = isJobActive(job);
   const button = card.querySelector('.scrape-store');
   button.disabled = !store.is_active || running || pending.has(`scrape:${id}`);
-  button.textContent = running ? 'Scraping…' : 'Scrape now';
+  setText(button, running ? 'Scraping…' : 'Scrape now');
   button.title = store.is_active ? '' : 'Activate the store to scrape it';
   button.setAttribute('aria-label', `Scrape ${store.name} now`);
 
@@ -578,9 +581,10 @@ function renderImport() {
 
 function showImportWarning(message) {
   clearImportWarning();
-  const close = el('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss warning' }, '×');
+  // The icon and the × are drawn by CSS, so the box's text is just the warning.
+  const close = el('button', { type: 'button', class: 'toast-close warning-close', 'aria-label': 'Dismiss warning' });
   const box = el('div', { id: 'import-warning', class: 'warning-box', role: 'alert' },
-    el('span', { class: 'warning-icon', 'aria-hidden': 'true' }, '!'),
+    el('span', { class: 'warning-icon', 'aria-hidden': 'true' }),
     el('div', { class: 'warning-body' },
       el('strong', { class: 'warning-title' }, 'Import not started: another import is already running.'),
       el('span', { class: 'warning-text' }, message)),

@@ -20,6 +20,12 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Set text only when it differs, so live regions don't re-announce unchanged text. */
+export function setText(node, text) {
+  const value = String(text);
+  if (node.textContent !== value) node.textContent = value;
+}
+
 /** node.replaceChildren(...) that skips null/false and flattens arrays, like el(). */
 export function setChildren(node, ...children) {
   node.replaceChildren();
@@ -555,7 +561,8 @@ export function jobPercent(job) {
 
 /** Progress bar + "37 / 120" for a job; keep it current with updateJobProgress. */
 export function jobProgress(job) {
-  const row = el('div', { class: 'progress-row job-progress' },
+  // aria-live off: inside a live region it would be read out on every progress event.
+  const row = el('div', { class: 'progress-row job-progress', 'aria-live': 'off' },
     el('div', {
       class: 'progress', role: 'progressbar', 'aria-label': 'Items processed', 'aria-valuemin': 0,
     }, el('div', { class: 'progress-fill' })),
