@@ -32,6 +32,11 @@ use crate::{
     lock::{LocalLock, LockBackend, Locks, RedisLock},
     metrics::{Metrics, track_http},
     ops,
+    orders::{
+        self,
+        monitor::OrderMonitor,
+        provider::{HttpProvider, Provider, SimulatedProvider},
+    },
     state::AppState,
     stores, tasks, users, web, workflows,
 };
@@ -95,8 +100,17 @@ impl Application {
             .timeout(config.scrape_timeout.max(Duration::from_secs(1)) * 3)
             .build()
             .map_err(|e| StartupError::Demo(format!("cannot build the HTTP client: {e}")))?;
+        let provider: Option<Arc<dyn Provider>> = match (&config.provider_url, config.demo) {
+            (Some(url), _) => {
+                Some(Arc::new(HttpProvider::new(http.clone(), url, config.provider_api_key.clone(), config.provider_timeout)))
+            }
+            (None, true) => Some(Arc::new(SimulatedProvider { max_delay: Duration::from_secs(40) })),
+            (None, false) => None,
+        };
+        let lease = config.provider_timeout + Duration::from_secs(5);
         let config = Arc::new(config);
         let state = AppState {
+            orders: Arc::new(OrderMonitor::new(provider, lease, hub.shutdown_signal())),
             jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),
             locks: Locks::new(lock_backend, config.import_lock_ttl),
             http,
@@ -119,6 +133,7 @@ impl Application {
             .map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?;
         tokio::spawn(jobs::runner::run_heartbeat(state.clone(), hub.shutdown_signal()));
         tokio::spawn(jobs::runner::run_zombie_sweeper(state.clone(), hub.shutdown_signal()));
+        tokio::spawn(orders::monitor::run_monitor(state.clone(), hub.shutdown_signal()));
         let listener = bind(config.bind, config.socket_send_buffer)?;
         if config.demo {
             crate::demo::seed_store(&state, listener.local_addr()?)
@@ -186,6 +201,7 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::routes::router())
         .merge(stores::routes::router())
         .merge(catalog::routes::router())
+        .merge(orders::routes::router())
         .route("/ws", get(hub::ws_handler))
         .merge(ops::router())
         .merge(web::router())

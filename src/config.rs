@@ -2,6 +2,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use crate::orders::OrderTiming;
+
 /// Refused configuration, with the key at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration key {key}: {problem}")]
@@ -44,6 +46,13 @@ pub struct Config {
     pub scrape_concurrency: usize,
     /// TTL of the catalog-import lock; it is renewed every third of that while the import runs.
     pub import_lock_ttl: Duration,
+    /// The HTTP order provider; unset outside demo mode means orders cannot be placed.
+    pub provider_url: Option<String>,
+    pub provider_api_key: Option<String>,
+    /// How long one provider request may take.
+    pub provider_timeout: Duration,
+    /// The order monitor's schedule.
+    pub order_timing: OrderTiming,
     /// SO_SNDBUF of accepted sockets; `None` leaves the kernel default.
     pub socket_send_buffer: Option<u32>,
 }
@@ -104,6 +113,10 @@ impl Config {
             scrape_timeout: duration_or(get("SCRAPE_TIMEOUT"), "SCRAPE_TIMEOUT", Duration::from_secs(10))?,
             scrape_concurrency: parse_or(get("SCRAPE_CONCURRENCY"), "SCRAPE_CONCURRENCY", 4usize)?.max(1),
             import_lock_ttl: duration_or(get("IMPORT_LOCK_TTL"), "IMPORT_LOCK_TTL", Duration::from_secs(30))?,
+            provider_url: get("PROVIDER_URL"),
+            provider_api_key: get("PROVIDER_API_KEY"),
+            provider_timeout: duration_or(get("PROVIDER_TIMEOUT"), "PROVIDER_TIMEOUT", Duration::from_secs(10))?,
+            order_timing: order_timing(&get, demo)?,
             socket_send_buffer: None,
         })
     }
@@ -119,6 +132,41 @@ impl Config {
         config.database_url = database_url.to_owned();
         config
     }
+}
+
+/// The monitor's timings. Demo mode's simulated provider answers within a minute,
+/// so unset keys get livelier defaults there.
+fn order_timing(get: &impl Fn(&str) -> Option<String>, demo: bool) -> Result<OrderTiming, ConfigError> {
+    let defaults = if demo {
+        OrderTiming {
+            first_check_delay: Duration::from_secs(5),
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(30),
+            sweep_interval: Duration::from_secs(30),
+            ..OrderTiming::default()
+        }
+    } else {
+        OrderTiming::default()
+    };
+    let timing = OrderTiming {
+        first_check_delay: duration_or(get("ORDER_FIRST_CHECK_DELAY"), "ORDER_FIRST_CHECK_DELAY", defaults.first_check_delay)?,
+        backoff_base: duration_or(get("ORDER_BACKOFF_BASE"), "ORDER_BACKOFF_BASE", defaults.backoff_base)?,
+        backoff_max: duration_or(get("ORDER_BACKOFF_MAX"), "ORDER_BACKOFF_MAX", defaults.backoff_max)?,
+        max_checks: parse_or(get("ORDER_MAX_CHECKS"), "ORDER_MAX_CHECKS", defaults.max_checks)?,
+        deadline: duration_or(get("ORDER_DEADLINE"), "ORDER_DEADLINE", defaults.deadline)?,
+        sweep_interval: duration_or(get("ORDER_SWEEP_INTERVAL"), "ORDER_SWEEP_INTERVAL", defaults.sweep_interval)?,
+        sweep_batch: parse_or(get("ORDER_SWEEP_BATCH"), "ORDER_SWEEP_BATCH", defaults.sweep_batch)?,
+    };
+    if timing.max_checks < 1 {
+        return Err(problem("ORDER_MAX_CHECKS", "must be at least 1"));
+    }
+    if timing.sweep_batch < 1 {
+        return Err(problem("ORDER_SWEEP_BATCH", "must be at least 1"));
+    }
+    if timing.sweep_interval.is_zero() {
+        return Err(problem("ORDER_SWEEP_INTERVAL", "must be longer than zero"));
+    }
+    Ok(timing)
 }
 
 fn problem(key: &'static str, problem: &str) -> ConfigError {

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod lock;
 pub mod metrics;
 pub mod ops;
+pub mod orders;
 pub mod state;
 pub mod stores;
 pub mod tasks;

@@ -12,6 +12,7 @@ use crate::{
     jobs::JobRunner,
     lock::Locks,
     metrics::Metrics,
+    orders::monitor::OrderMonitor,
 };
 
 /// Cheap to clone: every field is a handle.
@@ -34,6 +35,8 @@ pub struct AppState {
     pub jobs: Arc<JobRunner>,
     /// Exclusive locks (in-process, or in Redis when instances share work).
     pub locks: Locks,
+    /// Order provider, leases and check timers of this instance.
+    pub orders: Arc<OrderMonitor>,
     /// The outgoing HTTP client (scraper, order provider), with its timeouts and user agent.
     pub http: reqwest::Client,
 }

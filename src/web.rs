@@ -27,6 +27,9 @@ const ASSETS: &[Asset] = &[
     asset!("index.html", "text/html; charset=utf-8"),
     asset!("admin.html", "text/html; charset=utf-8"),
     asset!("my.html", "text/html; charset=utf-8"),
+    asset!("jobs.html", "text/html; charset=utf-8"),
+    asset!("stores.html", "text/html; charset=utf-8"),
+    asset!("orders.html", "text/html; charset=utf-8"),
     asset!("assets/style.css", "text/css; charset=utf-8"),
     asset!("assets/api.js", "text/javascript; charset=utf-8"),
     asset!("assets/live.js", "text/javascript; charset=utf-8"),
@@ -34,6 +37,9 @@ const ASSETS: &[Asset] = &[
     asset!("assets/login.js", "text/javascript; charset=utf-8"),
     asset!("assets/admin.js", "text/javascript; charset=utf-8"),
     asset!("assets/my.js", "text/javascript; charset=utf-8"),
+    asset!("assets/jobs.js", "text/javascript; charset=utf-8"),
+    asset!("assets/stores.js", "text/javascript; charset=utf-8"),
+    asset!("assets/orders.js", "text/javascript; charset=utf-8"),
     asset!("assets/favicon.svg", "image/svg+xml"),
 ];
 
@@ -46,6 +52,9 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { page("index.html") }))
         .route("/admin", get(|| async { page("admin.html") }))
         .route("/my", get(|| async { page("my.html") }))
+        .route("/jobs", get(|| async { page("jobs.html") }))
+        .route("/stores", get(|| async { page("stores.html") }))
+        .route("/orders", get(|| async { page("orders.html") }))
         .route("/favicon.ico", get(|| async { page("assets/favicon.svg") }))
         .route("/assets/{file}", get(asset))
 }

@@ -3,6 +3,7 @@
 pub mod event;
 pub mod job;
 pub mod job_failure;
+pub mod order;
 pub mod price_point;
 pub mod product;
 pub mod refresh_token;

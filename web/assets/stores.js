@@ -217,6 +217,7 @@ storesList.addEventListener('change', (ev) => {
   const id = Number(box.closest('.store-card').dataset.storeId);
   if (box.checked) checked.add(id); else checked.delete(id);
   syncSelection();
+  if (box.checked) selectStore(id); // the store just ticked also shows its items
 });
 
 selectAll.addEventListener('change', () => {

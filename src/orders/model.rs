@@ -1,0 +1,271 @@
+//! Order statuses, the check schedule and what each provider answer leads to — no I/O.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::entity::order;
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    Pending,
+    Sent,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 6] = [
+        OrderStatus::Pending,
+        OrderStatus::Sent,
+        OrderStatus::Processing,
+        OrderStatus::Completed,
+        OrderStatus::Failed,
+        OrderStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Sent => "sent",
+            OrderStatus::Processing => "processing",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Failed => "failed",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<OrderStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// Final orders are never checked again.
+    pub fn is_final(self) -> bool {
+        matches!(self, OrderStatus::Completed | OrderStatus::Failed | OrderStatus::Cancelled)
+    }
+
+    /// The statuses the monitor still checks.
+    pub const ACTIVE: [&'static str; 3] = ["pending", "sent", "processing"];
+}
+
+/// Every timing of the monitor; all configurable (`ORDER_*`).
+#[derive(Debug, Clone)]
+pub struct OrderTiming {
+    pub first_check_delay: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub max_checks: i32,
+    pub deadline: Duration,
+    pub sweep_interval: Duration,
+    pub sweep_batch: u64,
+}
+
+impl Default for OrderTiming {
+    fn default() -> Self {
+        OrderTiming {
+            first_check_delay: Duration::from_secs(60),
+            backoff_base: Duration::from_secs(30),
+            backoff_max: Duration::from_secs(600),
+            max_checks: 20,
+            deadline: Duration::from_secs(24 * 3600),
+            sweep_interval: Duration::from_secs(300),
+            sweep_batch: 100,
+        }
+    }
+}
+
+impl OrderTiming {
+    /// The wait after the `checks_done`-th inconclusive check: base, 2×base, 4×base … capped.
+    pub fn backoff(&self, checks_done: i32) -> Duration {
+        let exponent = (checks_done.max(1) - 1).min(30) as u32;
+        self.backoff_base.saturating_mul(2u32.saturating_pow(exponent)).min(self.backoff_max)
+    }
+}
+
+/// What the provider said when checked, or why it could not be asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckResult {
+    Pending,
+    Processing,
+    Completed { pin_code: Option<String> },
+    Failed { message: Option<String> },
+    /// The provider does not know the reference.
+    UnknownReference,
+    /// Timeout, 5xx, connection refused: counts as an attempt and is retried.
+    Unreachable(String),
+}
+
+/// The order's state after a check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub status: OrderStatus,
+    pub check_attempts: i32,
+    pub next_check_at: Option<DateTime<Utc>>,
+    pub pin_code: Option<String>,
+    pub failure_reason: Option<String>,
+}
+
+/// Applies one check's result: final answers end the order; otherwise it is
+/// checked again after the backoff, unless it ran out of checks or time.
+pub fn decide(current: OrderStatus, checks_before: i32, sent_at: DateTime<Utc>, now: DateTime<Utc>, result: CheckResult, timing: &OrderTiming) -> Decision {
+    let checks = checks_before + 1;
+    let failed = |reason: String| Decision {
+        status: OrderStatus::Failed,
+        check_attempts: checks,
+        next_check_at: None,
+        pin_code: None,
+        failure_reason: Some(reason),
+    };
+    let deadline = sent_at + chrono::Duration::from_std(timing.deadline).unwrap_or(chrono::Duration::days(1));
+    let status = match result {
+        CheckResult::Completed { pin_code } => {
+            return Decision { status: OrderStatus::Completed, check_attempts: checks, next_check_at: None, pin_code, failure_reason: None };
+        }
+        CheckResult::Failed { message } => {
+            return failed(message.unwrap_or_else(|| "the provider reported the order as failed".into()));
+        }
+        CheckResult::UnknownReference => return failed("the provider does not know this order's reference".into()),
+        CheckResult::Processing => OrderStatus::Processing,
+        CheckResult::Pending | CheckResult::Unreachable(_) => current,
+    };
+    if now >= deadline {
+        return failed("timeout".into());
+    }
+    if checks >= timing.max_checks {
+        let why = match &result {
+            CheckResult::Unreachable(error) => format!("the provider could not be reached after {checks} checks: {error}"),
+            _ => format!("no final status after {checks} checks"),
+        };
+        return failed(why);
+    }
+    let wait = chrono::Duration::from_std(timing.backoff(checks)).unwrap_or(chrono::Duration::minutes(10));
+    Decision {
+        status,
+        check_attempts: checks,
+        next_check_at: Some((now + wait).min(deadline)),
+        pin_code: None,
+        failure_reason: None,
+    }
+}
+
+/// An order as the API and the events show it; the PIN only to those allowed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    pub id: i64,
+    pub product: String,
+    pub package: String,
+    pub user_identifier: String,
+    pub extra_field: Option<String>,
+    pub status: String,
+    pub provider: String,
+    pub provider_ref: Option<String>,
+    pub pin_code: Option<String>,
+    pub created_by: i64,
+    pub created_by_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub check_attempts: i32,
+    pub next_check_at: Option<DateTime<Utc>>,
+    pub failure_reason: Option<String>,
+}
+
+impl OrderView {
+    /// The view for someone who may see the PIN (the owner or an ADMIN; nobody else sees the order at all).
+    pub fn new(order: order::Model, created_by_name: Option<String>) -> Self {
+        OrderView {
+            id: order.id,
+            product: order.product,
+            package: order.package,
+            user_identifier: order.user_identifier,
+            extra_field: order.extra_field,
+            status: order.status,
+            provider: order.provider,
+            provider_ref: order.provider_ref,
+            pin_code: order.pin_code,
+            created_by: order.created_by,
+            created_by_name,
+            created_at: order.created_at,
+            sent_at: order.sent_at,
+            last_sync_at: order.last_sync_at,
+            completed_at: order.completed_at,
+            check_attempts: order.check_attempts,
+            next_check_at: order.next_check_at,
+            failure_reason: order.failure_reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing() -> OrderTiming {
+        OrderTiming::default()
+    }
+
+    #[test]
+    fn the_backoff_doubles_from_the_base_and_is_capped() {
+        let t = timing();
+        let waits: Vec<u64> = (1..=7).map(|n| t.backoff(n).as_secs()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 600, 600]);
+        assert_eq!(t.backoff(40).as_secs(), 600);
+    }
+
+    #[test]
+    fn a_pending_answer_schedules_the_next_check() {
+        let now = Utc::now();
+        let d = decide(OrderStatus::Sent, 0, now, now, CheckResult::Pending, &timing());
+        assert_eq!((d.status, d.check_attempts), (OrderStatus::Sent, 1));
+        assert_eq!(d.next_check_at, Some(now + chrono::Duration::seconds(30)));
+        let d = decide(OrderStatus::Sent, 2, now, now, CheckResult::Processing, &timing());
+        assert_eq!(d.status, OrderStatus::Processing);
+        assert_eq!(d.next_check_at, Some(now + chrono::Duration::seconds(120)));
+    }
+
+    #[test]
+    fn final_answers_end_the_order() {
+        let now = Utc::now();
+        let done = decide(OrderStatus::Processing, 3, now, now, CheckResult::Completed { pin_code: Some("1234".into()) }, &timing());
+        assert_eq!((done.status, done.pin_code.as_deref(), done.next_check_at), (OrderStatus::Completed, Some("1234"), None));
+        let failed = decide(OrderStatus::Sent, 0, now, now, CheckResult::Failed { message: Some("out of codes".into()) }, &timing());
+        assert_eq!((failed.status, failed.failure_reason.as_deref()), (OrderStatus::Failed, Some("out of codes")));
+        let unknown = decide(OrderStatus::Sent, 0, now, now, CheckResult::UnknownReference, &timing());
+        assert_eq!(unknown.status, OrderStatus::Failed);
+    }
+
+    #[test]
+    fn unreachable_providers_are_retried_until_the_checks_run_out() {
+        let now = Utc::now();
+        let retry = decide(OrderStatus::Sent, 5, now, now, CheckResult::Unreachable("HTTP 503".into()), &timing());
+        assert_eq!((retry.status, retry.check_attempts), (OrderStatus::Sent, 6));
+        assert!(retry.next_check_at.is_some());
+        let last = decide(OrderStatus::Sent, 19, now, now, CheckResult::Unreachable("HTTP 503".into()), &timing());
+        assert_eq!(last.status, OrderStatus::Failed);
+        assert!(last.failure_reason.unwrap().contains("20 checks"));
+    }
+
+    #[test]
+    fn the_deadline_fails_the_order_with_timeout_and_bounds_the_schedule() {
+        let sent = Utc::now() - chrono::Duration::hours(25);
+        let d = decide(OrderStatus::Processing, 3, sent, Utc::now(), CheckResult::Processing, &timing());
+        assert_eq!((d.status, d.failure_reason.as_deref()), (OrderStatus::Failed, Some("timeout")));
+        let sent = Utc::now() - chrono::Duration::hours(24) + chrono::Duration::seconds(10);
+        let now = Utc::now();
+        let d = decide(OrderStatus::Sent, 3, sent, now, CheckResult::Pending, &timing());
+        assert!(d.next_check_at.unwrap() <= sent + chrono::Duration::hours(24), "never scheduled past the deadline");
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+        }
+        assert!(OrderStatus::Completed.is_final() && !OrderStatus::Sent.is_final());
+    }
+}
