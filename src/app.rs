@@ -101,9 +101,12 @@ impl Application {
             .build()
             .map_err(|e| StartupError::Demo(format!("cannot build the HTTP client: {e}")))?;
         let provider: Option<Arc<dyn Provider>> = match (&config.provider_url, config.demo) {
-            (Some(url), _) => {
-                Some(Arc::new(HttpProvider::new(http.clone(), url, config.provider_api_key.clone(), config.provider_timeout)))
-            }
+            (Some(url), _) => Some(Arc::new(HttpProvider::new(
+                http.clone(),
+                url,
+                config.provider_api_key.clone(),
+                config.provider_timeout,
+            ))),
             (None, true) => Some(Arc::new(SimulatedProvider { max_delay: Duration::from_secs(40) })),
             (None, false) => None,
         };

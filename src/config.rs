@@ -149,7 +149,11 @@ fn order_timing(get: &impl Fn(&str) -> Option<String>, demo: bool) -> Result<Ord
         OrderTiming::default()
     };
     let timing = OrderTiming {
-        first_check_delay: duration_or(get("ORDER_FIRST_CHECK_DELAY"), "ORDER_FIRST_CHECK_DELAY", defaults.first_check_delay)?,
+        first_check_delay: duration_or(
+            get("ORDER_FIRST_CHECK_DELAY"),
+            "ORDER_FIRST_CHECK_DELAY",
+            defaults.first_check_delay,
+        )?,
         backoff_base: duration_or(get("ORDER_BACKOFF_BASE"), "ORDER_BACKOFF_BASE", defaults.backoff_base)?,
         backoff_max: duration_or(get("ORDER_BACKOFF_MAX"), "ORDER_BACKOFF_MAX", defaults.backoff_max)?,
         max_checks: parse_or(get("ORDER_MAX_CHECKS"), "ORDER_MAX_CHECKS", defaults.max_checks)?,

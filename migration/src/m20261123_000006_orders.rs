@@ -71,7 +71,9 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_orders_created_by").table(Orders::Table).col(Orders::CreatedBy).to_owned())
+            .create_index(
+                Index::create().name("idx_orders_created_by").table(Orders::Table).col(Orders::CreatedBy).to_owned(),
+            )
             .await
     }
 

@@ -91,8 +91,12 @@ impl OrderTiming {
 pub enum CheckResult {
     Pending,
     Processing,
-    Completed { pin_code: Option<String> },
-    Failed { message: Option<String> },
+    Completed {
+        pin_code: Option<String>,
+    },
+    Failed {
+        message: Option<String>,
+    },
     /// The provider does not know the reference.
     UnknownReference,
     /// Timeout, 5xx, connection refused: counts as an attempt and is retried.
@@ -111,7 +115,14 @@ pub struct Decision {
 
 /// Applies one check's result: final answers end the order; otherwise it is
 /// checked again after the backoff, unless it ran out of checks or time.
-pub fn decide(current: OrderStatus, checks_before: i32, sent_at: DateTime<Utc>, now: DateTime<Utc>, result: CheckResult, timing: &OrderTiming) -> Decision {
+pub fn decide(
+    current: OrderStatus,
+    checks_before: i32,
+    sent_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    result: CheckResult,
+    timing: &OrderTiming,
+) -> Decision {
     let checks = checks_before + 1;
     let failed = |reason: String| Decision {
         status: OrderStatus::Failed,
@@ -123,7 +134,13 @@ pub fn decide(current: OrderStatus, checks_before: i32, sent_at: DateTime<Utc>, 
     let deadline = sent_at + chrono::Duration::from_std(timing.deadline).unwrap_or(chrono::Duration::days(1));
     let status = match result {
         CheckResult::Completed { pin_code } => {
-            return Decision { status: OrderStatus::Completed, check_attempts: checks, next_check_at: None, pin_code, failure_reason: None };
+            return Decision {
+                status: OrderStatus::Completed,
+                check_attempts: checks,
+                next_check_at: None,
+                pin_code,
+                failure_reason: None,
+            };
         }
         CheckResult::Failed { message } => {
             return failed(message.unwrap_or_else(|| "the provider reported the order as failed".into()));
@@ -137,7 +154,9 @@ pub fn decide(current: OrderStatus, checks_before: i32, sent_at: DateTime<Utc>, 
     }
     if checks >= timing.max_checks {
         let why = match &result {
-            CheckResult::Unreachable(error) => format!("the provider could not be reached after {checks} checks: {error}"),
+            CheckResult::Unreachable(error) => {
+                format!("the provider could not be reached after {checks} checks: {error}")
+            }
             _ => format!("no final status after {checks} checks"),
         };
         return failed(why);
@@ -231,9 +250,26 @@ mod tests {
     #[test]
     fn final_answers_end_the_order() {
         let now = Utc::now();
-        let done = decide(OrderStatus::Processing, 3, now, now, CheckResult::Completed { pin_code: Some("1234".into()) }, &timing());
-        assert_eq!((done.status, done.pin_code.as_deref(), done.next_check_at), (OrderStatus::Completed, Some("1234"), None));
-        let failed = decide(OrderStatus::Sent, 0, now, now, CheckResult::Failed { message: Some("out of codes".into()) }, &timing());
+        let done = decide(
+            OrderStatus::Processing,
+            3,
+            now,
+            now,
+            CheckResult::Completed { pin_code: Some("1234".into()) },
+            &timing(),
+        );
+        assert_eq!(
+            (done.status, done.pin_code.as_deref(), done.next_check_at),
+            (OrderStatus::Completed, Some("1234"), None)
+        );
+        let failed = decide(
+            OrderStatus::Sent,
+            0,
+            now,
+            now,
+            CheckResult::Failed { message: Some("out of codes".into()) },
+            &timing(),
+        );
         assert_eq!((failed.status, failed.failure_reason.as_deref()), (OrderStatus::Failed, Some("out of codes")));
         let unknown = decide(OrderStatus::Sent, 0, now, now, CheckResult::UnknownReference, &timing());
         assert_eq!(unknown.status, OrderStatus::Failed);

@@ -86,7 +86,11 @@ fn describe(error: &reqwest::Error) -> String {
 /// The `message` (or `error.message`) of a provider's error body, if any.
 fn error_message(body: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(body).ok()?;
-    value["message"].as_str().or_else(|| value["error"]["message"].as_str()).or_else(|| value["error"].as_str()).map(str::to_owned)
+    value["message"]
+        .as_str()
+        .or_else(|| value["error"]["message"].as_str())
+        .or_else(|| value["error"].as_str())
+        .map(str::to_owned)
 }
 
 #[async_trait]
@@ -194,7 +198,12 @@ impl Provider for SimulatedProvider {
             CheckResult::Failed { message: Some("the provider ran out of codes for this package".into()) }
         } else {
             let digest = Sha256::digest(reference.as_bytes());
-            let pin: String = digest.iter().take(4).map(|b| format!("{:04}", u16::from(*b) * 39 % 10000)).collect::<Vec<_>>().join("-");
+            let pin: String = digest
+                .iter()
+                .take(4)
+                .map(|b| format!("{:04}", u16::from(*b) * 39 % 10000))
+                .collect::<Vec<_>>()
+                .join("-");
             CheckResult::Completed { pin_code: Some(pin) }
         }
     }
@@ -207,14 +216,19 @@ mod tests {
     #[tokio::test]
     async fn the_simulated_provider_decides_from_the_reference() {
         let provider = SimulatedProvider { max_delay: Duration::from_secs(60) };
-        let order = OrderRequest { product: "p".into(), package: "k".into(), user_identifier: "u".into(), extra_field: None };
+        let order =
+            OrderRequest { product: "p".into(), package: "k".into(), user_identifier: "u".into(), extra_field: None };
         let reference = provider.dispatch(&order).await.unwrap();
         assert!(reference.starts_with("SIM-"));
         assert!(matches!(provider.check(&reference).await, CheckResult::Pending | CheckResult::Processing));
         let old = format!("SIM-{}-10-C-abcd", Utc::now().timestamp() - 100);
         let CheckResult::Completed { pin_code: Some(pin) } = provider.check(&old).await else { panic!("completed") };
         assert_eq!(pin.len(), 19);
-        assert_eq!(provider.check(&old).await, CheckResult::Completed { pin_code: Some(pin) }, "the same PIN every time");
+        assert_eq!(
+            provider.check(&old).await,
+            CheckResult::Completed { pin_code: Some(pin) },
+            "the same PIN every time"
+        );
         let failed = format!("SIM-{}-10-F-abcd", Utc::now().timestamp() - 100);
         assert!(matches!(provider.check(&failed).await, CheckResult::Failed { .. }));
         assert_eq!(provider.check("nonsense").await, CheckResult::UnknownReference);

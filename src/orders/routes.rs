@@ -32,14 +32,26 @@ async fn create_order(
     Ok((StatusCode::CREATED, AppJson(service::create_order(&state, &user, body).await?)))
 }
 
-async fn list_orders(State(state): State<AppState>, user: CurrentUser, Query(filter): Query<OrderFilter>) -> Result<AppJson<OrderPage>> {
+async fn list_orders(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(filter): Query<OrderFilter>,
+) -> Result<AppJson<OrderPage>> {
     Ok(AppJson(service::list_orders(&state, &user, filter).await?))
 }
 
-async fn get_order(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<AppJson<OrderView>> {
+async fn get_order(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<AppJson<OrderView>> {
     Ok(AppJson(service::get_order(&state, &user, id).await?))
 }
 
-async fn check_order(State(state): State<AppState>, _admin: AdminUser, Path(id): Path<i64>) -> Result<AppJson<OrderView>> {
+async fn check_order(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<i64>,
+) -> Result<AppJson<OrderView>> {
     Ok(AppJson(service::check_now(&state, id).await?))
 }

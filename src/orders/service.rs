@@ -117,7 +117,17 @@ pub async fn dispatch(state: &AppState, pending: order::Model) -> Result<OrderVi
         Err(DispatchError::Unreachable(error)) => {
             warn!(order = pending.id, %error, "dispatching an order failed; will retry");
             let current = OrderStatus::Pending;
-            (decide(current, pending.check_attempts, pending.created_at, now, CheckResult::Unreachable(error), timing), None)
+            (
+                decide(
+                    current,
+                    pending.check_attempts,
+                    pending.created_at,
+                    now,
+                    CheckResult::Unreachable(error),
+                    timing,
+                ),
+                None,
+            )
         }
     };
     record(state, &pending, decision, reference, now).await
@@ -125,7 +135,13 @@ pub async fn dispatch(state: &AppState, pending: order::Model) -> Result<OrderVi
 
 /// Writes a check's (or dispatch's) outcome, releases the lease, announces it,
 /// and schedules the next check.
-async fn record(state: &AppState, before: &order::Model, decision: Decision, reference: Option<String>, now: DateTime<Utc>) -> Result<OrderView> {
+async fn record(
+    state: &AppState,
+    before: &order::Model,
+    decision: Decision,
+    reference: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<OrderView> {
     let view = in_transaction(&state.db, &*state.bus, async |txn| {
         let mut update = order::Entity::update_many()
             .col_expr(order::Column::Status, Expr::value(decision.status.as_str()))
@@ -251,7 +267,10 @@ pub async fn find_visible(db: &impl ConnectionTrait, user: &CurrentUser, order_i
 }
 
 async fn find_order(db: &impl ConnectionTrait, order_id: i64) -> Result<order::Model> {
-    order::Entity::find_by_id(order_id).one(db).await?.ok_or_else(|| AppError::NotFound(format!("order {order_id} does not exist")))
+    order::Entity::find_by_id(order_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("order {order_id} does not exist")))
 }
 
 /// One visible order.
@@ -264,7 +283,10 @@ pub async fn get_order(state: &AppState, user: &CurrentUser, order_id: i64) -> R
 pub async fn check_now(state: &AppState, order_id: i64) -> Result<OrderView> {
     let order = find_order(&state.db, order_id).await?;
     if OrderStatus::parse(&order.status).is_some_and(OrderStatus::is_final) {
-        return Err(AppError::InvalidState(format!("order {order_id} is {} and is not checked any more", order.status)));
+        return Err(AppError::InvalidState(format!(
+            "order {order_id} is {} and is not checked any more",
+            order.status
+        )));
     }
     match check_order(state, order_id, true).await? {
         Some(view) => Ok(view),
@@ -299,7 +321,9 @@ pub async fn list_orders(state: &AppState, user: &CurrentUser, filter: OrderFilt
             .split(',')
             .map(|s| OrderStatus::parse(s.trim()).map(OrderStatus::as_str))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| AppError::field("status", "must be pending, sent, processing, completed, failed or cancelled"))?;
+            .ok_or_else(|| {
+                AppError::field("status", "must be pending, sent, processing, completed, failed or cancelled")
+            })?;
         query = query.filter(order::Column::Status.is_in(parsed));
     }
     if !user.is_admin() {
@@ -326,7 +350,13 @@ pub async fn list_orders(state: &AppState, user: &CurrentUser, filter: OrderFilt
 async fn user_names(db: &impl ConnectionTrait, mut ids: Vec<i64>) -> Result<HashMap<i64, String>> {
     ids.sort_unstable();
     ids.dedup();
-    Ok(user::Entity::find().filter(user::Column::Id.is_in(ids)).all(db).await?.into_iter().map(|u| (u.id, u.username)).collect())
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.username))
+        .collect())
 }
 
 async fn view_of(db: &impl ConnectionTrait, order: order::Model) -> Result<OrderView> {

@@ -167,3 +167,47 @@ async fn two_pages_work_a_task_through_live() {
     drop(driver);
     let _ = std::fs::remove_dir_all(profiles);
 }
+
+#[tokio::test]
+async fn the_jobs_dashboard_follows_a_job_to_100_percent_without_reload() {
+    let app = spawn_app().await;
+    let token = app.token(ADMIN).await;
+    let profiles = std::env::temp_dir().join(format!("taskwire-browser-{}", rand::random::<u64>()));
+    let driver = ChromeDriver::start().await;
+    let admin = driver.browser(&profiles.join("admin")).await;
+    log_in(&admin, &app, ADMIN, "/admin").await;
+    admin.goto(&app.url("/jobs")).await.unwrap();
+    wait_for(&admin, r#"#conn-status[data-state="live"]"#).await;
+
+    let body = json!({"kind": "export", "name": "Browser export", "items_total": 10});
+    let (_, job) = app.post_json("/api/jobs", Some(&token), &body).await;
+    let id = job["id"].as_i64().unwrap();
+    let row = |rest: &str| format!(r#"#jobs-table tr.job-row[data-job-id="{id}"]{rest}"#);
+    wait_for(&admin, &row(r#"[data-status="running"]"#)).await;
+    for (processed, percent) in [(3, "30"), (7, "70")] {
+        let progress = json!({"items_processed": processed, "items_failed": 1});
+        let (status, _) = app.post_json(&format!("/api/jobs/{id}/progress"), Some(&token), &progress).await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+        wait_for(&admin, &row(&format!(r#" .progress[data-percent="{percent}"]"#))).await;
+    }
+    let failed = wait_for(&admin, &row(" .failed-count")).await;
+    assert_eq!(failed.attr("data-count").await.unwrap().as_deref(), Some("1"));
+    screenshot(&admin, "jobs-in-progress.png").await;
+    app.post_json(&format!("/api/jobs/{id}/progress"), Some(&token), &json!({"items_processed": 10})).await;
+    app.post_json(&format!("/api/jobs/{id}/finish"), Some(&token), &json!({"status": "completed"})).await;
+    wait_for(&admin, &row(r#"[data-status="completed"] .progress[data-percent="100"]"#)).await;
+    let total = wait_for(&admin, r#"#stat-total[data-value="1"]"#).await;
+    assert!(total.text().await.unwrap().contains('1'));
+    screenshot(&admin, "jobs.png").await;
+
+    // The other ADMIN pages render too.
+    for (path, ready, name) in [("/stores", "#stores-list", "stores.png"), ("/orders", "#orders-list", "orders.png")] {
+        admin.goto(&app.url(path)).await.unwrap();
+        wait_for(&admin, ready).await;
+        wait_for(&admin, r#"#conn-status[data-state="live"]"#).await;
+        screenshot(&admin, name).await;
+    }
+    admin.close().await.ok();
+    drop(driver);
+    let _ = std::fs::remove_dir_all(profiles);
+}

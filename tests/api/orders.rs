@@ -29,7 +29,8 @@ fn fast(provider: &FakeProvider) -> impl Fn(&mut Config) + Clone + use<> {
 }
 
 async fn place(app: &TestApp, token: &str, product: &str, user_identifier: &str) -> Value {
-    let body = json!({"product": product, "package": "basic", "user_identifier": user_identifier, "extra_field": "note"});
+    let body =
+        json!({"product": product, "package": "basic", "user_identifier": user_identifier, "extra_field": "note"});
     let (status, order) = app.post_json("/api/orders", Some(token), &body).await;
     assert_eq!(status, StatusCode::CREATED, "{order}");
     order
@@ -39,7 +40,9 @@ async fn place(app: &TestApp, token: &str, product: &str, user_identifier: &str)
 async fn order_end(ws: &mut WsClient, order_id: i64) -> Value {
     loop {
         let frame = ws.next_json().await;
-        if frame["data"]["id"] == order_id && matches!(frame["event"].as_str(), Some("order.completed" | "order.failed")) {
+        if frame["data"]["id"] == order_id
+            && matches!(frame["event"].as_str(), Some("order.completed" | "order.failed"))
+        {
             return frame;
         }
     }
@@ -80,7 +83,11 @@ async fn an_order_is_checked_on_the_backoff_schedule_and_its_pin_reaches_only_it
     let mut previous = Duration::ZERO;
     for (n, (offset, gap)) in offsets.iter().zip(expected_gaps).enumerate() {
         let actual = offset.saturating_sub(previous);
-        assert!(actual + Duration::from_millis(5) >= Duration::from_millis(gap), "check {} came {actual:?} after the previous, expected ≥ {gap} ms", n + 1);
+        assert!(
+            actual + Duration::from_millis(5) >= Duration::from_millis(gap),
+            "check {} came {actual:?} after the previous, expected ≥ {gap} ms",
+            n + 1
+        );
         previous = *offset;
     }
 
@@ -264,7 +271,11 @@ async fn admins_check_now_and_bad_input_is_refused() {
     assert_eq!(status, StatusCode::OK, "{checked}");
     assert_eq!(checked["status"], "completed");
     assert_eq!(checked["check_attempts"], 1);
-    assert_error(&app.post(&format!("/api/orders/{id}/check"), Some(&admin)).await, StatusCode::CONFLICT, "invalid_state");
+    assert_error(
+        &app.post(&format!("/api/orders/{id}/check"), Some(&admin)).await,
+        StatusCode::CONFLICT,
+        "invalid_state",
+    );
     assert_error(&app.post("/api/orders/98765/check", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found");
 
     for (body, field) in [
@@ -272,7 +283,10 @@ async fn admins_check_now_and_bad_input_is_refused() {
         (json!({"product": " ", "package": "b", "user_identifier": "u"}), "product"),
         (json!({"product": "p", "package": "", "user_identifier": "u"}), "package"),
         (json!({"product": "p", "package": "b", "user_identifier": "x".repeat(201)}), "user_identifier"),
-        (json!({"product": "p", "package": "b", "user_identifier": "u", "extra_field": "x".repeat(501)}), "extra_field"),
+        (
+            json!({"product": "p", "package": "b", "user_identifier": "u", "extra_field": "x".repeat(501)}),
+            "extra_field",
+        ),
         (json!({"product": 7, "package": "b", "user_identifier": "u"}), "product"),
     ] {
         let response = app.post_json("/api/orders", Some(&ann), &body).await;
@@ -286,5 +300,9 @@ async fn admins_check_now_and_bad_input_is_refused() {
     let unconfigured = spawn_app().await;
     let token = unconfigured.token(ANN).await;
     let body = json!({"product": "p", "package": "b", "user_identifier": "u"});
-    assert_error(&unconfigured.post_json("/api/orders", Some(&token), &body).await, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    assert_error(
+        &unconfigured.post_json("/api/orders", Some(&token), &body).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+    );
 }

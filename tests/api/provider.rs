@@ -75,7 +75,11 @@ impl FakeProvider {
     }
 }
 
-async fn dispatch(State(ledger): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
+async fn dispatch(
+    State(ledger): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {API_KEY}")) {
         return (StatusCode::UNAUTHORIZED, Json(json!({"message": "bad API key"})));
     }
@@ -89,7 +93,11 @@ async fn dispatch(State(ledger): State<Shared>, headers: HeaderMap, Json(body): 
     let reference = format!("REF-{}", ledger.next);
     ledger.references.insert(
         reference.clone(),
-        Reference { product: body["product"].as_str().unwrap_or_default().to_owned(), dispatched_at: Some(Instant::now()), ..Default::default() },
+        Reference {
+            product: body["product"].as_str().unwrap_or_default().to_owned(),
+            dispatched_at: Some(Instant::now()),
+            ..Default::default()
+        },
     );
     (StatusCode::OK, Json(json!({"reference": reference, "status": "pending"})))
 }
@@ -112,7 +120,9 @@ async fn check(State(ledger): State<Shared>, Path(reference): Path<String>) -> (
         tokio::time::sleep(Duration::from_millis(800)).await;
     }
     let reply = match rule {
-        "pin-after" if n >= count => (StatusCode::OK, json!({"status": "completed", "pin_code": format!("PIN-{reference}")})),
+        "pin-after" if n >= count => {
+            (StatusCode::OK, json!({"status": "completed", "pin_code": format!("PIN-{reference}")}))
+        }
         "pin-after" if n >= 2 => (StatusCode::OK, json!({"status": "processing"})),
         "fail" => (StatusCode::OK, json!({"status": "failed", "message": "out of stock at the provider"})),
         "unknown" => (StatusCode::NOT_FOUND, json!({"message": "no such order"})),
