@@ -239,8 +239,16 @@ async fn two_instances_never_check_the_same_order_at_once() {
         let on = if n % 2 == 0 { &a } else { &b };
         orders.push(place(on, &ann, "pin-after:6", &format!("p{n}")).await);
     }
+    // Orders finish in any order: collect every final event first.
+    let mut ends = std::collections::HashMap::new();
+    while ends.len() < orders.len() {
+        let frame = ws.next_json().await;
+        if matches!(frame["event"].as_str(), Some("order.completed" | "order.failed")) {
+            ends.insert(frame["data"]["id"].as_i64().unwrap(), frame);
+        }
+    }
     for order in &orders {
-        let end = order_end(&mut ws, order["id"].as_i64().unwrap()).await;
+        let end = &ends[&order["id"].as_i64().unwrap()];
         assert_eq!(end["event"], "order.completed");
         let reference = order["provider_ref"].as_str().unwrap();
         assert_eq!(provider.max_in_flight(reference), 1, "{reference} was checked twice at once");

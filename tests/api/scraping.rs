@@ -19,15 +19,23 @@ async fn add_item(app: &TestApp, token: &str, store: i64, body: Value) -> Value 
     item
 }
 
-/// Waits for a job's final event and returns it.
-pub async fn job_end(ws: &mut WsClient, job_id: i64) -> Value {
-    loop {
+/// Waits for the final events of several jobs, which may finish in any order.
+pub async fn job_ends(ws: &mut WsClient, job_ids: &[i64]) -> std::collections::HashMap<i64, Value> {
+    let mut ends = std::collections::HashMap::new();
+    while ends.len() < job_ids.len() {
         let frame = ws.next_json().await;
+        let id = frame["data"]["id"].as_i64().unwrap_or_default();
         let kind = frame["event"].as_str().unwrap_or_default();
-        if frame["data"]["id"] == job_id && matches!(kind, "job.completed" | "job.failed" | "job.cancelled") {
-            return frame;
+        if job_ids.contains(&id) && matches!(kind, "job.completed" | "job.failed" | "job.cancelled") {
+            ends.insert(id, frame);
         }
     }
+    ends
+}
+
+/// Waits for a job's final event and returns it (other jobs' events are skipped).
+pub async fn job_end(ws: &mut WsClient, job_id: i64) -> Value {
+    job_ends(ws, &[job_id]).await.remove(&job_id).expect("collected above")
 }
 
 #[tokio::test]
@@ -110,8 +118,9 @@ async fn several_stores_at_once_and_the_cheapest_store_per_product() {
     assert_eq!(status, StatusCode::ACCEPTED, "{jobs}");
     let jobs = jobs.as_array().unwrap().clone();
     assert_eq!(jobs.len(), 2);
-    for job in &jobs {
-        assert_eq!(job_end(&mut dashboard, job["id"].as_i64().unwrap()).await["event"], "job.completed");
+    let ids: Vec<i64> = jobs.iter().map(|j| j["id"].as_i64().unwrap()).collect();
+    for (_, end) in job_ends(&mut dashboard, &ids).await {
+        assert_eq!(end["event"], "job.completed");
     }
     let (_, products) = app.get("/api/products?search=ball", Some(&admin)).await;
     assert_eq!(products.as_array().unwrap().len(), 1);
