@@ -43,7 +43,7 @@ impl JobRunner {
 
     /// Runs `work` for a pending job once a slot is free. The job ends `completed`,
     /// `failed` (error or panic, with the message) or `cancelled`; `lock`, if any,
-    /// is released afterwards whatever happened.
+    /// is released whatever happened, before the end is announced.
     pub fn spawn<F, Fut>(&self, state: &AppState, job_id: i64, lock: Option<LockGuard>, work: F)
     where
         F: FnOnce(JobContext) -> Fut + Send + 'static,
@@ -91,13 +91,14 @@ impl JobRunner {
                 })
             }
             .await;
+            // Release first: whoever sees the job finish may start the next one at once.
+            if let Some(lock) = lock {
+                lock.release().await;
+            }
             if let Some((status, error_message, message)) = outcome
                 && let Err(err) = finish_job(&state, job_id, status, error_message, message).await
             {
                 warn!(job_id, error = %err, "could not record the end of a job");
-            }
-            if let Some(lock) = lock {
-                lock.release().await;
             }
             state.jobs.local.remove(&job_id);
         });

@@ -328,3 +328,45 @@ impl TestAppView {
         client
     }
 }
+
+#[tokio::test]
+async fn concurrent_writes_on_two_instances_reach_every_client_in_id_order_without_gaps() {
+    let (_database, a, b) = two_instances("redis://127.0.0.1:6379").await;
+    let admin = a.token(ADMIN).await;
+    let ann = a.token(ANN).await;
+    let mut early = b.ws_subscribed(&admin, &["tasks"], None).await;
+    // Four writers, two per instance, commit tasks concurrently.
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (http, url, token) =
+                (a.http.clone(), if w % 2 == 0 { a.url("/api/tasks") } else { b.url("/api/tasks") }, ann.clone());
+            tokio::spawn(async move {
+                for n in 0..15 {
+                    let body = serde_json::json!({"title": format!("w{w}-{n}"), "workflow": "vehicle_registration"});
+                    let response = http.post(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+                    assert_eq!(response.status(), StatusCode::CREATED);
+                }
+            })
+        })
+        .collect();
+    // A client joining mid-way replays from the start and hands over to live.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let mut late = a.ws_subscribed(&admin, &["tasks"], Some(0)).await;
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let expected: BTreeSet<String> = (0..4).flat_map(|w| (0..15).map(move |n| format!("w{w}-{n}"))).collect();
+    for ws in [&mut early, &mut late] {
+        let mut titles = BTreeSet::new();
+        let mut ids = Vec::new();
+        for _ in 0..60 {
+            let frame = ws.next_json().await;
+            assert_eq!(frame["event"], "task.created", "{frame}");
+            ids.push(frame["id"].as_i64().unwrap());
+            titles.insert(frame["data"]["title"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(titles, expected, "every task exactly once");
+        assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "ids strictly consecutive: {ids:?}");
+        ws.expect_silence().await;
+    }
+}
