@@ -3,6 +3,7 @@
 use crate::{
     auth::CurrentUser,
     events::{Channel, Topic},
+    orders,
     state::AppState,
     tasks,
 };
@@ -22,12 +23,9 @@ pub async fn authorize(state: &AppState, user: &CurrentUser, channel: Channel) -
             Ok(_) => Ok(()),
             Err(_) => Err(format!("task {id} does not exist or is not visible to you")),
         },
-        Channel::One(Topic::Orders, id) => {
-            if user.is_admin() {
-                Ok(())
-            } else {
-                Err(format!("order {id} does not exist or is not visible to you"))
-            }
-        }
+        Channel::One(Topic::Orders, id) => match orders::service::find_visible(&state.db, user, id).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(format!("order {id} does not exist or is not visible to you")),
+        },
     }
 }

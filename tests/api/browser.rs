@@ -87,11 +87,51 @@ async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element 
         .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
 }
 
+/// Clicks the element, finding it again if the page re-rendered it in between.
+async fn click(browser: &Client, css: &str) {
+    let deadline = tokio::time::Instant::now() + BROWSER_WAIT;
+    loop {
+        match wait_for(browser, css).await.click().await {
+            Ok(()) => return,
+            Err(err) if tokio::time::Instant::now() < deadline && is_stale(&err) => continue,
+            Err(err) => panic!("clicking {css} failed: {err}"),
+        }
+    }
+}
+
+/// An attribute of the element, finding it again if the page re-rendered it in between.
+async fn attr(browser: &Client, css: &str, name: &str) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + BROWSER_WAIT;
+    loop {
+        match wait_for(browser, css).await.attr(name).await {
+            Ok(value) => return value,
+            Err(err) if tokio::time::Instant::now() < deadline && is_stale(&err) => continue,
+            Err(err) => panic!("reading {name} of {css} failed: {err}"),
+        }
+    }
+}
+
+/// The text of the element, finding it again if the page re-rendered it in between.
+async fn text(browser: &Client, css: &str) -> String {
+    let deadline = tokio::time::Instant::now() + BROWSER_WAIT;
+    loop {
+        match wait_for(browser, css).await.text().await {
+            Ok(value) => return value,
+            Err(err) if tokio::time::Instant::now() < deadline && is_stale(&err) => continue,
+            Err(err) => panic!("reading the text of {css} failed: {err}"),
+        }
+    }
+}
+
+fn is_stale(err: &fantoccini::error::CmdError) -> bool {
+    matches!(err, fantoccini::error::CmdError::Standard(e) if e.error == fantoccini::error::ErrorStatus::StaleElementReference)
+}
+
 async fn log_in(browser: &Client, app: &TestApp, (username, password): (&str, &str), landing: &str) {
     browser.goto(&app.url("/")).await.unwrap();
     wait_for(browser, "#username").await.send_keys(username).await.unwrap();
     wait_for(browser, "#password").await.send_keys(password).await.unwrap();
-    wait_for(browser, "#login-button").await.click().await.unwrap();
+    click(browser, "#login-button").await;
     let expected = url::Url::parse(&app.url(landing)).unwrap();
     browser.wait().at_most(BROWSER_WAIT).for_url(&expected).await.expect("the role's page opens after login");
     wait_for(browser, r#"#conn-status[data-state="live"]"#).await;
@@ -119,16 +159,14 @@ async fn two_pages_work_a_task_through_live() {
     wait_for(&worker, r#"#task-workflow option[value="vehicle_registration"]"#).await;
     wait_for(&worker, "#task-title").await.send_keys("Register the red truck").await.unwrap();
     wait_for(&worker, "#task-description").await.send_keys("Customer waits at desk 3").await.unwrap();
-    wait_for(&worker, "#create-task-button").await.click().await.unwrap();
-    let card = wait_for(&worker, "#my-tasks .task-card").await;
-    let task_id = card.attr("data-task-id").await.unwrap().expect("cards carry their task id");
+    click(&worker, "#create-task-button").await;
+    let task_id = attr(&worker, "#my-tasks .task-card", "data-task-id").await.expect("cards carry their task id");
     let in_worker = |rest: &str| format!(r#"#my-tasks .task-card[data-task-id="{task_id}"]{rest}"#);
     let in_admin = |list: &str, rest: &str| format!(r#"#{list} .task-card[data-task-id="{task_id}"]{rest}"#);
 
     // The ADMIN page shows it without a reload, and approves it.
-    let pending = wait_for(&admin, &in_admin("pending-tasks", "")).await;
-    assert!(pending.text().await.unwrap().contains("Register the red truck"));
-    wait_for(&admin, &in_admin("pending-tasks", " .approve-task")).await.click().await.unwrap();
+    assert!(text(&admin, &in_admin("pending-tasks", "")).await.contains("Register the red truck"));
+    click(&admin, &in_admin("pending-tasks", " .approve-task")).await;
     wait_for(&admin, &in_admin("active-tasks", r#"[data-status="approved"]"#)).await;
 
     // The ADMIN_LIMITED page shows the subtasks and completes them one by one.
@@ -136,12 +174,10 @@ async fn two_pages_work_a_task_through_live() {
     let subtasks = worker.find_all(Locator::Css(&in_worker(" .subtask"))).await.unwrap();
     assert_eq!(subtasks.len(), 4, "the workflow's four subtasks are shown");
     for done in 1..=4 {
-        wait_for(&worker, &in_worker(r#" .subtask[data-status="open"] .complete-subtask"#))
-            .await
-            .click()
-            .await
-            .unwrap();
+        click(&worker, &in_worker(r#" .subtask[data-status="open"] .complete-subtask"#)).await;
         if done < 4 {
+            // Each click lands before the next: the page shows the new count first.
+            wait_for(&worker, &in_worker(&format!(r#" .progress[data-done="{done}"]"#))).await;
             // The progress bar advances live; after the last one the task moves to the history.
             wait_for(&admin, &in_admin("active-tasks", &format!(r#" .progress[data-done="{done}"][data-total="4"]"#)))
                 .await;
@@ -190,14 +226,12 @@ async fn the_jobs_dashboard_follows_a_job_to_100_percent_without_reload() {
         assert_eq!(status, reqwest::StatusCode::OK);
         wait_for(&admin, &row(&format!(r#" .progress[data-percent="{percent}"]"#))).await;
     }
-    let failed = wait_for(&admin, &row(" .failed-count")).await;
-    assert_eq!(failed.attr("data-count").await.unwrap().as_deref(), Some("1"));
+    assert_eq!(attr(&admin, &row(" .failed-count"), "data-count").await.as_deref(), Some("1"));
     screenshot(&admin, "jobs-in-progress.png").await;
     app.post_json(&format!("/api/jobs/{id}/progress"), Some(&token), &json!({"items_processed": 10})).await;
     app.post_json(&format!("/api/jobs/{id}/finish"), Some(&token), &json!({"status": "completed"})).await;
     wait_for(&admin, &row(r#"[data-status="completed"] .progress[data-percent="100"]"#)).await;
-    let total = wait_for(&admin, r#"#stat-total[data-value="1"]"#).await;
-    assert!(total.text().await.unwrap().contains('1'));
+    assert!(text(&admin, r#"#stat-total[data-value="1"]"#).await.contains('1'));
     screenshot(&admin, "jobs.png").await;
 
     // The other ADMIN pages render too.
@@ -208,6 +242,44 @@ async fn the_jobs_dashboard_follows_a_job_to_100_percent_without_reload() {
         screenshot(&admin, name).await;
     }
     admin.close().await.ok();
+    drop(driver);
+    let _ = std::fs::remove_dir_all(profiles);
+}
+
+#[tokio::test]
+async fn an_orders_pin_appears_live_for_its_owner_and_admins() {
+    let provider = crate::provider::FakeProvider::start().await;
+    let url = provider.url();
+    let app = spawn_app_with(move |c| {
+        c.provider_url = Some(url);
+        c.provider_api_key = Some(crate::provider::API_KEY.into());
+        c.order_timing.first_check_delay = Duration::from_millis(300);
+        c.order_timing.backoff_base = Duration::from_millis(300);
+        c.order_timing.backoff_max = Duration::from_millis(300);
+    })
+    .await;
+    let profiles = std::env::temp_dir().join(format!("taskwire-browser-{}", rand::random::<u64>()));
+    let driver = ChromeDriver::start().await;
+    let admin = driver.browser(&profiles.join("admin")).await;
+    let owner = driver.browser(&profiles.join("owner")).await;
+    log_in(&admin, &app, ADMIN, "/admin").await;
+    log_in(&owner, &app, ANN, "/my").await;
+    for browser in [&admin, &owner] {
+        browser.goto(&app.url("/orders")).await.unwrap();
+        wait_for(browser, r#"#conn-status[data-state="live"]"#).await;
+    }
+    wait_for(&owner, "#order-product").await.send_keys("pin-after:3").await.unwrap();
+    wait_for(&owner, "#order-package").await.send_keys("500 credits").await.unwrap();
+    wait_for(&owner, "#order-user-identifier").await.send_keys("player-42").await.unwrap();
+    click(&owner, "#create-order-button").await;
+    let id = attr(&owner, "#orders-list .order-card", "data-order-id").await.expect("cards carry their order id");
+    let pin_css = format!(r#"#orders-list .order-card[data-order-id="{id}"][data-status="completed"] .pin-code"#);
+    for browser in [&owner, &admin] {
+        assert_eq!(text(browser, &pin_css).await.trim(), "PIN-REF-1");
+    }
+    screenshot(&owner, "orders-owner.png").await;
+    admin.close().await.ok();
+    owner.close().await.ok();
     drop(driver);
     let _ = std::fs::remove_dir_all(profiles);
 }

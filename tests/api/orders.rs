@@ -275,6 +275,9 @@ async fn admins_check_now_and_bad_input_is_refused() {
     let order = place(&app, &ann, "pin-after:1", "p").await;
     let id = order["id"].as_i64().unwrap();
     assert_error(&app.post(&format!("/api/orders/{id}/check"), Some(&ann)).await, StatusCode::FORBIDDEN, "forbidden");
+    // The owner may follow the order's own channel.
+    let mut own = app.ws(&ann).await;
+    own.subscribe(&[&format!("order:{id}")], None).await;
     let (status, checked) = app.post(&format!("/api/orders/{id}/check"), Some(&admin)).await;
     assert_eq!(status, StatusCode::OK, "{checked}");
     assert_eq!(checked["status"], "completed");
