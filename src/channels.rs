@@ -12,6 +12,7 @@ use crate::{
 pub async fn authorize(state: &AppState, user: &CurrentUser, channel: Channel) -> Result<(), String> {
     match channel {
         Channel::All(Topic::Tasks | Topic::Orders) => Ok(()),
+        Channel::All(Topic::Control) | Channel::One(Topic::Control, _) => Err(format!("{channel} is not a channel")),
         Channel::All(Topic::Jobs) | Channel::One(Topic::Jobs, _) => {
             if user.is_admin() {
                 Ok(())

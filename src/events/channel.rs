@@ -8,6 +8,8 @@ pub enum Topic {
     Tasks,
     Jobs,
     Orders,
+    /// Instructions between hubs (e.g. end a user's sessions); never a channel clients can subscribe to.
+    Control,
 }
 
 impl Topic {
@@ -17,6 +19,7 @@ impl Topic {
             Topic::Tasks => "tasks",
             Topic::Jobs => "jobs",
             Topic::Orders => "orders",
+            Topic::Control => "control",
         }
     }
 
@@ -26,11 +29,12 @@ impl Topic {
             Topic::Tasks => "task",
             Topic::Jobs => "job",
             Topic::Orders => "order",
+            Topic::Control => "control",
         }
     }
 
     pub fn parse(value: &str) -> Option<Topic> {
-        [Topic::Tasks, Topic::Jobs, Topic::Orders].into_iter().find(|t| t.as_str() == value)
+        [Topic::Tasks, Topic::Jobs, Topic::Orders, Topic::Control].into_iter().find(|t| t.as_str() == value)
     }
 }
 
@@ -44,7 +48,7 @@ pub enum Channel {
 impl Channel {
     /// Parses a channel name; `None` for anything not in the list above.
     pub fn parse(value: &str) -> Option<Channel> {
-        if let Some(topic) = Topic::parse(value) {
+        if let Some(topic) = Topic::parse(value).filter(|t| *t != Topic::Control) {
             return Some(Channel::All(topic));
         }
         let (prefix, id) = value.split_once(':')?;
@@ -90,7 +94,9 @@ mod tests {
 
     #[test]
     fn unknown_or_malformed_channels_are_refused() {
-        for name in ["", "task", "task:", "task:x", "task:-1", "task:0", "users", "tasks:1", "job:1:2"] {
+        for name in
+            ["", "task", "task:", "task:x", "task:-1", "task:0", "users", "tasks:1", "job:1:2", "control", "control:1"]
+        {
             assert!(Channel::parse(name).is_none(), "{name} should be refused");
         }
     }

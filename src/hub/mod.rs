@@ -25,8 +25,11 @@ pub use connection::ws_handler;
 pub use dispatcher::run_dispatcher;
 pub use session::{Outbound, SessionHandle};
 
+/// Control event: end every session of the user named by `entity_id`, on every instance.
+pub const SESSIONS_REVOKED: &str = "user.sessions_revoked";
+
 use crate::{
-    events::{Channel, ChannelForm, StoredEvent},
+    events::{Channel, ChannelForm, StoredEvent, Topic},
     metrics::Metrics,
 };
 
@@ -89,6 +92,13 @@ impl Hub {
         }
     }
 
+    /// Carries out an instruction from any instance's outbox.
+    fn obey(&self, event: &StoredEvent) {
+        if event.kind == SESSIONS_REVOKED {
+            self.close_user_sessions(event.entity_id, 4401, "your account was changed; sign in again");
+        }
+    }
+
     /// Closes every session with 1001 and refuses new ones.
     pub fn shut_down(&self) {
         self.inner.shutdown.send_replace(true);
@@ -139,6 +149,11 @@ impl Hub {
     /// each session at most once. Nothing here awaits: a full queue marks the
     /// session as too slow instead of blocking the others.
     fn fan_out(&self, event: &Arc<StoredEvent>) {
+        if event.topic == Topic::Control {
+            self.obey(event);
+            self.set_last_dispatched(event.id);
+            return;
+        }
         let _gate = self.inner.dispatch_gate.lock().unwrap_or_else(|e| e.into_inner());
         let collection = Channel::All(event.topic);
         let entity = Channel::One(event.topic, event.entity_id);

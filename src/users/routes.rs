@@ -45,8 +45,5 @@ async fn update_user(
     Path(id): Path<i64>,
     AppJson(changes): AppJson<service::UserChanges>,
 ) -> Result<AppJson<UserView>> {
-    let updated = service::update_user(&state.db, admin.id, id, changes).await?;
-    // Live sessions keep the identity they connected with: end them so they reconnect as who the user is now.
-    state.hub.close_user_sessions(id, 4401, "your account was changed; sign in again");
-    Ok(AppJson(updated))
+    Ok(AppJson(service::update_user(&state, admin.id, id, changes).await?))
 }

@@ -9,6 +9,9 @@ use crate::{
     auth::password::hash_password,
     entity::{refresh_token, user},
     error::{AppError, Result, ResultExt},
+    events::{NewEvent, Topic, outbox::in_transaction},
+    hub::SESSIONS_REVOKED,
+    state::AppState,
 };
 
 /// Creates a user after validating every field; a taken username is 409.
@@ -60,39 +63,50 @@ pub struct UserChanges {
 }
 
 /// Applies changes; an ADMIN cannot demote or disable themselves (so one ADMIN always remains).
-#[instrument(skip(db, changes))]
-pub async fn update_user(
-    db: &impl ConnectionTrait,
-    acting_admin: i64,
-    user_id: i64,
-    changes: UserChanges,
-) -> Result<UserView> {
-    let existing = user::Entity::find_by_id(user_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("user {user_id} does not exist")))?;
+/// Live sessions keep the identity they connected with, so the user's sessions on every
+/// instance are ended (close 4401) in the same transaction's outbox: they reconnect as who the user is now.
+#[instrument(skip(state, changes))]
+pub async fn update_user(state: &AppState, acting_admin: i64, user_id: i64, changes: UserChanges) -> Result<UserView> {
     let role = changes.role.as_deref().map(parse_role).transpose()?;
     let password = changes.password.as_deref().map(parse_password).transpose()?;
     if user_id == acting_admin && (role == Some(Role::AdminLimited) || changes.is_active == Some(false)) {
         return Err(AppError::InvalidState("you cannot remove your own ADMIN role or disable yourself".into()));
     }
-    let mut model: user::ActiveModel = existing.into();
-    if let Some(role) = role {
-        model.role = Set(role.as_str().to_owned());
-    }
-    if let Some(active) = changes.is_active {
-        model.is_active = Set(active);
-    }
-    let password_changed = password.is_some();
-    if let Some(password) = password {
-        model.password_hash = Set(hash_password(password).await?);
-    }
-    model.updated_at = Set(Utc::now());
-    let updated = model.update(db).await?;
-    if password_changed || changes.is_active == Some(false) {
-        revoke_refresh_tokens(db, user_id).await?;
-    }
-    Ok(updated.into())
+    let password_hash = match password {
+        Some(password) => Some(hash_password(password).await?),
+        None => None,
+    };
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let existing = user::Entity::find_by_id(user_id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("user {user_id} does not exist")))?;
+        let mut model: user::ActiveModel = existing.into();
+        if let Some(role) = role {
+            model.role = Set(role.as_str().to_owned());
+        }
+        if let Some(active) = changes.is_active {
+            model.is_active = Set(active);
+        }
+        let password_changed = password_hash.is_some();
+        if let Some(hash) = password_hash {
+            model.password_hash = Set(hash);
+        }
+        model.updated_at = Set(Utc::now());
+        let updated = model.update(txn).await?;
+        if password_changed || changes.is_active == Some(false) {
+            revoke_refresh_tokens(txn, user_id).await?;
+        }
+        let revoke = NewEvent {
+            topic: Topic::Control,
+            entity_id: user_id,
+            kind: SESSIONS_REVOKED,
+            payload: serde_json::json!({}),
+            audience: Vec::new(),
+        };
+        Ok((UserView::from(updated), vec![revoke]))
+    })
+    .await
 }
 
 /// Signs a user out everywhere by revoking every refresh token they hold.

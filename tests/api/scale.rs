@@ -370,3 +370,27 @@ async fn concurrent_writes_on_two_instances_reach_every_client_in_id_order_witho
         ws.expect_silence().await;
     }
 }
+
+#[tokio::test]
+async fn disabling_a_user_on_one_instance_ends_their_sessions_on_every_instance() {
+    let (_database, a, b) = two_instances("redis://127.0.0.1:6379").await;
+    let admin = a.token(ADMIN).await;
+    let ann = a.token(ANN).await;
+    let ann_id = a.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
+    let mut ann_on_b = b.ws_subscribed(&ann, &["tasks", "orders"], None).await;
+    let mut admin_on_b = b.ws_subscribed(&admin, &["tasks"], None).await;
+    let change = serde_json::json!({"is_active": false});
+    let (status, _) =
+        a.request(reqwest::Method::PATCH, &format!("/api/users/{ann_id}"), Some(&admin), Some(&change)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ann_on_b.expect_close().await, 4401);
+    admin_on_b.expect_silence().await;
+    // Nor can she come back with her old token.
+    let mut again = {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = b.ws_url.as_str().into_client_request().unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {ann}").parse().unwrap());
+        WsClient::connect(request).await
+    };
+    assert_eq!(again.expect_close().await, 4401);
+}
