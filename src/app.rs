@@ -89,9 +89,9 @@ impl Application {
             None => Arc::new(InProcessBus::new(4096, metrics.clone())),
         };
         let lock_backend: Arc<dyn LockBackend> = match &config.redis_url {
-            Some(url) => Arc::new(
-                RedisLock::connect(url, &config.redis_prefix).await.map_err(|e| StartupError::Redis(e.to_string()))?,
-            ),
+            Some(url) => {
+                Arc::new(RedisLock::new(url, &config.redis_prefix).map_err(|e| StartupError::Redis(e.to_string()))?)
+            }
             None => Arc::new(LocalLock::default()),
         };
         let http = reqwest::Client::builder()
@@ -208,7 +208,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(hub::ws_handler))
         .merge(ops::router())
         .merge(web::router())
-        .merge(crate::demo::shop_router())
+        .merge(if state.config.demo { crate::demo::shop_router() } else { Router::new() })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     let mut app = api

@@ -85,6 +85,10 @@ impl Config {
             })
             .unwrap_or_default();
         let job_concurrency = parse_or(get("JOB_CONCURRENCY"), "JOB_CONCURRENCY", 4usize)?;
+        let import_lock_ttl = duration_or(get("IMPORT_LOCK_TTL"), "IMPORT_LOCK_TTL", Duration::from_secs(30))?;
+        if import_lock_ttl < Duration::from_secs(1) {
+            return Err(problem("IMPORT_LOCK_TTL", "must be at least 1s"));
+        }
         if job_concurrency == 0 {
             return Err(problem("JOB_CONCURRENCY", "must be at least 1"));
         }
@@ -112,7 +116,7 @@ impl Config {
             login_window: duration_or(get("LOGIN_WINDOW"), "LOGIN_WINDOW", Duration::from_secs(15 * 60))?,
             scrape_timeout: duration_or(get("SCRAPE_TIMEOUT"), "SCRAPE_TIMEOUT", Duration::from_secs(10))?,
             scrape_concurrency: parse_or(get("SCRAPE_CONCURRENCY"), "SCRAPE_CONCURRENCY", 4usize)?.max(1),
-            import_lock_ttl: duration_or(get("IMPORT_LOCK_TTL"), "IMPORT_LOCK_TTL", Duration::from_secs(30))?,
+            import_lock_ttl,
             provider_url: get("PROVIDER_URL"),
             provider_api_key: get("PROVIDER_API_KEY"),
             provider_timeout: duration_or(get("PROVIDER_TIMEOUT"), "PROVIDER_TIMEOUT", Duration::from_secs(10))?,
@@ -169,6 +173,9 @@ fn order_timing(get: &impl Fn(&str) -> Option<String>, demo: bool) -> Result<Ord
     }
     if timing.sweep_interval.is_zero() {
         return Err(problem("ORDER_SWEEP_INTERVAL", "must be longer than zero"));
+    }
+    if timing.backoff_base.is_zero() || timing.backoff_max < timing.backoff_base {
+        return Err(problem("ORDER_BACKOFF_BASE", "must be longer than zero and not above ORDER_BACKOFF_MAX"));
     }
     Ok(timing)
 }

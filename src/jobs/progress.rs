@@ -56,8 +56,9 @@ impl ProgressUpdate {
         Ok(())
     }
 
-    /// Checks the figures against each other once merged with the job's current ones.
-    pub fn check_against(&self, job: &job::Model) -> Result<()> {
+    /// Checks the figures against each other once merged with the job's current ones
+    /// (including progress reported but not yet written).
+    pub fn check_against(&self, job: &JobView) -> Result<()> {
         let total = self.items_total.unwrap_or(job.items_total);
         let processed = self.items_processed.unwrap_or(job.items_processed);
         let failed = self.items_failed.unwrap_or(job.items_failed);

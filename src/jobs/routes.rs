@@ -126,7 +126,7 @@ async fn report_progress(
 ) -> Result<AppJson<JobView>> {
     update.validate()?;
     let job = running_external_job(&state, id).await?;
-    update.check_against(&job)?;
+    update.check_against(&state.jobs.progress.overlay(JobView::from_model(&job, chrono::Utc::now())))?;
     state.jobs.progress.report(&state, id, update).await?;
     let current = find_job(&state.db, id).await?;
     Ok(AppJson(state.jobs.progress.overlay(JobView::from_model(&current, chrono::Utc::now()))))
@@ -154,6 +154,9 @@ async fn finish_job(
     };
     if body.error_message.as_ref().is_some_and(|m| m.chars().count() > 2000) {
         return Err(AppError::field("error_message", "must be at most 2000 characters long"));
+    }
+    if body.message.as_ref().is_some_and(|m| m.chars().count() > 1000) {
+        return Err(AppError::field("message", "must be at most 1000 characters long"));
     }
     running_external_job(&state, id).await?;
     let error_message = match status {

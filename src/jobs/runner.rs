@@ -60,7 +60,10 @@ impl JobRunner {
                     _ = cancel.cancelled() => None,
                 };
                 if cancel.is_cancelled() {
-                    return Some((JobStatus::Cancelled, None, Some("cancelled before it started".to_owned())));
+                    // Cancelled while queued: `cancel_job` recorded that itself; a shutdown did not.
+                    return shutting_down
+                        .is_cancelled()
+                        .then(|| (JobStatus::Failed, Some("interrupted by shutdown".to_owned()), None));
                 }
                 match start_job(&state, job_id).await {
                     Ok(Some(_)) => {}

@@ -198,8 +198,14 @@ pub async fn cancel_job(state: &AppState, job_id: i64) -> Result<JobView> {
     let status = JobStatus::parse(&current.status).unwrap_or(JobStatus::Failed);
     match status {
         JobStatus::Pending => {
+            // Record first, then stop the queued task, so the cancel cannot race the runner.
+            let view =
+                finish_job(state, job_id, JobStatus::Cancelled, None, Some("cancelled before it started".into())).await;
             state.jobs.cancel_local(job_id);
-            finish_job(state, job_id, JobStatus::Cancelled, None, Some("cancelled before it started".into())).await
+            match view {
+                Err(AppError::InvalidState(_)) => Box::pin(cancel_job(state, job_id)).await,
+                other => other,
+            }
         }
         JobStatus::Running => {
             let view = in_transaction(&state.db, &*state.bus, async |txn| {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::{Client, Script, aio::ConnectionManager};
+use tokio::sync::OnceCell;
 
 use super::{LockBackend, LockError};
 
@@ -24,27 +25,42 @@ end"#;
 
 /// Locks shared by every instance that uses the same Redis and prefix.
 pub struct RedisLock {
-    connection: ConnectionManager,
+    client: Client,
+    /// Connected on first use (and reconnecting by itself afterwards), so the
+    /// server starts even while Redis is down; lock calls fail until it is back.
+    connection: OnceCell<ConnectionManager>,
     prefix: String,
     renew: Script,
     release: Script,
 }
 
 impl RedisLock {
-    /// Connects (with automatic reconnection afterwards).
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, LockError> {
+    /// Checks the URL; connects lazily.
+    pub fn new(url: &str, prefix: &str) -> Result<Self, LockError> {
         let client = Client::open(url).map_err(|e| LockError(e.to_string()))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)));
-        let connection =
-            ConnectionManager::new_with_config(client, config).await.map_err(|e| LockError(e.to_string()))?;
         Ok(RedisLock {
-            connection,
+            client,
+            connection: OnceCell::new(),
             prefix: format!("{prefix}lock:"),
             renew: Script::new(RENEW),
             release: Script::new(RELEASE),
         })
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, LockError> {
+        let connection = self
+            .connection
+            .get_or_try_init(|| async {
+                // Fail fast while Redis is down: the caller answers 503 and a later call tries again.
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_number_of_retries(1)
+                    .set_connection_timeout(Some(Duration::from_secs(1)))
+                    .set_response_timeout(Some(Duration::from_secs(2)));
+                ConnectionManager::new_with_config(self.client.clone(), config).await
+            })
+            .await
+            .map_err(|e| LockError(e.to_string()))?;
+        Ok(connection.clone())
     }
 
     fn key(&self, key: &str) -> String {
@@ -59,7 +75,7 @@ fn millis(ttl: Duration) -> u64 {
 #[async_trait]
 impl LockBackend for RedisLock {
     async fn acquire(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, LockError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let reply: Option<String> = redis::cmd("SET")
             .arg(self.key(key))
             .arg(token)
@@ -73,7 +89,7 @@ impl LockBackend for RedisLock {
     }
 
     async fn renew(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, LockError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let renewed: i64 = self
             .renew
             .key(self.key(key))
@@ -86,7 +102,7 @@ impl LockBackend for RedisLock {
     }
 
     async fn release(&self, key: &str, token: &str) -> Result<bool, LockError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.connection().await?;
         let released: i64 = self
             .release
             .key(self.key(key))

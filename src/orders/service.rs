@@ -57,7 +57,13 @@ pub async fn create_order(state: &AppState, user: &CurrentUser, input: NewOrder)
     let provider = state.orders.provider()?;
     let created = in_transaction(&state.db, &*state.bus, async |txn| {
         let now = Utc::now();
+        // Created leased and due: if this process dies before the dispatch below is
+        // recorded, the lease expires and the sweep dispatches the order.
+        let lease = chrono::Duration::from_std(state.orders.lease).unwrap_or(chrono::Duration::seconds(60));
         let created = order::ActiveModel {
+            next_check_at: Set(Some(now)),
+            lease_until: Set(Some(now + lease)),
+            lease_owner: Set(Some(state.orders.instance.clone())),
             product: Set(product),
             package: Set(package),
             user_identifier: Set(user_identifier),

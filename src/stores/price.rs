@@ -33,7 +33,16 @@ pub fn parse_price(text: &str) -> Result<f64, String> {
 /// Stock from text like "In stock", "Out of stock", "В наличии", "Нет в наличии", "12 pcs"; `None` when unclear.
 pub fn parse_stock(text: &str) -> Option<bool> {
     let lower = text.trim().to_lowercase();
-    const OUT: [&str; 6] = ["out of stock", "sold out", "unavailable", "нет в наличии", "нет на складе", "закончился"];
+    const OUT: [&str; 8] = [
+        "out of stock",
+        "sold out",
+        "unavailable",
+        "not available",
+        "no stock",
+        "нет в наличии",
+        "нет на складе",
+        "закончился",
+    ];
     const IN: [&str; 4] = ["in stock", "available", "в наличии", "есть"];
     if OUT.iter().any(|w| lower.contains(w)) {
         return Some(false);
@@ -41,7 +50,8 @@ pub fn parse_stock(text: &str) -> Option<bool> {
     if IN.iter().any(|w| lower.contains(w)) {
         return Some(true);
     }
-    let digits: String = lower.chars().filter(|c| c.is_ascii_digit()).collect();
+    // The first number counts: "2 left, ships in 3 days" is 2.
+    let digits: String = lower.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
     digits.parse::<u64>().ok().map(|n| n > 0)
 }
 
@@ -92,6 +102,8 @@ mod tests {
         assert_eq!(parse_stock("12 pcs"), Some(true));
         assert_eq!(parse_stock("0"), Some(false));
         assert_eq!(parse_stock("ask"), None);
+        assert_eq!(parse_stock("Not available"), Some(false));
+        assert_eq!(parse_stock("0 left, ships in 3 days"), Some(false));
     }
 
     #[test]

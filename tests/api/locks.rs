@@ -8,7 +8,7 @@ use crate::helpers::*;
 
 async fn redis_lock() -> Arc<RedisLock> {
     let prefix = format!("taskwire-test-{:016x}:", rand::random::<u64>());
-    Arc::new(RedisLock::connect("redis://127.0.0.1:6379", &prefix).await.expect("Redis at 127.0.0.1:6379 answers"))
+    Arc::new(RedisLock::new("redis://127.0.0.1:6379", &prefix).expect("a valid Redis URL"))
 }
 
 #[tokio::test]

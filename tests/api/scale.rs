@@ -394,3 +394,29 @@ async fn disabling_a_user_on_one_instance_ends_their_sessions_on_every_instance(
     };
     assert_eq!(again.expect_close().await, 4401);
 }
+
+#[tokio::test]
+async fn the_server_starts_and_serves_while_redis_is_down() {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let catalog = crate::scraping::tempdir_with(&[("catalog.csv", "sku,name\nA-1,Ball\n")]);
+    let dir = catalog.clone();
+    let app = spawn_app_with(move |c| {
+        c.redis_url = Some(format!("redis://127.0.0.1:{closed}"));
+        c.redis_prefix = prefix();
+        c.catalog_dir = dir;
+    })
+    .await;
+    let body = until_ready_is(&app, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["checks"]["redis"], "down");
+    assert_eq!(body["checks"]["database"], "up");
+    let admin = app.token(ADMIN).await;
+    let ann = app.token(ANN).await;
+    let mut ws = app.ws_subscribed(&admin, &["tasks"], None).await;
+    app.create_task(&ann, "Redis is down, work goes on").await;
+    assert_eq!(ws.expect_event("task.created").await["data"]["title"], "Redis is down, work goes on");
+    // An import needs its lock, which lives in Redis: refused clearly, nothing started.
+    let refused = app.post_json("/api/imports/catalog", Some(&admin), &serde_json::json!({})).await;
+    assert_error(&refused, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    assert_eq!(app.get("/api/jobs", Some(&admin)).await.1["items"], serde_json::json!([]));
+    let _ = std::fs::remove_dir_all(catalog);
+}
