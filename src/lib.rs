@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod hub;
 pub mod jobs;
+pub mod listing;
 pub mod lock;
 pub mod metrics;
 pub mod ops;

@@ -14,6 +14,7 @@ use crate::{
     entity::{job, job_failure},
     error::{AppError, Result},
     events::{NewEvent, Topic, outbox::in_transaction},
+    listing::{page_size, split_page, status_filter},
     state::AppState,
 };
 
@@ -315,20 +316,10 @@ pub struct JobPage {
 
 /// Jobs matching the filter, newest first, a page at a time.
 pub async fn list_jobs(state: &AppState, filter: JobFilter) -> Result<JobPage> {
-    let limit = filter.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::field("limit", "must be between 1 and 200"));
-    }
+    let limit = page_size(filter.limit)?;
     let mut query = job::Entity::find();
-    if let Some(statuses) = filter.status.as_deref().filter(|s| !s.is_empty()) {
-        let parsed = statuses
-            .split(',')
-            .map(|s| JobStatus::parse(s.trim()).map(JobStatus::as_str))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                AppError::field("status", "must be pending, running, completed, failed or cancelled (comma-separated)")
-            })?;
-        query = query.filter(job::Column::Status.is_in(parsed));
+    if let Some(statuses) = status_filter(filter.status.as_deref(), &JobStatus::ALL, |s| s.as_str())? {
+        query = query.filter(job::Column::Status.is_in(statuses));
     }
     if let Some(kind) = filter.kind.filter(|k| !k.is_empty()) {
         query = query.filter(job::Column::Kind.eq(kind));
@@ -339,10 +330,8 @@ pub async fn list_jobs(state: &AppState, filter: JobFilter) -> Result<JobPage> {
     if let Some(before) = filter.before {
         query = query.filter(job::Column::Id.lt(before));
     }
-    let mut jobs = query.order_by_desc(job::Column::Id).limit(limit + 1).all(&state.db).await?;
-    let more = jobs.len() as u64 > limit;
-    jobs.truncate(limit as usize);
-    let next_before = if more { jobs.last().map(|j| j.id) } else { None };
+    let rows = query.order_by_desc(job::Column::Id).limit(limit + 1).all(&state.db).await?;
+    let (jobs, next_before) = split_page(rows, limit, |j| j.id);
     let now = Utc::now();
     let items = jobs.iter().map(|j| state.jobs.progress.overlay(JobView::from_model(j, now))).collect();
     Ok(JobPage { items, next_before })

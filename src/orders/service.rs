@@ -20,6 +20,7 @@ use crate::{
     entity::{order, user},
     error::{AppError, Result},
     events::{NewEvent, Topic, outbox::in_transaction},
+    listing::{page_size, split_page, status_filter},
     state::AppState,
 };
 
@@ -317,20 +318,10 @@ pub struct OrderPage {
 
 /// The orders the user may see, newest first.
 pub async fn list_orders(state: &AppState, user: &CurrentUser, filter: OrderFilter) -> Result<OrderPage> {
-    let limit = filter.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::field("limit", "must be between 1 and 200"));
-    }
+    let limit = page_size(filter.limit)?;
     let mut query = order::Entity::find();
-    if let Some(statuses) = filter.status.as_deref().filter(|s| !s.is_empty()) {
-        let parsed = statuses
-            .split(',')
-            .map(|s| OrderStatus::parse(s.trim()).map(OrderStatus::as_str))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                AppError::field("status", "must be pending, sent, processing, completed, failed or cancelled")
-            })?;
-        query = query.filter(order::Column::Status.is_in(parsed));
+    if let Some(statuses) = status_filter(filter.status.as_deref(), &OrderStatus::ALL, |s| s.as_str())? {
+        query = query.filter(order::Column::Status.is_in(statuses));
     }
     if !user.is_admin() {
         query = query.filter(order::Column::CreatedBy.eq(user.id));
@@ -338,10 +329,8 @@ pub async fn list_orders(state: &AppState, user: &CurrentUser, filter: OrderFilt
     if let Some(before) = filter.before {
         query = query.filter(order::Column::Id.lt(before));
     }
-    let mut orders = query.order_by_desc(order::Column::Id).limit(limit + 1).all(&state.db).await?;
-    let more = orders.len() as u64 > limit;
-    orders.truncate(limit as usize);
-    let next_before = if more { orders.last().map(|o| o.id) } else { None };
+    let rows = query.order_by_desc(order::Column::Id).limit(limit + 1).all(&state.db).await?;
+    let (orders, next_before) = split_page(rows, limit, |o| o.id);
     let names = user_names(&state.db, orders.iter().map(|o| o.created_by).collect()).await?;
     let items = orders
         .into_iter()

@@ -2,8 +2,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -17,6 +17,7 @@ use crate::{
     entity::{subtask, task, user},
     error::{AppError, Result},
     events::{NewEvent, Topic, outbox::in_transaction},
+    listing::{page_size, split_page, status_filter},
     state::AppState,
     workflows,
 };
@@ -106,23 +107,10 @@ pub struct TaskPage {
 
 /// The tasks the user may see, newest first, a page at a time.
 pub async fn list_tasks(db: &DatabaseConnection, user: &CurrentUser, filter: TaskFilter) -> Result<TaskPage> {
-    let limit = filter.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::field("limit", "must be between 1 and 200"));
-    }
+    let limit = page_size(filter.limit)?;
     let mut query = task::Entity::find();
-    if let Some(statuses) = filter.status.as_deref().filter(|s| !s.is_empty()) {
-        let parsed = statuses
-            .split(',')
-            .map(|s| TaskStatus::parse(s.trim()).map(|s| s.as_str()))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                AppError::field(
-                    "status",
-                    "must be pending_approval, approved, rejected or completed (comma-separated for several)",
-                )
-            })?;
-        query = query.filter(task::Column::Status.is_in(parsed));
+    if let Some(statuses) = status_filter(filter.status.as_deref(), &TaskStatus::ALL, |s| s.as_str())? {
+        query = query.filter(task::Column::Status.is_in(statuses));
     }
     if let Some(before) = filter.before {
         query = query.filter(task::Column::Id.lt(before));
@@ -131,11 +119,8 @@ pub async fn list_tasks(db: &DatabaseConnection, user: &CurrentUser, filter: Tas
         query = query
             .filter(Condition::any().add(task::Column::CreatedBy.eq(user.id)).add(task::Column::Assignee.eq(user.id)));
     }
-    // One row more than asked tells whether another page follows.
-    let mut tasks = query.order_by_desc(task::Column::Id).limit(limit + 1).all(db).await?;
-    let more = tasks.len() as u64 > limit;
-    tasks.truncate(limit as usize);
-    let next_before = if more { tasks.last().map(|t| t.id) } else { None };
+    let rows = query.order_by_desc(task::Column::Id).limit(limit + 1).all(db).await?;
+    let (tasks, next_before) = split_page(rows, limit, |t| t.id);
     Ok(TaskPage { items: build_views(db, tasks).await?, next_before })
 }
 
@@ -160,20 +145,7 @@ pub async fn get_task(db: &DatabaseConnection, user: &CurrentUser, task_id: i64)
 pub async fn approve_task(state: &AppState, user: &CurrentUser, task_id: i64) -> Result<TaskView> {
     user.require_admin()?;
     in_transaction(&state.db, &*state.bus, async |txn| {
-        let now = Utc::now();
-        let won = task::Entity::update_many()
-            .col_expr(task::Column::Status, Expr::value(TaskStatus::Approved.as_str()))
-            .col_expr(task::Column::DecidedBy, Expr::value(user.id))
-            .col_expr(task::Column::DecidedAt, Expr::value(now))
-            .col_expr(task::Column::UpdatedAt, Expr::value(now))
-            .filter(task::Column::Id.eq(task_id))
-            .filter(task::Column::Status.eq(TaskStatus::PendingApproval.as_str()))
-            .exec(txn)
-            .await?;
-        let task = find_visible(txn, user, task_id).await?;
-        if won.rows_affected == 0 {
-            return Err(transition_error(&task, TaskAction::Approve));
-        }
+        let task = decide(txn, user, task_id, TaskAction::Approve, None).await?;
         let workflow = workflows::service::find(txn, &task.workflow).await?.ok_or_else(|| {
             AppError::InvalidState(format!("the workflow {:?} of task {task_id} no longer exists", task.workflow))
         })?;
@@ -204,26 +176,39 @@ pub async fn reject_task(state: &AppState, user: &CurrentUser, task_id: i64, rea
         return Err(AppError::field("reason", "must be at most 1000 characters long"));
     }
     in_transaction(&state.db, &*state.bus, async |txn| {
-        let now = Utc::now();
-        let won = task::Entity::update_many()
-            .col_expr(task::Column::Status, Expr::value(TaskStatus::Rejected.as_str()))
-            .col_expr(task::Column::DecidedBy, Expr::value(user.id))
-            .col_expr(task::Column::DecidedAt, Expr::value(now))
-            .col_expr(task::Column::RejectReason, Expr::value(reason))
-            .col_expr(task::Column::UpdatedAt, Expr::value(now))
-            .filter(task::Column::Id.eq(task_id))
-            .filter(task::Column::Status.eq(TaskStatus::PendingApproval.as_str()))
-            .exec(txn)
-            .await?;
-        let task = find_visible(txn, user, task_id).await?;
-        if won.rows_affected == 0 {
-            return Err(transition_error(&task, TaskAction::Reject));
-        }
+        let task = decide(txn, user, task_id, TaskAction::Reject, Some(reason)).await?;
         let view = build_view(txn, task).await?;
         let events = vec![task_event("task.rejected", &view)];
         Ok((view, events))
     })
     .await
+}
+
+/// Records an ADMIN's decision on a pending task with a conditional update, so of
+/// two concurrent decisions exactly one wins and the other gets 409.
+async fn decide(
+    txn: &DatabaseTransaction,
+    user: &CurrentUser,
+    task_id: i64,
+    action: TaskAction,
+    reason: Option<&str>,
+) -> Result<task::Model> {
+    let now = Utc::now();
+    let won = task::Entity::update_many()
+        .col_expr(task::Column::Status, Expr::value(action.target_status().as_str()))
+        .col_expr(task::Column::DecidedBy, Expr::value(user.id))
+        .col_expr(task::Column::DecidedAt, Expr::value(now))
+        .col_expr(task::Column::RejectReason, Expr::value(reason))
+        .col_expr(task::Column::UpdatedAt, Expr::value(now))
+        .filter(task::Column::Id.eq(task_id))
+        .filter(task::Column::Status.eq(action.required_status().as_str()))
+        .exec(txn)
+        .await?;
+    let task = find_visible(txn, user, task_id).await?;
+    if won.rows_affected == 0 {
+        return Err(transition_error(&task, action));
+    }
+    Ok(task)
 }
 
 /// Completes one subtask; completing the last open one completes the task in the same transaction.
