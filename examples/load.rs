@@ -9,6 +9,11 @@
 //! cargo build --release && cargo run --release --example load -- --sessions 2000 --events 200
 //! ```
 //!
+//! Scale-out: `--instances 2 --database-url postgres://… --redis-url redis://…`
+//! starts that many servers sharing the database and Redis, spreads the sessions
+//! across them and writes through the first one only, so the other instances'
+//! sessions receive over Redis; latency is then also reported per instance.
+//!
 //! `--url http://host:port` targets a running server instead (with demo users;
 //! add `--pid` to report its memory).
 
@@ -48,46 +53,66 @@ struct Args {
     /// The server binary to start.
     #[arg(long, default_value = "target/release/taskwire")]
     server_bin: String,
+    /// Servers to start; more than one needs a shared PostgreSQL and Redis.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// Database of the started servers (default: a fresh SQLite file).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Redis of the started servers.
+    #[arg(long)]
+    redis_url: Option<String>,
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    let shared_database = args.database_url.as_deref().is_some_and(|url| url.starts_with("postgres"));
+    if args.instances > 1 && (args.redis_url.is_none() || !shared_database) {
+        panic!("--instances above 1 needs --database-url postgres://… and --redis-url redis://…");
+    }
     raise_fd_limit();
-    let (server, base, pid) = match &args.url {
-        Some(url) => (None, url.trim_end_matches('/').to_owned(), args.pid),
+    let mut servers = Vec::new();
+    let bases: Vec<String> = match &args.url {
+        Some(url) => vec![url.trim_end_matches('/').to_owned()],
         None => {
-            let (child, url) = start_server(&args.server_bin).await;
-            let pid = child.id();
-            (Some(child), url, Some(pid))
+            let mut bases = Vec::new();
+            for _ in 0..args.instances {
+                let (child, url) = start_server(&args).await;
+                servers.push(child);
+                bases.push(url);
+            }
+            bases
         }
     };
+    let pids: Vec<u32> =
+        if servers.is_empty() { args.pid.into_iter().collect() } else { servers.iter().map(Child::id).collect() };
     let http = reqwest::Client::new();
-    let admin = login(&http, &base, "admin", "admin-demo").await;
-    let worker = login(&http, &base, "worker", "worker-demo").await;
-    let ws_url = format!("{}/ws", base.replacen("http", "ws", 1));
+    let admin = login(&http, &bases[0], "admin", "admin-demo").await;
+    let worker = login(&http, &bases[0], "worker", "worker-demo").await;
+    let ws_urls: Vec<String> = bases.iter().map(|b| format!("{}/ws", b.replacen("http", "ws", 1))).collect();
 
-    let rss_before = pid.and_then(rss_kib);
-    println!("opening {} sessions …", args.sessions);
+    let rss_before = total_rss_kib(&pids);
+    println!("opening {} sessions on {} instance(s) …", args.sessions, ws_urls.len());
     let opened = Instant::now();
     let ready = Arc::new(Barrier::new(args.sessions + 1));
     let expected = args.events;
     let started = Instant::now();
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..expected).map(|_| AtomicU64::new(0)).collect());
-    let mut sessions = Vec::with_capacity(args.sessions);
     let gate = Arc::new(tokio::sync::Semaphore::new(200));
-    for _ in 0..args.sessions {
-        let (ws_url, token, ready, sent_at, gate) =
-            (ws_url.clone(), admin.clone(), ready.clone(), sent_at.clone(), gate.clone());
+    let mut sessions = Vec::with_capacity(args.sessions);
+    for n in 0..args.sessions {
+        let instance = n % ws_urls.len();
+        let ws_url = ws_urls[instance].clone();
+        let (token, ready, sent_at, gate) = (admin.clone(), ready.clone(), sent_at.clone(), gate.clone());
         sessions.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await.unwrap();
             let mut request = ws_url.into_client_request().unwrap();
             request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
             let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
             next_text(&mut ws).await; // ready
-            ws.send(Message::Text(json!({"type": "subscribe", "channels": ["tasks"]}).to_string().into()))
-                .await
-                .unwrap();
+            let subscribe = json!({"type": "subscribe", "channels": ["tasks"]}).to_string();
+            ws.send(Message::Text(subscribe.into())).await.unwrap();
             next_text(&mut ws).await; // subscribed
             drop(permit);
             ready.wait().await;
@@ -101,29 +126,26 @@ async fn main() {
                 if frame["event"] != "task.created" {
                     continue;
                 }
-                let seq: usize = frame["data"]["title"]
-                    .as_str()
-                    .and_then(|t| t.strip_prefix("load-"))
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(usize::MAX);
+                let title = frame["data"]["title"].as_str().unwrap_or_default();
+                let seq = title.strip_prefix("load-").and_then(|n| n.parse::<usize>().ok()).unwrap_or(usize::MAX);
                 if let Some(sent) = sent_at.get(seq) {
                     latencies.push(received.saturating_sub(sent.load(Ordering::Acquire)));
                 }
             }
-            latencies
+            (instance, latencies)
         }));
     }
     ready.wait().await;
     let open_secs = opened.elapsed().as_secs_f64();
-    let rss_after = pid.and_then(rss_kib);
+    let rss_after = total_rss_kib(&pids);
 
-    println!("driving {} events with {} writers …", args.events, args.writers);
+    println!("driving {} events with {} writers through {} …", args.events, args.writers, bases[0]);
     let driving = Instant::now();
     let next = Arc::new(AtomicU64::new(0));
     let mut writers = Vec::new();
     for _ in 0..args.writers {
         let (http, base, token, next, sent_at) =
-            (http.clone(), base.clone(), worker.clone(), next.clone(), sent_at.clone());
+            (http.clone(), bases[0].clone(), worker.clone(), next.clone(), sent_at.clone());
         writers.push(tokio::spawn(async move {
             loop {
                 let seq = next.fetch_add(1, Ordering::Relaxed) as usize;
@@ -147,17 +169,16 @@ async fn main() {
     }
     let write_secs = driving.elapsed().as_secs_f64();
     let mut all = Vec::with_capacity(args.sessions * expected);
+    let mut by_instance: Vec<Vec<u64>> = vec![Vec::new(); ws_urls.len()];
     for session in sessions {
-        all.extend(session.await.unwrap());
+        let (instance, latencies) = session.await.unwrap();
+        by_instance[instance].extend(&latencies);
+        all.extend(latencies);
     }
     let deliver_secs = driving.elapsed().as_secs_f64();
     all.sort_unstable();
 
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |us| *us as f64 / 1000.0)
-    };
-    println!("\n## taskwire load: {} sessions × {} events", args.sessions, args.events);
+    println!("\n## taskwire load: {} sessions × {} events, {} instance(s)", args.sessions, args.events, ws_urls.len());
     println!("sessions opened            {:>10.2} s ({:.0}/s)", open_secs, args.sessions as f64 / open_secs);
     println!("events written             {:>10.2} s ({:.0} events/s)", write_secs, args.events as f64 / write_secs);
     println!(
@@ -166,10 +187,22 @@ async fn main() {
         args.sessions * expected,
         all.len() as f64 / deliver_secs
     );
-    println!("fan-out latency p50        {:>10.2} ms", pct(0.50));
-    println!("fan-out latency p90        {:>10.2} ms", pct(0.90));
-    println!("fan-out latency p99        {:>10.2} ms", pct(0.99));
+    println!("fan-out latency p50        {:>10.2} ms", percentile(&all, 0.50));
+    println!("fan-out latency p90        {:>10.2} ms", percentile(&all, 0.90));
+    println!("fan-out latency p99        {:>10.2} ms", percentile(&all, 0.99));
     println!("fan-out latency max        {:>10.2} ms", all.last().map_or(0.0, |us| *us as f64 / 1000.0));
+    if by_instance.len() > 1 {
+        for (n, latencies) in by_instance.iter_mut().enumerate() {
+            latencies.sort_unstable();
+            let via = if n == 0 { "the writers' instance" } else { "over Redis" };
+            println!(
+                "instance {n} ({via}): p50 {:.2} ms, p99 {:.2} ms, {} deliveries",
+                percentile(latencies, 0.50),
+                percentile(latencies, 0.99),
+                latencies.len()
+            );
+        }
+    }
     if let (Some(before), Some(after)) = (rss_before, rss_after) {
         println!("server RSS                 {:>10} KiB → {} KiB", before, after);
         println!(
@@ -177,10 +210,17 @@ async fn main() {
             (after.saturating_sub(before)) as f64 / args.sessions as f64
         );
     }
-    if let Some(mut child) = server {
+    for mut child in servers {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// The `p` quantile of sorted microsecond latencies, in milliseconds.
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .map_or(0.0, |us| *us as f64 / 1000.0)
 }
 
 async fn next_text<S>(ws: &mut S) -> Option<String>
@@ -208,14 +248,24 @@ async fn login(http: &reqwest::Client, base: &str, username: &str, password: &st
     response["access_token"].as_str().expect("demo users exist (serve --demo)").to_owned()
 }
 
-async fn start_server(binary: &str) -> (Child, String) {
+/// Starts one `serve --demo` server and waits until it is ready.
+async fn start_server(args: &Args) -> (Child, String) {
+    let binary = &args.server_bin;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = std::env::temp_dir().join(format!("taskwire-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new(binary)
+    let database =
+        args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("load.db").display()));
+    let mut command = Command::new(binary);
+    if let Some(redis) = &args.redis_url {
+        command.env("REDIS_URL", redis).env("REDIS_KEY_PREFIX", format!("taskwire-load-{}:", std::process::id()));
+    }
+    let mut child = command
         .args(["serve", "--demo"])
         .env("TASKWIRE_BIND", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("load.db").display()))
+        .env("DATABASE_URL", database)
+        .env("CATALOG_DIR", dir.join("catalog"))
+        .env("JWT_SECRET", "load-tool-secret-load-tool-secret-0123456789")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -233,7 +283,14 @@ async fn start_server(binary: &str) -> (Child, String) {
     panic!("the server did not become ready");
 }
 
-/// Resident memory of a process, from /proc.
+/// Resident memory of all the processes, from /proc.
+fn total_rss_kib(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|pid| rss_kib(*pid)).sum()
+}
+
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -242,7 +299,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Thousands of sockets need more than the default 1024 descriptors (the server inherits this).
+/// Thousands of sockets need more than the default 1024 descriptors (the servers inherit this).
 fn raise_fd_limit() {
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     unsafe {
