@@ -96,9 +96,17 @@ impl SessionHandle {
     pub(super) fn release_held_events(&self, ack: Utf8Bytes, replay: Vec<Delivery>) {
         let mut held = lock(&self.held);
         let waiting = held.take().unwrap_or_default();
+        // A subscription rolled back meanwhile: its held events are not wanted any more.
+        let channels: Vec<Channel> = lock(&self.channels).iter().copied().collect();
+        let wanted = |event: &StoredEvent| channels.iter().any(|c| c.matches(event.topic, event.entity_id));
         let mut frames = Vec::with_capacity(1 + replay.len() + waiting.len());
         frames.push(ack);
-        frames.extend(replay.iter().chain(waiting.iter()).map(|(event, form)| event.frame(*form)));
+        frames.extend(
+            replay
+                .iter()
+                .chain(waiting.iter().filter(|(event, _)| wanted(event)))
+                .map(|(event, form)| event.frame(*form)),
+        );
         if self.queue.try_send(Outbound::Batch(frames)).is_err() {
             self.request_close(4408, TOO_SLOW);
         }
@@ -187,9 +195,22 @@ mod tests {
     }
 
     #[test]
+    fn events_held_for_a_rolled_back_subscription_are_dropped() {
+        let (session, mut rx) = session(8);
+        session.hold_live_events();
+        session.add_channels(&[Channel::All(Topic::Tasks)]);
+        session.offer(&event(5, vec![2]), ChannelForm::Collection);
+        session.remove_channels(&[Channel::All(Topic::Tasks)]);
+        session.release_held_events("error".into(), Vec::new());
+        let Outbound::Batch(frames) = rx.try_recv().unwrap() else { panic!("expected a batch") };
+        assert_eq!(frames.len(), 1, "only the error frame");
+    }
+
+    #[test]
     fn held_events_follow_the_replay() {
         let (session, mut rx) = session(8);
         session.hold_live_events();
+        session.add_channels(&[Channel::All(Topic::Tasks)]);
         session.offer(&event(5, vec![2]), ChannelForm::Collection);
         assert!(rx.try_recv().is_err(), "held back while replaying");
         session.release_held_events("ack".into(), vec![(event(3, vec![2]), ChannelForm::Collection)]);
