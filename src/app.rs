@@ -270,7 +270,7 @@ async fn log_internal_errors(request: Request, next: Next) -> Response {
 }
 
 /// Gives every error from outside our handlers (unparsable paths and queries,
-/// body limits, timeouts) the same JSON shape as our own errors.
+/// body limits, unknown routes) the same JSON shape as our own errors.
 async fn json_error_bodies(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();

@@ -42,7 +42,7 @@ pub enum AppError {
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
-    Database(#[from] sea_orm::DbErr),
+    Database(sea_orm::DbErr),
     #[error("{0}")]
     Internal(String),
 }
@@ -96,6 +96,19 @@ impl AppError {
                 "an unexpected error occurred; it has been logged".to_owned()
             }
             other => other.to_string(),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    /// A database that cannot be reached is 503 `unavailable`; anything else it says is a 500.
+    fn from(err: sea_orm::DbErr) -> Self {
+        match err {
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
+                tracing::warn!(error = %err, "the database is unavailable");
+                AppError::Unavailable("the database is unavailable right now; try again shortly".into())
+            }
+            other => AppError::Database(other),
         }
     }
 }

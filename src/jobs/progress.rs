@@ -84,9 +84,20 @@ impl ProgressUpdate {
 
 #[derive(Default)]
 struct Pending {
+    /// Built-in jobs: figures not written yet.
     update: Option<ProgressUpdate>,
+    /// A `job.progress` event is owed for figures already written (worker reports).
+    event_owed: bool,
     last_flush: Option<Instant>,
     timer_armed: bool,
+}
+
+/// When a job's next write or event may happen.
+enum Slot {
+    Now,
+    Later(Duration),
+    /// A timer is already armed; it will take care of it.
+    Armed,
 }
 
 /// Per-job pending progress of this instance.
@@ -100,78 +111,87 @@ impl ProgressCoalescer {
         ProgressCoalescer { pending: DashMap::new(), interval }
     }
 
-    /// Records progress: written and published now if the job's last write is an
-    /// interval old, otherwise merged and written when the interval ends.
+    fn slot(&self, entry: &mut Pending) -> Slot {
+        match entry.last_flush.map(|t| t.elapsed()) {
+            Some(since) if since < self.interval => {
+                if std::mem::replace(&mut entry.timer_armed, true) {
+                    Slot::Armed
+                } else {
+                    Slot::Later(self.interval - since)
+                }
+            }
+            _ => Slot::Now,
+        }
+    }
+
+    fn flush_later(&self, state: &AppState, job_id: i64, delay: Duration) {
+        let state = state.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Err(err) = state.jobs.progress.flush(&state, job_id).await {
+                warn!(job_id, error = %err, "writing coalesced progress failed");
+            }
+        });
+    }
+
+    /// Built-in jobs: figures are merged here and written and published when the
+    /// job's last write is an interval old, otherwise when the interval ends.
     pub async fn report(&self, state: &AppState, job_id: i64, update: ProgressUpdate) -> Result<()> {
-        let wait = {
+        let slot = {
             let mut entry = self.pending.entry(job_id).or_default();
             match entry.update.as_mut() {
                 Some(pending) => pending.merge(update),
                 None => entry.update = Some(update),
             }
-            let since = entry.last_flush.map(|t| t.elapsed());
-            match since {
-                Some(since) if since < self.interval => {
-                    let armed = std::mem::replace(&mut entry.timer_armed, true);
-                    if armed { None } else { Some(self.interval - since) }
-                }
-                _ => Some(Duration::ZERO),
-            }
+            self.slot(&mut entry)
         };
-        match wait {
-            Some(Duration::ZERO) => self.flush(state, job_id).await,
-            Some(delay) => {
-                let state = state.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    if let Err(err) = state.jobs.progress.flush(&state, job_id).await {
-                        warn!(job_id, error = %err, "writing coalesced progress failed");
-                    }
-                });
+        match slot {
+            Slot::Now => self.flush(state, job_id).await,
+            Slot::Later(delay) => {
+                self.flush_later(state, job_id, delay);
                 Ok(())
             }
-            None => Ok(()),
+            Slot::Armed => Ok(()),
         }
     }
 
-    /// Writes and publishes the job's pending progress, if any. A job that is no
-    /// longer running keeps its final figures.
+    /// Worker reports: the figures are written at once, so whichever instance
+    /// finishes the job announces the final state; only `job.progress` events are
+    /// coalesced. `None` when the job is no longer running.
+    pub async fn record(&self, state: &AppState, job_id: i64, update: ProgressUpdate) -> Result<Option<JobView>> {
+        let slot = {
+            let mut entry = self.pending.entry(job_id).or_default();
+            entry.event_owed = true;
+            self.slot(&mut entry)
+        };
+        let announce = matches!(slot, Slot::Now);
+        if announce && let Some(mut entry) = self.pending.get_mut(&job_id) {
+            entry.event_owed = false;
+            entry.last_flush = Some(Instant::now());
+        }
+        let view = write(state, job_id, &update, announce).await?;
+        if let Slot::Later(delay) = slot {
+            self.flush_later(state, job_id, delay);
+        }
+        Ok(view)
+    }
+
+    /// Writes and publishes the job's pending figures, or publishes the event owed
+    /// for figures already written. A job that is no longer running keeps its final figures.
     pub async fn flush(&self, state: &AppState, job_id: i64) -> Result<()> {
-        let update = match self.pending.get_mut(&job_id) {
+        let (update, event_owed) = match self.pending.get_mut(&job_id) {
             Some(mut entry) => {
                 entry.last_flush = Some(Instant::now());
                 entry.timer_armed = false;
-                entry.update.take()
+                (entry.update.take(), std::mem::take(&mut entry.event_owed))
             }
-            None => None,
+            None => (None, false),
         };
-        let Some(update) = update else { return Ok(()) };
-        in_transaction(&state.db, &*state.bus, async |txn| {
-            let now = Utc::now();
-            let mut write = job::Entity::update_many()
-                .col_expr(job::Column::UpdatedAt, Expr::value(now))
-                .col_expr(job::Column::HeartbeatAt, Expr::value(now));
-            for (column, value) in [
-                (job::Column::ItemsProcessed, update.items_processed),
-                (job::Column::ItemsFailed, update.items_failed),
-                (job::Column::ItemsTotal, update.items_total),
-            ] {
-                if let Some(value) = value {
-                    write = write.col_expr(column, Expr::value(value));
-                }
-            }
-            if let Some(message) = &update.message {
-                write = write.col_expr(job::Column::Message, Expr::value(message.clone()));
-            }
-            let written =
-                write.filter(job::Column::Id.eq(job_id)).filter(job::Column::Status.eq("running")).exec(txn).await?;
-            if written.rows_affected == 0 {
-                return Ok(((), Vec::new()));
-            }
-            let view = load_view(txn, job_id).await?;
-            Ok(((), vec![job_event("job.progress", &view)]))
-        })
-        .await
+        match update {
+            Some(update) => write(state, job_id, &update, true).await.map(|_| ()),
+            None if event_owed => write(state, job_id, &ProgressUpdate::default(), true).await.map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     /// The view with this instance's not-yet-written progress applied.
@@ -189,6 +209,37 @@ impl ProgressCoalescer {
     pub fn forget(&self, job_id: i64) {
         self.pending.remove(&job_id);
     }
+}
+
+/// Writes figures to a running job (and its heartbeat) and, if asked, publishes `job.progress`.
+async fn write(state: &AppState, job_id: i64, update: &ProgressUpdate, announce: bool) -> Result<Option<JobView>> {
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let now = Utc::now();
+        let mut write = job::Entity::update_many()
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .col_expr(job::Column::HeartbeatAt, Expr::value(now));
+        for (column, value) in [
+            (job::Column::ItemsProcessed, update.items_processed),
+            (job::Column::ItemsFailed, update.items_failed),
+            (job::Column::ItemsTotal, update.items_total),
+        ] {
+            if let Some(value) = value {
+                write = write.col_expr(column, Expr::value(value));
+            }
+        }
+        if let Some(message) = &update.message {
+            write = write.col_expr(job::Column::Message, Expr::value(message.clone()));
+        }
+        let written =
+            write.filter(job::Column::Id.eq(job_id)).filter(job::Column::Status.eq("running")).exec(txn).await?;
+        if written.rows_affected == 0 {
+            return Ok((None, Vec::new()));
+        }
+        let view = load_view(txn, job_id).await?;
+        let events = if announce { vec![job_event("job.progress", &view)] } else { Vec::new() };
+        Ok((Some(view), events))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -127,9 +127,10 @@ async fn report_progress(
     update.validate()?;
     let job = running_external_job(&state, id).await?;
     update.check_against(&state.jobs.progress.overlay(JobView::from_model(&job, chrono::Utc::now())))?;
-    state.jobs.progress.report(&state, id, update).await?;
-    let current = find_job(&state.db, id).await?;
-    Ok(AppJson(state.jobs.progress.overlay(JobView::from_model(&current, chrono::Utc::now()))))
+    match state.jobs.progress.record(&state, id, update).await? {
+        Some(view) => Ok(AppJson(view)),
+        None => Err(AppError::InvalidState(format!("job {id} is no longer running"))),
+    }
 }
 
 #[derive(Deserialize)]

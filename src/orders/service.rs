@@ -170,9 +170,11 @@ async fn record(
                 .col_expr(order::Column::PinCode, Expr::value(decision.pin_code.clone()))
                 .col_expr(order::Column::CompletedAt, Expr::value(now));
         }
+        // Only the lease holder records: a check that outlived its lease lost the order to another instance.
         let written = update
             .filter(order::Column::Id.eq(before.id))
             .filter(order::Column::Status.is_in(OrderStatus::ACTIVE))
+            .filter(order::Column::LeaseOwner.eq(state.orders.instance.clone()))
             .exec(txn)
             .await?;
         let current = find_order(txn, before.id).await?;

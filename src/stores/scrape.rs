@@ -103,11 +103,25 @@ pub async fn scrape_item(
     if !status.is_success() {
         return Err(format!("HTTP {}", status.as_u16()));
     }
-    let body = response.bytes().await.map_err(|e| describe(&e, timeout))?;
-    if body.len() > MAX_PAGE_BYTES {
-        return Err(format!("page larger than {} MiB", MAX_PAGE_BYTES / 1024 / 1024));
+    let too_large = || format!("page larger than {} MiB", MAX_PAGE_BYTES / 1024 / 1024);
+    if response.content_length().is_some_and(|length| length > MAX_PAGE_BYTES as u64) {
+        return Err(too_large());
     }
-    read_page(&String::from_utf8_lossy(&body), &item.price_selector, item.stock_selector.as_deref())
+    let mut response = response;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e, timeout))? {
+        if body.len() + chunk.len() > MAX_PAGE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    // Parsing is CPU work: keep it off the async threads.
+    let (price_selector, stock_selector) = (item.price_selector.clone(), item.stock_selector.clone());
+    tokio::task::spawn_blocking(move || {
+        read_page(&String::from_utf8_lossy(&body), &price_selector, stock_selector.as_deref())
+    })
+    .await
+    .map_err(|e| format!("reading the page crashed: {e}"))?
 }
 
 /// Reads price and stock from a page with CSS selectors.

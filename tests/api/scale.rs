@@ -420,3 +420,24 @@ async fn the_server_starts_and_serves_while_redis_is_down() {
     assert_eq!(app.get("/api/jobs", Some(&admin)).await.1["items"], serde_json::json!([]));
     let _ = std::fs::remove_dir_all(catalog);
 }
+
+#[tokio::test]
+async fn a_worker_reporting_to_one_instance_and_finishing_on_another_keeps_its_last_figures() {
+    let (_database, a, b) = two_instances("redis://127.0.0.1:6379").await;
+    let admin = a.token(ADMIN).await;
+    let mut dashboard = b.ws_subscribed(&admin, &["jobs"], None).await;
+    let body = serde_json::json!({"kind": "export", "name": "Split", "items_total": 50});
+    let (_, job) = a.post_json("/api/jobs", Some(&admin), &body).await;
+    let id = job["id"].as_i64().unwrap();
+    for n in 1..=50 {
+        let progress = serde_json::json!({"items_processed": n, "items_failed": n / 10});
+        assert_eq!(a.post_json(&format!("/api/jobs/{id}/progress"), Some(&admin), &progress).await.0, StatusCode::OK);
+    }
+    let finish = serde_json::json!({"status": "completed"});
+    let (status, done) = b.post_json(&format!("/api/jobs/{id}/finish"), Some(&admin), &finish).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((done["items_processed"].as_i64(), done["items_failed"].as_i64()), (Some(50), Some(5)));
+    let end = crate::scraping::job_end(&mut dashboard, id).await;
+    assert_eq!(end["event"], "job.completed");
+    assert_eq!(end["data"]["items_processed"], 50, "the last figures reported to A reach B's finish");
+}
