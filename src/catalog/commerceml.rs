@@ -13,6 +13,8 @@ struct Node {
     name: String,
     text: String,
     children: Vec<Node>,
+    /// False for an element the document broke off inside.
+    complete: bool,
 }
 
 impl Node {
@@ -35,14 +37,21 @@ impl Node {
     }
 }
 
-/// Reads a whole document into a tree; errors say where the XML is broken.
-fn parse_tree(xml: &str, file: &str) -> Result<Node, String> {
+/// Reads a document into a tree. A malformed document yields what was read
+/// before the break (open elements marked incomplete) and the error saying where.
+fn parse_tree(xml: &str, file: &str) -> (Option<Node>, Option<String>) {
     let mut reader = Reader::from_str(xml);
     let mut stack = vec![Node::default()];
+    let mut error = None;
     loop {
         let position = reader.buffer_position();
-        let event =
-            reader.read_event().map_err(|e| format!("{file} is not well-formed XML (at byte {position}): {e}"))?;
+        let event = match reader.read_event() {
+            Ok(event) => event,
+            Err(e) => {
+                error = Some(format!("{file} is not well-formed XML (at byte {position}): {e}"));
+                break;
+            }
+        };
         match event {
             Event::Start(start) => {
                 let name = AsRef::<str>::as_ref(&start.local_name()).to_owned();
@@ -51,15 +60,18 @@ fn parse_tree(xml: &str, file: &str) -> Result<Node, String> {
             Event::Empty(start) => {
                 let name = AsRef::<str>::as_ref(&start.local_name()).to_owned();
                 if let Some(parent) = stack.last_mut() {
-                    parent.children.push(Node { name, ..Default::default() });
+                    parent.children.push(Node { name, complete: true, ..Default::default() });
                 }
             }
             Event::End(_) => {
-                let node =
-                    stack.pop().filter(|_| !stack.is_empty()).ok_or_else(|| format!("{file}: unbalanced tags"))?;
-                if let Some(parent) = stack.last_mut() {
-                    parent.children.push(node);
+                if stack.len() < 2 {
+                    error =
+                        Some(format!("{file} is not well-formed XML (at byte {position}): an unexpected closing tag"));
+                    break;
                 }
+                let mut node = stack.pop().expect("checked above");
+                node.complete = true;
+                stack.last_mut().expect("checked above").children.push(node);
             }
             Event::Text(text) => {
                 if let Some(node) = stack.last_mut() {
@@ -91,13 +103,17 @@ fn parse_tree(xml: &str, file: &str) -> Result<Node, String> {
             _ => {}
         }
     }
-    if stack.len() != 1 {
-        return Err(format!(
-            "{file} is not well-formed XML: it ends inside <{}>",
-            stack.last().map_or("", |n| &n.name)
-        ));
+    if stack.len() > 1 && error.is_none() {
+        error =
+            Some(format!("{file} is not well-formed XML: it ends inside <{}>", stack.last().map_or("", |n| &n.name)));
     }
-    stack.pop().and_then(|root| root.children.into_iter().next()).ok_or_else(|| format!("{file} is empty"))
+    // Close whatever was left open, marked incomplete.
+    while stack.len() > 1 {
+        let node = stack.pop().expect("more than one");
+        stack.last_mut().expect("at least one").children.push(node);
+    }
+    let root = stack.pop().and_then(|document| document.children.into_iter().next());
+    (root, error)
 }
 
 /// Group id → name, through nested groups.
@@ -119,19 +135,31 @@ struct Offer {
     quantity: Option<String>,
 }
 
-/// Parses `import.xml` (and `offers.xml`, when given) into catalog rows.
+/// Parses `import.xml` (and `offers.xml`, when given) into catalog rows. A
+/// malformed file keeps what was read before the break: the break and any good
+/// it cut off count as failed items. Only a file with no goods section fails whole.
 pub fn parse_commerceml(import_xml: &str, offers_xml: Option<&str>) -> Result<ParsedCatalog, String> {
-    let import = parse_tree(import_xml, "import.xml")?;
+    let (import, import_error) = parse_tree(import_xml, "import.xml");
+    let broken = |what: &str| import_error.clone().unwrap_or_else(|| what.to_owned());
+    let import = import.ok_or_else(|| broken("import.xml is empty"))?;
     let mut groups = HashMap::new();
     if let Some(root_groups) = import.at(&["Классификатор", "Группы"]) {
         collect_groups(root_groups, &mut groups);
     }
-    let goods = import.at(&["Каталог", "Товары"]).ok_or("import.xml has no Каталог/Товары section")?;
+    let goods = import.at(&["Каталог", "Товары"]).ok_or_else(|| broken("import.xml has no Каталог/Товары section"))?;
+    let mut failures = Vec::new();
+    if let Some(error) = &import_error {
+        failures.push(RowFailure { item: "import.xml".into(), reason: error.clone() });
+    }
     let mut offers: HashMap<String, Offer> = HashMap::new();
     if let Some(offers_xml) = offers_xml {
-        let tree = parse_tree(offers_xml, "offers.xml")?;
-        if let Some(list) = tree.at(&["ПакетПредложений", "Предложения"]) {
-            for offer in list.children("Предложение") {
+        let (tree, offers_error) = parse_tree(offers_xml, "offers.xml");
+        if let Some(error) = offers_error {
+            failures.push(RowFailure { item: "offers.xml".into(), reason: error });
+        }
+        if let Some(list) = tree.as_ref().and_then(|t| t.at(&["ПакетПредложений", "Предложения"]))
+        {
+            for offer in list.children("Предложение").filter(|o| o.complete) {
                 let Some(id) = offer.text_of("Ид") else { continue };
                 let price = offer.at(&["Цены", "Цена"]);
                 offers.insert(
@@ -150,6 +178,10 @@ pub fn parse_commerceml(import_xml: &str, offers_xml: Option<&str>) -> Result<Pa
         let external_id = good.text_of("Ид");
         let sku = good.text_of("Артикул").or_else(|| external_id.clone());
         let label = sku.clone().or_else(|| external_id.clone()).unwrap_or_else(|| "a good without Ид".into());
+        if !good.complete {
+            rows.push(Err(RowFailure { item: label, reason: "cut off where import.xml breaks".into() }));
+            continue;
+        }
         let Some(sku) = sku else {
             rows.push(Err(RowFailure { item: label, reason: "no Ид or Артикул".into() }));
             continue;
@@ -174,6 +206,7 @@ pub fn parse_commerceml(import_xml: &str, offers_xml: Option<&str>) -> Result<Pa
             problems,
         }));
     }
+    rows.extend(failures.into_iter().map(Err));
     Ok(rows)
 }
 
@@ -206,11 +239,28 @@ mod tests {
     }
 
     #[test]
-    fn broken_xml_is_reported_with_its_file() {
+    fn a_document_without_goods_fails_whole_and_names_its_file() {
         let err = parse_commerceml("<КоммерческаяИнформация><Каталог>", None).unwrap_err();
         assert!(err.contains("import.xml"), "{err}");
-        let err = parse_commerceml(IMPORT, Some("<a><b></a>")).unwrap_err();
-        assert!(err.contains("offers.xml"), "{err}");
+    }
+
+    #[test]
+    fn a_truncated_file_keeps_the_goods_before_the_break() {
+        let cut = IMPORT.find("<Ид>prod-0004</Ид>").unwrap();
+        let rows = parse_commerceml(&IMPORT[..cut], Some(OFFERS)).unwrap();
+        let imported: Vec<_> = rows.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.sku.as_str()).collect();
+        assert_eq!(imported, ["SP-0001", "SP-0002", "SP-0003"]);
+        let failures: Vec<_> = rows.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(failures.len(), 2, "the cut-off good and the break itself: {failures:?}");
+        assert!(failures.iter().any(|f| f.item == "import.xml" && f.reason.contains("import.xml")));
+    }
+
+    #[test]
+    fn broken_offers_count_as_a_failure_and_leave_goods_without_prices() {
+        let rows = parse_commerceml(IMPORT, Some("<a><b></a>")).unwrap();
+        let failures: Vec<_> = rows.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(failures.iter().any(|f| f.item == "offers.xml"), "{failures:?}");
+        assert!(rows.iter().filter_map(|r| r.as_ref().ok()).all(|r| r.price.is_none()));
     }
 
     #[test]

@@ -92,9 +92,9 @@ async fn a_commerceml_exchange_is_imported_with_prices_and_stock() {
 }
 
 #[tokio::test]
-async fn malformed_xml_fails_the_import_and_releases_the_lock() {
-    let broken = &IMPORT_XML[..IMPORT_XML.len() / 2];
-    let dir = tempdir_with(&[("import.xml", broken), ("catalog.csv", CSV)]);
+async fn a_truncated_xml_file_imports_the_goods_before_the_break() {
+    let cut = IMPORT_XML.find("<Ид>prod-0004</Ид>").unwrap();
+    let dir = tempdir_with(&[("import.xml", &IMPORT_XML[..cut]), ("offers.xml", OFFERS_XML)]);
     let app = spawn_app_with({
         let dir = dir.clone();
         move |c| c.catalog_dir = dir
@@ -104,10 +104,38 @@ async fn malformed_xml_fails_the_import_and_releases_the_lock() {
     let mut dashboard = app.ws_subscribed(&admin, &["jobs"], None).await;
     let job = import(&app, &admin, json!({"file": "import.xml"})).await;
     let end = job_end(&mut dashboard, job["id"].as_i64().unwrap()).await;
+    assert_eq!(end["event"], "job.completed", "{end}");
+    assert_eq!(end["data"]["items_failed"], 2, "the cut-off good and the break");
+    let skus: Vec<String> =
+        products(&app, &admin).await.iter().map(|p| p["sku"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(skus.len(), 3);
+    for sku in ["SP-0001", "SP-0002", "SP-0003"] {
+        assert!(skus.iter().any(|s| s == sku), "{sku} in {skus:?}");
+    }
+    let (_, detail) = app.get(&format!("/api/jobs/{}", job["id"]), Some(&admin)).await;
+    let failures = detail["failures"].as_array().unwrap();
+    assert!(
+        failures.iter().any(|f| f["item"] == "import.xml" && f["reason"].as_str().unwrap().contains("not well-formed"))
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_failing_import_releases_the_lock() {
+    let dir = tempdir_with(&[("bad.csv", "id,title\n1,Ball\n"), ("catalog.csv", CSV)]);
+    let app = spawn_app_with({
+        let dir = dir.clone();
+        move |c| c.catalog_dir = dir
+    })
+    .await;
+    let admin = app.token(ADMIN).await;
+    let mut dashboard = app.ws_subscribed(&admin, &["jobs"], None).await;
+    let job = import(&app, &admin, json!({"file": "bad.csv"})).await;
+    let end = job_end(&mut dashboard, job["id"].as_i64().unwrap()).await;
     assert_eq!(end["event"], "job.failed");
-    assert!(end["data"]["error_message"].as_str().unwrap().contains("import.xml"), "{end}");
+    assert!(end["data"]["error_message"].as_str().unwrap().contains("sku and name"), "{end}");
     assert!(products(&app, &admin).await.is_empty());
-    // The lock was released: the next import starts.
+    // The lock was released: the next import starts at once.
     let next = import(&app, &admin, json!({"file": "catalog.csv"})).await;
     assert_eq!(job_end(&mut dashboard, next["id"].as_i64().unwrap()).await["event"], "job.completed");
     let _ = std::fs::remove_dir_all(dir);
