@@ -125,7 +125,14 @@ impl Application {
             metrics,
             config: config.clone(),
         };
-        tokio::spawn(hub::run_dispatcher(hub.clone(), db.clone(), bus.subscribe(), hub.shutdown_signal()));
+        tokio::spawn(hub::run_dispatcher(
+            hub.clone(),
+            db.clone(),
+            bus.subscribe(),
+            bus.resubscriptions(),
+            config.outbox_catch_up,
+            hub.shutdown_signal(),
+        ));
         tokio::spawn(retention::run_pruner(db.clone(), config.event_retention, hub.shutdown_signal()));
         // One SQLite file means one instance: every job it left unfinished was interrupted.
         // With PostgreSQL other instances may be running theirs, so only stale heartbeats count.

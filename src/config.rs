@@ -35,6 +35,8 @@ pub struct Config {
     pub ws_ping_interval: Duration,
     /// Frames a session may have queued before it is closed with 4408.
     pub ws_queue_capacity: usize,
+    /// How often each hub reads the outbox for events the bus did not bring.
+    pub outbox_catch_up: Duration,
     /// How long events are kept for `since` replay.
     pub event_retention: Duration,
     /// Failed logins per username (and 4× that per address) within `login_window` before 429.
@@ -111,6 +113,12 @@ impl Config {
             )?,
             ws_ping_interval: duration_or(get("WS_PING_INTERVAL"), "WS_PING_INTERVAL", Duration::from_secs(25))?,
             ws_queue_capacity: parse_or(get("WS_QUEUE_CAPACITY"), "WS_QUEUE_CAPACITY", 1024usize)?.max(1),
+            outbox_catch_up: duration_or(
+                get("OUTBOX_CATCH_UP_INTERVAL"),
+                "OUTBOX_CATCH_UP_INTERVAL",
+                Duration::from_secs(1),
+            )?
+            .max(Duration::from_millis(10)),
             event_retention: duration_or(get("EVENT_RETENTION"), "EVENT_RETENTION", Duration::from_secs(7 * 86400))?,
             login_max_failures: parse_or(get("LOGIN_MAX_FAILURES"), "LOGIN_MAX_FAILURES", 5u32)?.max(1),
             login_window: duration_or(get("LOGIN_WINDOW"), "LOGIN_WINDOW", Duration::from_secs(15 * 60))?,

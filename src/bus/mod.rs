@@ -8,7 +8,7 @@ pub mod redis;
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::{events::StoredEvent, metrics::Metrics};
 
@@ -20,6 +20,11 @@ pub trait Bus: Send + Sync + 'static {
     fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>>;
     /// Whether the bus's backend is reachable; `None` when it has none.
     fn healthy(&self) -> Option<bool> {
+        None
+    }
+    /// Changes each time the bus re-subscribes after losing its backend, so the
+    /// hub reads the outbox for what was published meanwhile; `None` when it never does.
+    fn resubscriptions(&self) -> Option<watch::Receiver<u64>> {
         None
     }
 }

@@ -39,6 +39,8 @@ pub struct RedisBus {
     incoming: broadcast::Sender<Arc<StoredEvent>>,
     /// True while the subscription to Redis is up; `/ready` reports it.
     connected: Arc<AtomicBool>,
+    /// Counts re-subscriptions; the hub catches up from the outbox on each.
+    resubscribed: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 }
 
@@ -68,9 +70,18 @@ impl RedisBus {
         let (outgoing, queue) = mpsc::unbounded_channel();
         let incoming = broadcast::channel(4096).0;
         let connected = Arc::new(AtomicBool::new(false));
+        let resubscribed = watch::channel(0).0;
         tokio::spawn(run_publisher(client.clone(), channel.clone(), queue, shutdown.clone()));
-        tokio::spawn(run_subscriber(client, channel, incoming.clone(), connected.clone(), metrics.clone(), shutdown));
-        Ok(RedisBus { outgoing, incoming, connected, metrics })
+        tokio::spawn(run_subscriber(
+            client,
+            channel,
+            incoming.clone(),
+            connected.clone(),
+            resubscribed.clone(),
+            metrics.clone(),
+            shutdown,
+        ));
+        Ok(RedisBus { outgoing, incoming, connected, resubscribed, metrics })
     }
 }
 
@@ -89,6 +100,10 @@ impl Bus for RedisBus {
 
     fn healthy(&self) -> Option<bool> {
         Some(self.connected.load(Ordering::Relaxed))
+    }
+
+    fn resubscriptions(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.resubscribed.subscribe())
     }
 }
 
@@ -178,6 +193,7 @@ async fn run_subscriber(
     channel: String,
     incoming: broadcast::Sender<Arc<StoredEvent>>,
     connected: Arc<AtomicBool>,
+    resubscribed: watch::Sender<u64>,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -193,7 +209,8 @@ async fn run_subscriber(
             Ok(Ok(pubsub)) => {
                 if !first {
                     metrics.bus_reconnects.inc();
-                    info!("resubscribed to Redis");
+                    resubscribed.send_modify(|n| *n += 1);
+                    info!("resubscribed to Redis; catching up from the outbox");
                 }
                 first = false;
                 connected.store(true, Ordering::Relaxed);

@@ -9,21 +9,22 @@ use tracing::{debug, warn};
 use super::Hub;
 use crate::events::{StoredEvent, outbox};
 
-/// How often the outbox is checked for events the bus did not bring.
-const CATCH_UP_INTERVAL: Duration = Duration::from_secs(1);
 const PAGE: u64 = 500;
 
 /// Runs until shutdown. Events are dispatched in id order, each once: an id
 /// already dispatched is dropped, and missing ids below a received one are read
 /// from the outbox first (ids commit in order, so they are there or never will be).
-/// A periodic catch-up reads anything the bus lost.
+/// A catch-up reads anything the bus lost: every `catch_up_every`, and at once
+/// whenever the bus re-subscribes after an outage.
 pub async fn run_dispatcher(
     hub: Hub,
     db: DatabaseConnection,
     mut events: broadcast::Receiver<Arc<StoredEvent>>,
+    mut resubscriptions: Option<watch::Receiver<u64>>,
+    catch_up_every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(CATCH_UP_INTERVAL);
+    let mut tick = tokio::time::interval(catch_up_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
@@ -36,8 +37,23 @@ pub async fn run_dispatcher(
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             _ = tick.tick() => catch_up(&hub, &db).await,
+            changed = resubscribed(&mut resubscriptions) => {
+                if changed {
+                    catch_up(&hub, &db).await;
+                } else {
+                    resubscriptions = None;
+                }
+            }
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+/// Resolves when the bus re-subscribed (true) or can no longer say (false); never without a bus signal.
+async fn resubscribed(signal: &mut Option<watch::Receiver<u64>>) -> bool {
+    match signal {
+        Some(receiver) => receiver.changed().await.is_ok(),
+        None => std::future::pending().await,
     }
 }
 
