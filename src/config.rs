@@ -33,6 +33,8 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     /// How often the hub pings idle sessions; a peer silent for two intervals is dropped.
     pub ws_ping_interval: Duration,
+    /// How long a client without cookie or header has to send its `auth` message.
+    pub ws_auth_timeout: Duration,
     /// Frames a session may have queued before it is closed with 4408.
     pub ws_queue_capacity: usize,
     /// How often each hub reads the outbox for events the bus did not bring.
@@ -112,6 +114,7 @@ impl Config {
                 Duration::from_secs(30 * 86400),
             )?,
             ws_ping_interval: duration_or(get("WS_PING_INTERVAL"), "WS_PING_INTERVAL", Duration::from_secs(25))?,
+            ws_auth_timeout: duration_or(get("WS_AUTH_TIMEOUT"), "WS_AUTH_TIMEOUT", Duration::from_secs(10))?,
             ws_queue_capacity: parse_or(get("WS_QUEUE_CAPACITY"), "WS_QUEUE_CAPACITY", 1024usize)?.max(1),
             outbox_catch_up: duration_or(
                 get("OUTBOX_CATCH_UP_INTERVAL"),

@@ -22,6 +22,13 @@ pub fn parse_csv(text: &str) -> Result<ParsedCatalog, String> {
                 continue;
             }
         };
+        // Catalog cells are single-line: one that spans lines is an unclosed quote
+        // that swallowed the rows after it.
+        if record.iter().any(|cell| cell.contains(['\n', '\r'])) {
+            let reason = "a quoted cell runs over several lines (an unclosed quote?)";
+            rows.push(Err(RowFailure { item: format!("line {line}"), reason: reason.into() }));
+            continue;
+        }
         let cell = |at: Option<usize>| at.and_then(|i| record.get(i)).unwrap_or("").to_owned();
         let sku = cell(Some(sku_at));
         let name = cell(Some(name_at));
@@ -77,6 +84,14 @@ mod tests {
     #[test]
     fn a_file_without_the_required_columns_is_refused() {
         assert!(parse_csv("id,title\n1,x\n").is_err());
+    }
+
+    #[test]
+    fn a_broken_row_fails_alone() {
+        let rows = parse_csv("sku,name,price\nA-1,\"Ball, red,10\nA-2,Net,5\n").unwrap();
+        assert!(rows.iter().any(|r| r.is_err()), "{rows:?}");
+        let good = parse_csv("sku,name,price\nA-1,Ball,1,extra,cells\nA-2,Net,5\n").unwrap();
+        assert_eq!(good.iter().filter(|r| r.is_ok()).count(), 2, "extra cells are ignored");
     }
 
     #[test]

@@ -40,8 +40,6 @@ use crate::{
 
 /// Largest frame or message a client may send.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
-/// How long a client without cookie or header has to send its `auth` message.
-const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 /// A write that takes longer than this means a dead or stuck peer.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A `since` further back than this many events is refused; the client should reload instead.
@@ -114,7 +112,8 @@ async fn run_connection(mut socket: WebSocket, state: AppState, origin_ok: bool,
 /// Waits for `{"type":"auth","token":…}` as the first message.
 async fn await_auth_message(socket: &mut WebSocket, state: &AppState) -> Result<CurrentUser, AppError> {
     let unauthenticated = || AppError::Unauthenticated("send an auth message first".into());
-    let first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv()).await.map_err(|_| unauthenticated())?;
+    let first =
+        tokio::time::timeout(state.config.ws_auth_timeout, socket.recv()).await.map_err(|_| unauthenticated())?;
     match first {
         Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
             Ok(ClientMessage::Auth { token }) => authenticate(state, &token).await,

@@ -54,8 +54,11 @@ impl JobRunner {
         let (state, permits, shutting_down) = (state.clone(), self.permits.clone(), self.shutting_down.clone());
         tokio::spawn(async move {
             let lost_lock = lock.as_ref().map(|l| l.lost.clone()).unwrap_or_default();
+            // The slot is held until the job's end is recorded, so the next job
+            // never starts before this one is seen to finish.
+            let mut slot = None;
             let outcome = async {
-                let _permit = tokio::select! {
+                slot = tokio::select! {
                     permit = permits.acquire_owned() => permit.ok(),
                     _ = cancel.cancelled() => None,
                 };
@@ -104,6 +107,7 @@ impl JobRunner {
                 warn!(job_id, error = %err, "could not record the end of a job");
             }
             state.jobs.local.remove(&job_id);
+            drop(slot);
         });
     }
 

@@ -210,6 +210,10 @@ async fn only_admins_see_or_touch_jobs() {
         (Method::GET, format!("/api/jobs/{id}")),
         (Method::POST, format!("/api/jobs/{id}/cancel")),
         (Method::DELETE, format!("/api/jobs/{id}")),
+        (Method::POST, "/api/jobs".to_owned()),
+        (Method::POST, format!("/api/jobs/{id}/progress")),
+        (Method::POST, format!("/api/jobs/{id}/finish")),
+        (Method::GET, "/api/stores/1/jobs".to_owned()),
         (Method::POST, "/api/stores/scrape".to_owned()),
         (Method::GET, "/api/stores".to_owned()),
         (Method::POST, "/api/imports/catalog".to_owned()),
@@ -298,4 +302,36 @@ async fn jobs_left_running_by_a_dead_process_fail_at_the_next_start() {
     assert_eq!(job["status"], "running", "a worker's job does not depend on the server process");
     drop(second);
     drop(database);
+}
+
+#[tokio::test]
+async fn workers_cannot_drive_a_job_the_server_runs() {
+    use taskwire::jobs::service::{NewJob, Runner, create_job};
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let job = create_job(
+        &app.state,
+        NewJob {
+            kind: "scrape_store".into(),
+            name: "Server's own".into(),
+            scope: Some("store:1".into()),
+            items_total: 3,
+            runner: Runner::Server,
+            params: None,
+            created_by: None,
+            start_running: true,
+            exclusive: false,
+        },
+    )
+    .await
+    .unwrap();
+    let progress =
+        app.post_json(&format!("/api/jobs/{}/progress", job.id), Some(&admin), &json!({"items_processed": 1})).await;
+    assert_error(&progress, StatusCode::CONFLICT, "invalid_state");
+    assert!(progress.1["error"]["message"].as_str().unwrap().contains("run by the server"));
+    let finish =
+        app.post_json(&format!("/api/jobs/{}/finish", job.id), Some(&admin), &json!({"status": "completed"})).await;
+    assert_error(&finish, StatusCode::CONFLICT, "invalid_state");
+    let (_, current) = app.get(&format!("/api/jobs/{}", job.id), Some(&admin)).await;
+    assert_eq!((current["status"].as_str(), current["items_processed"].as_i64()), (Some("running"), Some(0)));
 }

@@ -68,7 +68,22 @@ async fn an_order_is_checked_on_the_backoff_schedule_and_its_pin_reaches_only_it
 
     assert_eq!(ann_ws.expect_event("order.created").await["data"]["status"], "pending");
     assert_eq!(ann_ws.expect_event("order.status_changed").await["data"]["status"], "sent");
-    let completed = order_end(&mut ann_ws, id).await;
+    // Each inconclusive check announces the next one: the schedule it computed is
+    // base 50 ms doubling, capped at 200 ms.
+    let mut waits = Vec::new();
+    let completed = loop {
+        let frame = ann_ws.next_json().await;
+        match frame["event"].as_str() {
+            Some("order.checked" | "order.status_changed") => {
+                let at =
+                    |field: &str| chrono::DateTime::parse_from_rfc3339(frame["data"][field].as_str().unwrap()).unwrap();
+                waits.push((at("next_check_at") - at("last_sync_at")).num_milliseconds());
+            }
+            Some("order.completed") => break frame,
+            other => panic!("unexpected {other:?}: {frame}"),
+        }
+    };
+    assert_eq!(waits, [50, 100, 200, 200]);
     assert_eq!(completed["event"], "order.completed");
     assert_eq!(completed["data"]["pin_code"], format!("PIN-{reference}"));
     assert_eq!(completed["data"]["check_attempts"], 5);
@@ -185,31 +200,43 @@ async fn max_checks_and_the_deadline_both_end_in_failed() {
 }
 
 #[tokio::test]
-async fn checks_resume_after_a_restart() {
+async fn checks_resume_after_a_restart_in_the_middle() {
     let provider = FakeProvider::start().await;
     let (database, url) = TestDatabase::create().await;
-    let slow_start = {
+    let timing = {
         let fast = fast(&provider);
         move |c: &mut Config| {
             fast(c);
-            c.order_timing.first_check_delay = Duration::from_millis(400);
+            c.order_timing.backoff_base = Duration::from_millis(400);
+            c.order_timing.backoff_max = Duration::from_millis(400);
         }
     };
-    let mut first = spawn_on(&url, slow_start.clone()).await;
+    let mut first = spawn_on(&url, timing.clone()).await;
     taskwire::users::service::create_user(&first.state.db, ANN.0, ANN.1, "ADMIN_LIMITED").await.unwrap();
     let ann = first.token(ANN).await;
+    let mut ws = first.ws_subscribed(&ann, &["orders"], None).await;
     let order = place(&first, &ann, "pin-after:3", "p").await;
     let reference = order["provider_ref"].as_str().unwrap().to_owned();
+    // The first check happens, then the instance stops before the second.
+    loop {
+        let frame = ws.next_json().await;
+        if frame["event"] == "order.checked" {
+            assert_eq!(frame["data"]["check_attempts"], 1);
+            break;
+        }
+    }
     first.stop().await;
-    assert_eq!(provider.checks(&reference), 0, "stopped before the first check");
+    assert_eq!(provider.checks(&reference), 1);
 
-    let second = spawn_on(&url, slow_start).await;
+    let second = spawn_on(&url, timing).await;
     let ann = second.token(ANN).await;
     let mut ws = second.ws_subscribed(&ann, &["orders"], Some(0)).await;
     let end = order_end(&mut ws, order["id"].as_i64().unwrap()).await;
     assert_eq!(end["event"], "order.completed");
-    assert_eq!(end["data"]["check_attempts"], 3);
-    assert_eq!(provider.checks(&reference), 3);
+    assert_eq!(end["data"]["check_attempts"], 3, "the stored attempt count carried over");
+    let offsets = provider.check_offsets(&reference);
+    assert_eq!(offsets.len(), 3, "no check repeated or lost");
+    assert!(offsets[1] - offsets[0] >= Duration::from_millis(395), "the stored schedule was kept: {offsets:?}");
     drop(second);
     drop(database);
 }
@@ -305,6 +332,8 @@ async fn admins_check_now_and_bad_input_is_refused() {
         assert!(response.1["error"]["message"].as_str().unwrap().contains(field), "{field}: {}", response.1);
     }
     assert_error(&app.get("/api/orders?status=lost", Some(&ann)).await, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_error(&app.get("/api/orders?limit=0", Some(&ann)).await, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_error(&app.get("/api/orders?before=x", Some(&ann)).await, StatusCode::BAD_REQUEST, "validation_failed");
     let (_, mine) = app.get("/api/orders", Some(&ann)).await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 1, "bad input created nothing");
 

@@ -450,3 +450,21 @@ async fn a_worker_reporting_to_one_instance_and_finishing_on_another_keeps_its_l
     assert_eq!(end["event"], "job.completed");
     assert_eq!(end["data"]["items_processed"], 50, "the last figures reported to A reach B's finish");
 }
+
+#[tokio::test]
+async fn sigterm_closes_sessions_with_1001_and_the_process_exits_cleanly() {
+    let (database, url) = TestDatabase::create_postgres().await;
+    let mut server = ServerProcess::start(&url, "redis://127.0.0.1:6379", &prefix()).await;
+    let db = taskwire::db::connect(&url).await.unwrap();
+    taskwire::users::service::create_user(&db, ANN.0, ANN.1, "ADMIN_LIMITED").await.unwrap();
+    db.close().await.unwrap();
+    let view = TestAppView { base: server.url.clone(), http: reqwest::Client::new() };
+    let ann = view.token(ANN).await;
+    let mut ws = view.ws(&ann, &["tasks"], None).await;
+    let terminated = Command::new("kill").args(["-TERM", &server.process.id().to_string()]).status().unwrap();
+    assert!(terminated.success());
+    assert_eq!(ws.expect_close().await, 1001);
+    let status = tokio::task::spawn_blocking(move || server.process.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "a clean exit after SIGTERM: {status:?}");
+    drop(database);
+}

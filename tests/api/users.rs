@@ -94,3 +94,23 @@ async fn only_admins_manage_users() {
         "forbidden",
     );
 }
+
+#[tokio::test]
+async fn bad_user_changes_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let ann_id = app.get("/api/me", Some(&app.token(ANN).await)).await.1["id"].as_i64().unwrap();
+    let path = format!("/api/users/{ann_id}");
+    for (body, field) in [(json!({"role": "OWNER"}), "role"), (json!({"password": "short"}), "password")] {
+        let response = app.request(Method::PATCH, &path, Some(&admin), Some(&body)).await;
+        assert_error(&response, StatusCode::BAD_REQUEST, "validation_failed");
+        assert!(response.1["error"]["message"].as_str().unwrap().contains(field));
+    }
+    let (_, users) = app.get("/api/users", Some(&admin)).await;
+    let ann = users.as_array().unwrap().iter().find(|u| u["id"] == ann_id).unwrap().clone();
+    assert_eq!(ann["role"], "ADMIN_LIMITED");
+    assert_eq!(
+        app.post_json("/api/auth/login", None, &json!({"username": "ann", "password": ANN.1})).await.0,
+        StatusCode::OK
+    );
+}

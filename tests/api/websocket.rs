@@ -281,3 +281,22 @@ async fn unsubscribe_stops_delivery() {
     app.create_task(&ann, "Unseen").await;
     ws.expect_silence().await;
 }
+
+#[tokio::test]
+async fn a_client_that_never_authenticates_is_closed_with_4401() {
+    let app = spawn_app_with(|c| c.ws_auth_timeout = Duration::from_millis(200)).await;
+    let mut silent = raw_connect(&app, &[]).await;
+    assert_eq!(silent.expect_close().await, 4401);
+    assert_eq!(app.state.hub.session_count(), 0);
+}
+
+#[tokio::test]
+async fn unsubscribing_from_an_unknown_channel_is_an_error_frame() {
+    let app = spawn_app().await;
+    let ann = app.token(ANN).await;
+    let mut ws = app.ws(&ann).await;
+    ws.send_json(json!({"type": "unsubscribe", "channels": ["weather"]})).await;
+    assert_eq!(ws.next_json().await["code"], "unknown_channel");
+    ws.send_json(json!({"type": "ping"})).await;
+    assert_eq!(ws.next_json().await["type"], "pong", "the session lives on");
+}
