@@ -111,14 +111,16 @@ impl ProgressCoalescer {
         ProgressCoalescer { pending: DashMap::new(), interval }
     }
 
+    /// An armed timer owns the next write even if it fires late; otherwise the
+    /// write happens now if the last one is an interval old, or when it will be.
     fn slot(&self, entry: &mut Pending) -> Slot {
+        if entry.timer_armed {
+            return Slot::Armed;
+        }
         match entry.last_flush.map(|t| t.elapsed()) {
             Some(since) if since < self.interval => {
-                if std::mem::replace(&mut entry.timer_armed, true) {
-                    Slot::Armed
-                } else {
-                    Slot::Later(self.interval - since)
-                }
+                entry.timer_armed = true;
+                Slot::Later(self.interval - since)
             }
             _ => Slot::Now,
         }

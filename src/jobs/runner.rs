@@ -111,6 +111,16 @@ impl JobRunner {
         });
     }
 
+    /// Cancels a job queued or running here and waits (briefly) until its task has
+    /// let go of everything it held.
+    pub async fn stop_local(&self, job_id: i64) {
+        self.cancel_local(job_id);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.local.contains_key(&job_id) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Cancels a job if this instance runs it.
     pub fn cancel_local(&self, job_id: i64) {
         if let Some(token) = self.local.get(&job_id) {

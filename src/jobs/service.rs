@@ -199,12 +199,20 @@ pub async fn cancel_job(state: &AppState, job_id: i64) -> Result<JobView> {
     let status = JobStatus::parse(&current.status).unwrap_or(JobStatus::Failed);
     match status {
         JobStatus::Pending => {
-            // Record first, then stop the queued task, so the cancel cannot race the runner.
-            let view =
-                finish_job(state, job_id, JobStatus::Cancelled, None, Some("cancelled before it started".into())).await;
-            state.jobs.cancel_local(job_id);
-            match view {
-                Err(AppError::InvalidState(_)) => Box::pin(cancel_job(state, job_id)).await,
+            // Stop a task queued here first (it lets go of any lock it holds), then record.
+            state.jobs.stop_local(job_id).await;
+            match finish_job(state, job_id, JobStatus::Cancelled, None, Some("cancelled before it started".into()))
+                .await
+            {
+                Err(AppError::InvalidState(_)) => {
+                    // It started meanwhile: cancelled by its runner already, or cancel it running.
+                    let current = find_job(&state.db, job_id).await?;
+                    if current.status == JobStatus::Cancelled.as_str() {
+                        Ok(JobView::from_model(&current, Utc::now()))
+                    } else {
+                        Box::pin(cancel_job(state, job_id)).await
+                    }
+                }
                 other => other,
             }
         }
