@@ -57,6 +57,8 @@ pub enum StartupError {
     Demo(String),
     #[error("REDIS_URL: {0}")]
     Redis(String),
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
 }
 
 /// A built server, bound to its port, not yet serving.
@@ -79,37 +81,14 @@ impl Application {
             outbox::max_id(&db).await.map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?,
             metrics.clone(),
         );
-        let bus: Arc<dyn Bus> = match &config.redis_url {
-            Some(url) => {
-                let bus = RedisBus::start(url, &config.redis_prefix, metrics.clone(), hub.shutdown_signal())
-                    .map_err(|e| StartupError::Redis(e.to_string()))?;
-                info!("events travel between instances over Redis pub/sub");
-                Arc::new(bus)
-            }
-            None => Arc::new(InProcessBus::new(4096, metrics.clone())),
-        };
-        let lock_backend: Arc<dyn LockBackend> = match &config.redis_url {
-            Some(url) => {
-                Arc::new(RedisLock::new(url, &config.redis_prefix).map_err(|e| StartupError::Redis(e.to_string()))?)
-            }
-            None => Arc::new(LocalLock::default()),
-        };
+        let (bus, lock_backend) = scale_out_backends(&config, &metrics, &hub)?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+price and order monitor)"))
             .connect_timeout(Duration::from_secs(5))
             .timeout(config.scrape_timeout.max(Duration::from_secs(1)) * 3)
             .build()
-            .map_err(|e| StartupError::Demo(format!("cannot build the HTTP client: {e}")))?;
-        let provider: Option<Arc<dyn Provider>> = match (&config.provider_url, config.demo) {
-            (Some(url), _) => Some(Arc::new(HttpProvider::new(
-                http.clone(),
-                url,
-                config.provider_api_key.clone(),
-                config.provider_timeout,
-            ))),
-            (None, true) => Some(Arc::new(SimulatedProvider { max_delay: Duration::from_secs(40) })),
-            (None, false) => None,
-        };
+            .map_err(|e| StartupError::HttpClient(e.to_string()))?;
+        let provider = order_provider(&config, &http);
         let lease = config.provider_timeout + Duration::from_secs(5);
         let config = Arc::new(config);
         let state = AppState {
@@ -125,25 +104,7 @@ impl Application {
             metrics,
             config: config.clone(),
         };
-        tokio::spawn(hub::run_dispatcher(
-            hub.clone(),
-            db.clone(),
-            bus.subscribe(),
-            bus.resubscriptions(),
-            config.outbox_catch_up,
-            hub.shutdown_signal(),
-        ));
-        tokio::spawn(retention::run_pruner(db.clone(), config.event_retention, hub.shutdown_signal()));
-        // One SQLite file means one instance: every job it left unfinished was interrupted.
-        // With PostgreSQL other instances may be running theirs, so only stale heartbeats count.
-        let stale_after =
-            if db.get_database_backend() == DbBackend::Sqlite { Duration::ZERO } else { Duration::from_secs(30) };
-        jobs::runner::sweep_zombies(&state, stale_after)
-            .await
-            .map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?;
-        tokio::spawn(jobs::runner::run_heartbeat(state.clone(), hub.shutdown_signal()));
-        tokio::spawn(jobs::runner::run_zombie_sweeper(state.clone(), hub.shutdown_signal()));
-        tokio::spawn(orders::monitor::run_monitor(state.clone(), hub.shutdown_signal()));
+        spawn_background_tasks(&state).await?;
         let listener = bind(config.bind, config.socket_send_buffer)?;
         if config.demo {
             crate::demo::seed_store(&state, listener.local_addr()?)
@@ -189,6 +150,64 @@ impl Application {
         info!("stopped");
         Ok(())
     }
+}
+
+/// The bus and lock backend: Redis when `REDIS_URL` is set (instances share
+/// events and locks), in-process otherwise.
+fn scale_out_backends(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    hub: &Hub,
+) -> Result<(Arc<dyn Bus>, Arc<dyn LockBackend>), StartupError> {
+    let Some(url) = &config.redis_url else {
+        return Ok((Arc::new(InProcessBus::new(4096, metrics.clone())), Arc::new(LocalLock::default())));
+    };
+    let redis = |e: &dyn std::fmt::Display| StartupError::Redis(e.to_string());
+    let bus =
+        RedisBus::start(url, &config.redis_prefix, metrics.clone(), hub.shutdown_signal()).map_err(|e| redis(&e))?;
+    let locks = RedisLock::new(url, &config.redis_prefix).map_err(|e| redis(&e))?;
+    info!("events and locks are shared between instances through Redis");
+    Ok((Arc::new(bus), Arc::new(locks)))
+}
+
+/// The order provider: HTTP when `PROVIDER_URL` is set, simulated in demo mode, else none (orders answer 503).
+fn order_provider(config: &Config, http: &reqwest::Client) -> Option<Arc<dyn Provider>> {
+    match (&config.provider_url, config.demo) {
+        (Some(url), _) => Some(Arc::new(HttpProvider::new(
+            http.clone(),
+            url,
+            config.provider_api_key.clone(),
+            config.provider_timeout,
+        ))),
+        (None, true) => Some(Arc::new(SimulatedProvider { max_delay: Duration::from_secs(40) })),
+        (None, false) => None,
+    }
+}
+
+/// The hub's dispatcher, event pruning, job heartbeats and sweeps, and the order
+/// monitor; all stop at shutdown. Jobs a previous process left unfinished are failed first.
+async fn spawn_background_tasks(state: &AppState) -> Result<(), StartupError> {
+    let (hub, db, config) = (&state.hub, &state.db, &state.config);
+    tokio::spawn(hub::run_dispatcher(
+        hub.clone(),
+        db.clone(),
+        state.bus.subscribe(),
+        state.bus.resubscriptions(),
+        config.outbox_catch_up,
+        hub.shutdown_signal(),
+    ));
+    tokio::spawn(retention::run_pruner(db.clone(), config.event_retention, hub.shutdown_signal()));
+    // One SQLite file means one instance: every job it left unfinished was interrupted.
+    // With PostgreSQL other instances may be running theirs, so only stale heartbeats count.
+    let stale_after =
+        if db.get_database_backend() == DbBackend::Sqlite { Duration::ZERO } else { Duration::from_secs(30) };
+    jobs::runner::sweep_zombies(state, stale_after)
+        .await
+        .map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?;
+    tokio::spawn(jobs::runner::run_heartbeat(state.clone(), hub.shutdown_signal()));
+    tokio::spawn(jobs::runner::run_zombie_sweeper(state.clone(), hub.shutdown_signal()));
+    tokio::spawn(orders::monitor::run_monitor(state.clone(), hub.shutdown_signal()));
+    Ok(())
 }
 
 fn bind(address: SocketAddr, send_buffer: Option<u32>) -> std::io::Result<TcpListener> {
