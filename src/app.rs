@@ -81,7 +81,7 @@ impl Application {
             outbox::max_id(&db).await.map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?,
             metrics.clone(),
         );
-        let (bus, lock_backend) = scale_out_backends(&config, &metrics, &hub)?;
+        let Backends { bus, locks: lock_backend } = scale_out_backends(&config, &metrics, &hub)?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+price and order monitor)"))
             .connect_timeout(Duration::from_secs(5))
@@ -152,22 +152,27 @@ impl Application {
     }
 }
 
+/// What instances share when they scale out.
+struct Backends {
+    bus: Arc<dyn Bus>,
+    locks: Arc<dyn LockBackend>,
+}
+
 /// The bus and lock backend: Redis when `REDIS_URL` is set (instances share
 /// events and locks), in-process otherwise.
-fn scale_out_backends(
-    config: &Config,
-    metrics: &Arc<Metrics>,
-    hub: &Hub,
-) -> Result<(Arc<dyn Bus>, Arc<dyn LockBackend>), StartupError> {
+fn scale_out_backends(config: &Config, metrics: &Arc<Metrics>, hub: &Hub) -> Result<Backends, StartupError> {
     let Some(url) = &config.redis_url else {
-        return Ok((Arc::new(InProcessBus::new(4096, metrics.clone())), Arc::new(LocalLock::default())));
+        return Ok(Backends {
+            bus: Arc::new(InProcessBus::new(4096, metrics.clone())),
+            locks: Arc::new(LocalLock::default()),
+        });
     };
     let redis = |e: &dyn std::fmt::Display| StartupError::Redis(e.to_string());
     let bus =
         RedisBus::start(url, &config.redis_prefix, metrics.clone(), hub.shutdown_signal()).map_err(|e| redis(&e))?;
     let locks = RedisLock::new(url, &config.redis_prefix).map_err(|e| redis(&e))?;
     info!("events and locks are shared between instances through Redis");
-    Ok((Arc::new(bus), Arc::new(locks)))
+    Ok(Backends { bus: Arc::new(bus), locks: Arc::new(locks) })
 }
 
 /// The order provider: HTTP when `PROVIDER_URL` is set, simulated in demo mode, else none (orders answer 503).
