@@ -44,6 +44,8 @@ pub struct Config {
     /// Failed logins per username (and 4× that per address) within `login_window` before 429.
     pub login_max_failures: u32,
     pub login_window: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the client's address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// How long one scraped page may take.
     pub scrape_timeout: Duration,
     /// Pages of one store fetched at the same time.
@@ -132,6 +134,18 @@ impl Config {
             provider_api_key: get("PROVIDER_API_KEY"),
             provider_timeout: duration_or(get("PROVIDER_TIMEOUT"), "PROVIDER_TIMEOUT", Duration::from_secs(10))?,
             order_timing: order_timing(&get, demo)?,
+            trusted_proxies: get("TRUSTED_PROXIES")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|ip| !ip.is_empty())
+                        .map(|ip| {
+                            ip.parse().map_err(|_| problem("TRUSTED_PROXIES", &format!("{ip:?} is not an IP address")))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?
+                .unwrap_or_default(),
             socket_send_buffer: None,
         })
     }

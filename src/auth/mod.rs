@@ -1,5 +1,6 @@
 //! Who is calling: passwords, tokens, the `CurrentUser` extractor and the auth routes.
 
+pub mod client_address;
 pub mod cookies;
 pub mod current_user;
 pub mod origin;

@@ -13,7 +13,9 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    CurrentUser, cookies,
+    CurrentUser,
+    client_address::client_address,
+    cookies,
     service::{self, PublicUser, TokenPair},
 };
 use crate::{
@@ -38,9 +40,11 @@ struct LoginRequest {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     AppJson(body): AppJson<LoginRequest>,
 ) -> Result<Response> {
-    let pair = service::login(&state, &body.username, &body.password, peer.ip()).await?;
+    let address = client_address(peer, &headers, &state.config.trusted_proxies);
+    let pair = service::login(&state, &body.username, &body.password, address).await?;
     Ok(with_cookies(&state, pair))
 }
 

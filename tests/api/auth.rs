@@ -237,3 +237,51 @@ async fn role_checks_come_before_body_checks() {
     let empty = app.post_json("/api/users", Some(&ann), &json!({})).await;
     assert_error(&empty, StatusCode::FORBIDDEN, "forbidden");
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_address_is_throttled_on_its_own() {
+    let app = spawn_app_with(|c| {
+        c.login_max_failures = 1;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let attempt = |client: &'static str, username: String| {
+        let request = app.http.post(app.url("/api/auth/login")).header("x-forwarded-for", client);
+        async move {
+            request.json(&json!({"username": username, "password": "wrong-password"})).send().await.unwrap().status()
+        }
+    };
+    // One address may fail four times as often as one username (here 4).
+    for n in 0..4 {
+        assert_eq!(attempt("203.0.113.7", format!("guess{n}")).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(attempt("203.0.113.7", "guess9".into()).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        attempt("198.51.100.9", "other".into()).await,
+        StatusCode::UNAUTHORIZED,
+        "another client is not locked out"
+    );
+
+    // Without trusting the proxy the header means nothing: everyone shares its address.
+    let untrusting = spawn_app_with(|c| c.login_max_failures = 1).await;
+    for n in 0..4 {
+        let response = untrusting
+            .http
+            .post(untrusting.url("/api/auth/login"))
+            .header("x-forwarded-for", format!("203.0.113.{n}"))
+            .json(&json!({"username": format!("guess{n}"), "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let spoofed = untrusting
+        .http
+        .post(untrusting.url("/api/auth/login"))
+        .header("x-forwarded-for", "198.51.100.200")
+        .json(&json!({"username": "fresh", "password": "wrong-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS, "a forged header does not escape the limit");
+}
