@@ -170,6 +170,35 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
     }
 }
 
+/// A JSON body that may be left out: an empty body gives `T::default()`; anything
+/// else must be valid JSON for `T`, with the same errors as [`AppJson`].
+pub struct OptionalJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge(crate::app::BODY_LIMIT_BYTES)
+            } else {
+                AppError::InvalidJson(rejection.body_text())
+            }
+        })?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        serde_json::from_slice(&body).map(OptionalJson).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => AppError::Validation(e.to_string()),
+            _ => AppError::InvalidJson(format!("the body is not valid JSON: {e}")),
+        })
+    }
+}
+
 impl<T: serde::Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {
         Json(self.0).into_response()

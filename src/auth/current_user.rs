@@ -52,7 +52,7 @@ pub fn request_token(headers: &HeaderMap) -> Option<(&str, TokenSource)> {
 
 /// Verifies a token and loads its user; shared by REST and the WebSocket.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser> {
-    let user_id = state.keys.verify_access_user(token)?;
+    let user_id = state.keys.verify_access(token)?.user_id()?;
     let user = user::Entity::find_by_id(user_id).one(&state.db).await?;
     match user {
         Some(user) if user.is_active => Ok(CurrentUser {

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 
 use axum::{
     Router,
-    body::Bytes,
     extract::{ConnectInfo, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
@@ -19,7 +18,7 @@ use super::{
     service::{self, PublicUser, TokenPair},
 };
 use crate::{
-    error::{AppError, AppJson, Result},
+    error::{AppError, AppJson, OptionalJson, Result},
     state::AppState,
 };
 
@@ -53,23 +52,31 @@ struct RefreshRequest {
     refresh_token: Option<String>,
 }
 
-/// Accepts the refresh token in the body, or — for the pages — from its cookie.
-async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let request = parse_optional_body::<RefreshRequest>(&body)?.unwrap_or_default();
-    let token = request
+/// The refresh token of the body, or — for the pages — of its cookie.
+fn presented_refresh_token(request: RefreshRequest, headers: &HeaderMap) -> Option<String> {
+    request
         .refresh_token
         .filter(|t| !t.is_empty())
-        .or_else(|| cookies::read_cookie(&headers, cookies::REFRESH_COOKIE).map(str::to_owned))
+        .or_else(|| cookies::read_cookie(headers, cookies::REFRESH_COOKIE).map(str::to_owned))
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJson(request): OptionalJson<RefreshRequest>,
+) -> Result<Response> {
+    let token = presented_refresh_token(request, &headers)
         .ok_or_else(|| AppError::field("refresh_token", "must not be empty"))?;
     let pair = service::refresh(&state, &token).await?;
     Ok(with_cookies(&state, pair))
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let request = parse_optional_body::<RefreshRequest>(&body)?.unwrap_or_default();
-    let token =
-        request.refresh_token.or_else(|| cookies::read_cookie(&headers, cookies::REFRESH_COOKIE).map(str::to_owned));
-    service::logout(&state, token.as_deref()).await?;
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJson(request): OptionalJson<RefreshRequest>,
+) -> Result<Response> {
+    service::logout(&state, presented_refresh_token(request, &headers).as_deref()).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     cookies::clear_token_cookies(response.headers_mut(), state.config.cookie_secure);
     Ok(response)
@@ -90,14 +97,4 @@ fn with_cookies(state: &AppState, pair: TokenPair) -> Response {
         state.config.cookie_secure,
     );
     (headers, AppJson(pair)).into_response()
-}
-
-/// An empty body is allowed; anything else must be valid JSON.
-fn parse_optional_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    serde_json::from_slice(body)
-        .map(Some)
-        .map_err(|e| AppError::InvalidJson(format!("the body is not valid JSON: {e}")))
 }

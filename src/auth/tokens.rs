@@ -32,6 +32,13 @@ pub struct TokenKeys {
     access_ttl: Duration,
 }
 
+impl AccessClaims {
+    /// The user the token was issued to.
+    pub fn user_id(&self) -> Result<i64> {
+        self.sub.parse().map_err(|_| AppError::Unauthenticated("the access token is invalid".into()))
+    }
+}
+
 impl TokenKeys {
     pub fn new(secret: &[u8], access_ttl: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
@@ -66,16 +73,6 @@ impl TokenKeys {
 
     /// Verifies an access token; an expired one is told apart so clients know to refresh.
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims> {
-        self.decode(token)
-    }
-
-    /// The user id an access token was issued to.
-    pub fn verify_access_user(&self, token: &str) -> Result<i64> {
-        let claims = self.decode(token)?;
-        claims.sub.parse().map_err(|_| AppError::Unauthenticated("the access token is invalid".into()))
-    }
-
-    fn decode(&self, token: &str) -> Result<AccessClaims> {
         jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(
             |e| match e.kind() {
                 ErrorKind::ExpiredSignature => AppError::TokenExpired,
@@ -118,7 +115,7 @@ mod tests {
         let token = keys.issue_access(7, "ann", Role::AdminLimited).unwrap();
         let claims = keys.verify_access(&token).unwrap();
         assert_eq!((claims.sub.as_str(), claims.role), ("7", Role::AdminLimited));
-        assert_eq!(keys.verify_access_user(&token).unwrap(), 7);
+        assert_eq!(claims.user_id().unwrap(), 7);
     }
 
     #[test]

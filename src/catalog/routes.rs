@@ -2,7 +2,6 @@
 
 use axum::{
     Router,
-    body::Bytes,
     extract::State,
     http::StatusCode,
     routing::{get, post},
@@ -12,7 +11,7 @@ use serde::Deserialize;
 use super::import::{catalog_files, start_import};
 use crate::{
     auth::AdminUser,
-    error::{AppError, AppJson, Result},
+    error::{AppJson, OptionalJson, Result},
     jobs::JobView,
     state::AppState,
 };
@@ -37,16 +36,8 @@ struct ImportRequest {
 async fn import_catalog(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    body: Bytes,
+    OptionalJson(request): OptionalJson<ImportRequest>,
 ) -> Result<(StatusCode, AppJson<JobView>)> {
-    let request: ImportRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ImportRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => AppError::Validation(e.to_string()),
-            _ => AppError::InvalidJson(format!("the body is not valid JSON: {e}")),
-        })?
-    };
     let job = start_import(&state, &admin, request.file.as_deref()).await?;
     Ok((StatusCode::ACCEPTED, AppJson(job)))
 }

@@ -63,7 +63,7 @@ pub async fn append(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> Result<
 
 /// Commits the transaction, then hands its events to the bus. Publishing never fails the change:
 /// hubs that miss the publication catch up from the outbox.
-pub async fn commit_and_publish(txn: DatabaseTransaction, bus: &dyn Bus, events: Vec<Arc<StoredEvent>>) -> Result<()> {
+async fn commit_and_publish(txn: DatabaseTransaction, bus: &dyn Bus, events: Vec<Arc<StoredEvent>>) -> Result<()> {
     txn.commit().await?;
     if !events.is_empty() {
         bus.publish(&events);
