@@ -289,14 +289,12 @@ pub async fn run_zombie_sweeper(state: AppState, mut shutdown: watch::Receiver<b
     }
 }
 
-/// Refreshes the `taskwire_jobs{status}` gauge.
+/// Refreshes the `taskwire_jobs{status}` gauge (left as it was if the database does not answer).
 pub async fn refresh_job_gauges(state: &AppState) {
+    let Ok(counts) = service::status_counts(&state.db).await else { return };
     for status in JobStatus::ALL {
-        let count = service::count_by_status(&state.db, status).await.unwrap_or(0);
-        state
-            .metrics
-            .jobs_by_status
-            .get_or_create(&crate::metrics::StatusLabels { status: status.as_str().to_owned() })
-            .set(count as i64);
+        let jobs = counts.get(status.as_str()).map_or(0, |(jobs, _)| *jobs);
+        let labels = crate::metrics::StatusLabels { status: status.as_str().to_owned() };
+        state.metrics.jobs_by_status.get_or_create(&labels).set(jobs as i64);
     }
 }

@@ -1,6 +1,8 @@
 //! Job records: create, start, report, finish, cancel, delete, list, stats.
 //! Job records change only through these functions — never by hand.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
@@ -357,36 +359,41 @@ pub struct JobStats {
     pub success_rate: Option<f64>,
 }
 
-/// Counts across every job.
-pub async fn job_stats(state: &AppState) -> Result<JobStats> {
-    let db = &state.db;
-    let count = |statuses: &'static [&'static str]| {
-        job::Entity::find().filter(job::Column::Status.is_in(statuses.iter().copied())).count(db)
-    };
-    let total_jobs = job::Entity::find().count(db).await?;
-    let active_jobs = count(&["pending", "running"]).await?;
-    let completed = count(&["completed"]).await?;
-    let failed_jobs = count(&["failed"]).await?;
-    let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
-    let completed_today = job::Entity::find()
-        .filter(job::Column::Status.eq("completed"))
-        .filter(job::Column::FinishedAt.gte(midnight))
-        .count(db)
-        .await?;
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one(Statement::from_string(
-            backend,
-            "SELECT CAST(COALESCE(SUM(items_processed), 0) AS BIGINT) AS total FROM jobs",
+/// Jobs and their processed items per status, in one grouped query.
+pub async fn status_counts(db: &impl ConnectionTrait) -> Result<HashMap<String, (u64, i64)>> {
+    let rows = db
+        .query_all(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT status, CAST(COUNT(*) AS BIGINT) AS jobs, CAST(COALESCE(SUM(items_processed), 0) AS BIGINT) AS items \
+             FROM jobs GROUP BY status",
         ))
         .await?;
-    let total_items_processed = row.map(|r| r.try_get::<i64>("", "total")).transpose()?.unwrap_or(0);
+    let mut counts = HashMap::new();
+    for row in rows {
+        let status: String = row.try_get("", "status")?;
+        let jobs: i64 = row.try_get("", "jobs")?;
+        counts.insert(status, (jobs.max(0) as u64, row.try_get("", "items")?));
+    }
+    Ok(counts)
+}
+
+/// Counts across every job.
+pub async fn job_stats(state: &AppState) -> Result<JobStats> {
+    let counts = status_counts(&state.db).await?;
+    let jobs = |status: JobStatus| counts.get(status.as_str()).map_or(0, |(jobs, _)| *jobs);
+    let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    let completed_today = job::Entity::find()
+        .filter(job::Column::Status.eq(JobStatus::Completed.as_str()))
+        .filter(job::Column::FinishedAt.gte(midnight))
+        .count(&state.db)
+        .await?;
+    let (completed, failed_jobs) = (jobs(JobStatus::Completed), jobs(JobStatus::Failed));
     Ok(JobStats {
-        total_jobs,
-        active_jobs,
+        total_jobs: counts.values().map(|(jobs, _)| jobs).sum(),
+        active_jobs: jobs(JobStatus::Pending) + jobs(JobStatus::Running),
         completed_today,
         failed_jobs,
-        total_items_processed,
+        total_items_processed: counts.values().map(|(_, items)| items).sum(),
         success_rate: success_rate(completed as i64, failed_jobs as i64),
     })
 }
@@ -413,9 +420,4 @@ pub fn job_event(kind: &'static str, view: &JobView) -> NewEvent {
         payload: serde_json::to_value(view).unwrap_or_default(),
         audience: Vec::new(),
     }
-}
-
-/// Jobs in one status, for the metrics gauge.
-pub async fn count_by_status(db: &impl ConnectionTrait, status: JobStatus) -> Result<u64> {
-    Ok(job::Entity::find().filter(job::Column::Status.eq(status.as_str())).count(db).await?)
 }

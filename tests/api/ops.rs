@@ -39,4 +39,10 @@ async fn metrics_count_sessions_events_and_requests() {
     assert_eq!(metric(&text, "taskwire_event_delivery_lag_seconds_count"), 1.0);
     assert_eq!(metric(&text, r#"taskwire_http_requests_total{method="POST",route="/api/tasks",status="201"}"#), 1.0);
     assert!(metric(&text, r#"taskwire_http_request_duration_seconds_count{method="POST"}"#) >= 3.0);
+
+    let worker_job = serde_json::json!({"kind": "export", "name": "Counted job"});
+    assert_eq!(app.post_json("/api/jobs", Some(&admin), &worker_job).await.0, StatusCode::CREATED);
+    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(metric(&text, r#"taskwire_jobs{status="running"}"#), 1.0);
+    assert_eq!(metric(&text, r#"taskwire_jobs{status="completed"}"#), 0.0);
 }
