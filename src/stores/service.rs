@@ -69,7 +69,13 @@ impl ItemView {
 /// Every store with its item count and latest scrape.
 pub async fn list_stores(state: &AppState) -> Result<Vec<StoreView>> {
     let stores = store::Entity::find().order_by_asc(store::Column::Id).all(&state.db).await?;
-    let items = store_item::Entity::find().all(&state.db).await?;
+    store_views(state, stores).await
+}
+
+/// Views of the given stores, reading only their items.
+async fn store_views(state: &AppState, stores: Vec<store::Model>) -> Result<Vec<StoreView>> {
+    let ids: Vec<i64> = stores.iter().map(|s| s.id).collect();
+    let items = store_item::Entity::find().filter(store_item::Column::StoreId.is_in(ids)).all(&state.db).await?;
     let mut by_store: HashMap<i64, (usize, Option<DateTime<Utc>>)> = HashMap::new();
     for item in items {
         let entry = by_store.entry(item.store_id).or_default();
@@ -92,6 +98,10 @@ pub async fn list_stores(state: &AppState) -> Result<Vec<StoreView>> {
         .collect())
 }
 
+async fn store_view(state: &AppState, store: store::Model) -> Result<StoreView> {
+    Ok(store_views(state, vec![store]).await?.remove(0))
+}
+
 fn parse_store_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -111,14 +121,7 @@ pub async fn create_store(state: &AppState, name: &str) -> Result<StoreView> {
     .insert(&state.db)
     .await
     .on_unique_violation("name")?;
-    Ok(StoreView {
-        id: created.id,
-        name: created.name,
-        is_active: created.is_active,
-        created_at: created.created_at,
-        items_count: 0,
-        last_scraped_at: None,
-    })
+    store_view(state, created).await
 }
 
 /// The body of `PATCH /api/stores/{id}`.
@@ -139,12 +142,8 @@ pub async fn update_store(state: &AppState, store_id: i64, changes: StoreChanges
     if let Some(active) = changes.is_active {
         model.is_active = Set(active);
     }
-    model.update(&state.db).await.on_unique_violation("name")?;
-    list_stores(state)
-        .await?
-        .into_iter()
-        .find(|s| s.id == store_id)
-        .ok_or_else(|| AppError::NotFound(format!("store {store_id} does not exist")))
+    let updated = model.update(&state.db).await.on_unique_violation("name")?;
+    store_view(state, updated).await
 }
 
 async fn find_store(state: &AppState, store_id: i64) -> Result<store::Model> {

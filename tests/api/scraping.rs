@@ -128,9 +128,11 @@ async fn several_stores_at_once_and_the_cheapest_store_per_product() {
     assert_eq!(products[0]["cheapest"]["store_name"], "Shop B");
     assert_eq!(products[0]["cheapest"]["price"], 80.0);
 
-    let (status, _) =
+    let (status, store) =
         app.request(Method::PATCH, &format!("/api/stores/{b}"), Some(&admin), Some(&json!({"is_active": false}))).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!((store["is_active"].as_bool(), store["items_count"].as_u64()), (Some(false), Some(1)));
+    assert!(store["last_scraped_at"].is_string());
     let (_, products) = app.get("/api/products?search=SP-1", Some(&admin)).await;
     assert_eq!(products[0]["cheapest"]["store_name"], "Shop A", "inactive stores are not offers");
     assert_error(
