@@ -106,11 +106,16 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A running server and what a test needs to talk to it.
-pub struct TestApp {
+/// HTTP and WebSocket access to one server by its address — in-process or a process of its own.
+pub struct Api {
     pub address: String,
     pub ws_url: String,
     pub http: reqwest::Client,
+}
+
+/// A running server and what a test needs to talk to it (its `Api` through `Deref`).
+pub struct TestApp {
+    api: Api,
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -140,29 +145,16 @@ pub async fn spawn_on(database_url: &str, adjust: impl FnOnce(&mut Config)) -> T
     let mut config = Config::for_tests(database_url);
     adjust(&mut config);
     let app = Application::build(config).await.expect("the application starts");
-    let address = format!("http://{}", app.local_addr());
-    let ws_url = format!("ws://{}/ws", app.local_addr());
+    let api = Api::new(&format!("http://{}", app.local_addr()));
     let state = app.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    TestApp {
-        address,
-        ws_url,
-        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
-        state,
-        stop: Some(stop),
-        server: Some(server),
-        database: None,
-    }
+    TestApp { api, state, stop: Some(stop), server: Some(server), database: None }
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
     /// Stops the server gracefully and waits until it has.
     pub async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -171,6 +163,29 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.expect("the server task").expect("the server stops cleanly");
         }
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Api {
+    /// A client of the server at `address` (`http://host:port`).
+    pub fn new(address: &str) -> Api {
+        Api {
+            address: address.to_owned(),
+            ws_url: format!("{}/ws", address.replacen("http", "ws", 1)),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
     }
 
     /// Logs in and returns the access token.

@@ -265,13 +265,12 @@ async fn clients_of_a_killed_instance_resume_elsewhere_and_miss_nothing() {
         taskwire::users::service::create_user(&db, user.0, user.1, role).await.unwrap();
     }
     db.close().await.unwrap();
-    let view = |base: &str| TestAppView { base: base.to_owned(), http: reqwest::Client::new() };
-    let (view_a, view_b) = (view(&a.url), view(&b.url));
+    let (view_a, view_b) = (Api::new(&a.url), Api::new(&b.url));
     let admin = view_b.token(ADMIN).await;
     let ann = view_b.token(ANN).await;
 
-    let mut admin_ws = view_a.ws(&admin, &["tasks"], None).await;
-    let mut ann_ws = view_a.ws(&ann, &["tasks"], None).await;
+    let mut admin_ws = view_a.ws_subscribed(&admin, &["tasks"], None).await;
+    let mut ann_ws = view_a.ws_subscribed(&ann, &["tasks"], None).await;
     view_b.create_task(&ann, "before the crash").await;
     let (seen, admin_last) = read_events(&mut admin_ws, 1).await;
     assert_eq!(seen, created(&["before the crash"]));
@@ -282,8 +281,8 @@ async fn clients_of_a_killed_instance_resume_elsewhere_and_miss_nothing() {
     view_b.create_task(&ann, "after the crash 1").await;
     view_b.create_task(&ann, "after the crash 2").await;
 
-    let mut admin_ws = view_b.ws(&admin, &["tasks"], Some(admin_last)).await;
-    let mut ann_ws = view_b.ws(&ann, &["tasks"], Some(ann_last)).await;
+    let mut admin_ws = view_b.ws_subscribed(&admin, &["tasks"], Some(admin_last)).await;
+    let mut ann_ws = view_b.ws_subscribed(&ann, &["tasks"], Some(ann_last)).await;
     view_b.create_task(&ann, "after the move").await;
     for ws in [&mut admin_ws, &mut ann_ws] {
         let (seen, _) = read_events(ws, 3).await;
@@ -292,50 +291,6 @@ async fn clients_of_a_killed_instance_resume_elsewhere_and_miss_nothing() {
     }
     drop(b);
     drop(database);
-}
-
-/// HTTP and WebSocket access to a server process by its URL.
-struct TestAppView {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl TestAppView {
-    async fn token(&self, (username, password): (&str, &str)) -> String {
-        let body: Value = self
-            .http
-            .post(format!("{}/api/auth/login", self.base))
-            .json(&serde_json::json!({"username": username, "password": password}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn create_task(&self, token: &str, title: &str) {
-        let response = self
-            .http
-            .post(format!("{}/api/tasks", self.base))
-            .bearer_auth(token)
-            .json(&serde_json::json!({"title": title, "workflow": "vehicle_registration"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-    }
-
-    async fn ws(&self, token: &str, channels: &[&str], since: Option<i64>) -> WsClient {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut request = format!("{}/ws", self.base.replacen("http", "ws", 1)).into_client_request().unwrap();
-        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-        let mut client = WsClient::connect(request).await;
-        assert_eq!(client.next_json().await["type"], "ready");
-        client.subscribe(channels, since).await;
-        client
-    }
 }
 
 #[tokio::test]
@@ -458,9 +413,9 @@ async fn sigterm_closes_sessions_with_1001_and_the_process_exits_cleanly() {
     let db = taskwire::db::connect(&url).await.unwrap();
     taskwire::users::service::create_user(&db, ANN.0, ANN.1, "ADMIN_LIMITED").await.unwrap();
     db.close().await.unwrap();
-    let view = TestAppView { base: server.url.clone(), http: reqwest::Client::new() };
+    let view = Api::new(&server.url);
     let ann = view.token(ANN).await;
-    let mut ws = view.ws(&ann, &["tasks"], None).await;
+    let mut ws = view.ws_subscribed(&ann, &["tasks"], None).await;
     let terminated = Command::new("kill").args(["-TERM", &server.process.id().to_string()]).status().unwrap();
     assert!(terminated.success());
     assert_eq!(ws.expect_close().await, 1001);
