@@ -120,10 +120,7 @@ async fn read_catalog(path: PathBuf) -> std::result::Result<ParsedCatalog, Strin
 /// The `catalog_import` job: upserts every readable product by SKU, reporting as it goes.
 pub async fn import_catalog(mut context: JobContext, path: PathBuf) -> JobOutcome {
     let rows = read_catalog(path).await?;
-    context
-        .set_total(rows.len() as i64, format!("importing {} products", rows.len()))
-        .await
-        .map_err(|e| e.to_string())?;
+    context.set_total(rows.len() as i64, format!("importing {} products", rows.len())).await?;
     let mut imported = 0;
     for row in rows {
         if context.is_cancelled() {
@@ -143,7 +140,7 @@ pub async fn import_catalog(mut context: JobContext, path: PathBuf) -> JobOutcom
             }
             Err(failure) => context.item_failed(&failure.item, &failure.reason).await,
         };
-        outcome.map_err(|e| e.to_string())?;
+        outcome?;
     }
     let (total, _, failed) = context.counts();
     Ok(format!("imported {imported} of {total} products; {failed} items failed"))

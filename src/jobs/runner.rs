@@ -19,7 +19,29 @@ use super::{
 use crate::{entity::job, error::Result, lock::LockGuard, state::AppState};
 
 /// What built-in job work returns: a closing message, or why it failed.
-pub type JobOutcome = std::result::Result<String, String>;
+pub type JobOutcome = std::result::Result<String, JobFailure>;
+
+/// Why built-in job work failed; the text becomes the job's `error_message` (seen by ADMINs only).
+#[derive(Debug)]
+pub struct JobFailure(pub String);
+
+impl From<String> for JobFailure {
+    fn from(reason: String) -> Self {
+        JobFailure(reason)
+    }
+}
+
+impl From<crate::error::AppError> for JobFailure {
+    fn from(err: crate::error::AppError) -> Self {
+        JobFailure(err.to_string())
+    }
+}
+
+impl From<sea_orm::DbErr> for JobFailure {
+    fn from(err: sea_orm::DbErr) -> Self {
+        JobFailure(err.to_string())
+    }
+}
 
 /// Runs built-in jobs of this instance.
 pub struct JobRunner {
@@ -92,7 +114,7 @@ impl JobRunner {
                     }
                     _ if cancel.is_cancelled() => (JobStatus::Cancelled, None, Some("cancelled".to_owned())),
                     Ok(Ok(message)) => (JobStatus::Completed, None, Some(message)),
-                    Ok(Err(reason)) => (JobStatus::Failed, Some(reason), None),
+                    Ok(Err(JobFailure(reason))) => (JobStatus::Failed, Some(reason), None),
                     Err(join) => (JobStatus::Failed, Some(format!("the job crashed: {}", panic_message(join))), None),
                 })
             }

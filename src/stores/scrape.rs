@@ -34,7 +34,7 @@ pub async fn scrape_store(mut context: JobContext, store_id: i64) -> JobOutcome 
         .await
         .map_err(|e| format!("reading the store's items failed: {e}"))?;
     let total = items.len() as i64;
-    context.set_total(total, format!("scraping {total} items")).await.map_err(|e| e.to_string())?;
+    context.set_total(total, format!("scraping {total} items")).await?;
     let client = state.http.clone();
     let timeout = state.config.scrape_timeout;
     let mut fetches = stream::iter(items)
@@ -63,8 +63,7 @@ pub async fn scrape_store(mut context: JobContext, store_id: i64) -> JobOutcome 
                     .col_expr(store_item::Column::LastError, Expr::value(Option::<String>::None))
                     .filter(store_item::Column::Id.eq(item.id))
                     .exec(&state.db)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 price_point::ActiveModel {
                     item_id: Set(item.id),
                     price: Set(reading.price),
@@ -73,18 +72,16 @@ pub async fn scrape_store(mut context: JobContext, store_id: i64) -> JobOutcome 
                     ..Default::default()
                 }
                 .insert(&state.db)
-                .await
-                .map_err(|e| e.to_string())?;
-                context.item_done().await.map_err(|e| e.to_string())?;
+                .await?;
+                context.item_done().await?;
             }
             Err(reason) => {
                 store_item::Entity::update_many()
                     .col_expr(store_item::Column::LastError, Expr::value(reason.clone()))
                     .filter(store_item::Column::Id.eq(item.id))
                     .exec(&state.db)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                context.item_failed(&label, &reason).await.map_err(|e| e.to_string())?;
+                    .await?;
+                context.item_failed(&label, &reason).await?;
             }
         }
     }
