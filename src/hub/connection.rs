@@ -146,15 +146,13 @@ async fn write_loop(
             request = session.close_requested() => break request,
             _ = shutdown.changed() => break (1001, "server shutting down"),
             item = queue.recv() => {
-                let frames = match item {
-                    Some(Outbound::Frame(frame) | Outbound::Event(frame)) => vec![frame],
-                    Some(Outbound::Batch(frames)) => frames,
+                let sent = match item {
+                    Some(Outbound::Frame(frame) | Outbound::Event(frame)) => send(&mut sink, Message::Text(frame)).await,
+                    Some(Outbound::Batch(frames)) => send_all(&mut sink, frames).await,
                     None => return,
                 };
-                for frame in frames {
-                    if !send(&mut sink, Message::Text(frame)).await {
-                        return;
-                    }
+                if !sent {
+                    return;
                 }
             }
             _ = ping.tick() => {
@@ -175,6 +173,15 @@ async fn write_loop(
 
 async fn send(sink: &mut SplitSink<WebSocket, Message>, message: Message) -> bool {
     matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
+}
+
+async fn send_all(sink: &mut SplitSink<WebSocket, Message>, frames: Vec<Utf8Bytes>) -> bool {
+    for frame in frames {
+        if !send(sink, Message::Text(frame)).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// Handles client messages until the peer leaves or a close is requested.

@@ -144,7 +144,7 @@ async fn missing_bad_and_expired_tokens_are_401() {
     let none = app.get("/api/tasks", None).await;
     assert_error(&none, StatusCode::UNAUTHORIZED, "unauthenticated");
     assert_error(&app.get("/api/tasks", Some("not.a.jwt")).await, StatusCode::UNAUTHORIZED, "unauthenticated");
-    let expired = expired_token(&app, 1);
+    let expired = expired_token(1);
     assert_error(&app.get("/api/tasks", Some(&expired)).await, StatusCode::UNAUTHORIZED, "token_expired");
     let response = app.http.get(app.url("/api/me")).send().await.unwrap();
     assert_eq!(response.headers().get("www-authenticate").unwrap(), "Bearer");
@@ -201,7 +201,7 @@ async fn cookie_authenticated_writes_from_a_foreign_origin_are_refused() {
 }
 
 /// A token for the user that expired a while ago, signed with the test secret.
-pub fn expired_token(_app: &TestApp, user_id: i64) -> String {
+pub fn expired_token(user_id: i64) -> String {
     let now = chrono::Utc::now().timestamp();
     let claims =
         json!({"sub": user_id.to_string(), "username": "admin", "role": "ADMIN", "iat": now - 2000, "exp": now - 1000});

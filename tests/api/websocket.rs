@@ -45,7 +45,7 @@ async fn bad_credentials_close_with_4401() {
     let app = spawn_app().await;
     let mut bad_header = raw_connect(&app, &[("authorization", "Bearer nonsense".into())]).await;
     assert_eq!(bad_header.expect_close().await, 4401);
-    let mut expired = raw_connect(&app, &[("authorization", format!("Bearer {}", expired_token(&app, 1)))]).await;
+    let mut expired = raw_connect(&app, &[("authorization", format!("Bearer {}", expired_token(1)))]).await;
     assert_eq!(expired.expect_close().await, 4401);
     let mut bad_message = raw_connect(&app, &[]).await;
     bad_message.send_json(json!({"type": "auth", "token": "nonsense"})).await;
