@@ -21,20 +21,35 @@ pub const DEMO_USERS: [(&str, &str, Role); 2] =
 
 const DEMO_STORE: &str = "Demo Sports Shop";
 
-/// The demo shop's goods: SKU, name, what the price element says.
-const DEMO_GOODS: [(&str, &str, &str); 12] = [
-    ("SP-0001", "Мяч футбольный Pro", "6 990,00 ₽"),
-    ("SP-0002", "Бутсы Strike", "4 790,00 ₽"),
-    ("SP-0003", "Щитки Guard", "1 090,00 ₽"),
-    ("SP-0004", "Гетры клубные", "not found"),
-    ("SP-0005", "Кроссовки Marathon", "7 190,00 ₽"),
-    ("SP-0006", "Шорты беговые", "850,00 ₽"),
-    ("SP-0007", "Пульсометр Pulse", "no price"),
-    ("SP-0008", "Очки для плавания", "1 790,00 ₽"),
-    ("SP-0009", "Шапочка силиконовая", "call us"),
-    ("SP-0010", "Ласты короткие", "6 990,00 ₽"),
-    ("SP-0011", "Доска для плавания", "slow"),
-    ("SP-0001", "Мяч футбольный Pro (outlet)", "5 490,00 ₽"),
+/// How a demo item page behaves.
+#[derive(Clone, Copy)]
+enum DemoPage {
+    /// A good page whose price element says this.
+    Price(&'static str),
+    /// HTTP 404.
+    Missing,
+    /// A page without a price element.
+    NoPriceElement,
+    /// A price, after longer than the scrape timeout.
+    Slow,
+}
+
+use DemoPage::*;
+
+/// The demo shop's goods: SKU, name, and how the page behaves (a few broken on purpose).
+const DEMO_GOODS: [(&str, &str, DemoPage); 12] = [
+    ("SP-0001", "Мяч футбольный Pro", Price("6 990,00 ₽")),
+    ("SP-0002", "Бутсы Strike", Price("4 790,00 ₽")),
+    ("SP-0003", "Щитки Guard", Price("1 090,00 ₽")),
+    ("SP-0004", "Гетры клубные", Missing),
+    ("SP-0005", "Кроссовки Marathon", Price("7 190,00 ₽")),
+    ("SP-0006", "Шорты беговые", Price("850,00 ₽")),
+    ("SP-0007", "Пульсометр Pulse", NoPriceElement),
+    ("SP-0008", "Очки для плавания", Price("1 790,00 ₽")),
+    ("SP-0009", "Шапочка силиконовая", Price("call us")),
+    ("SP-0010", "Ласты короткие", Price("6 990,00 ₽")),
+    ("SP-0011", "Доска для плавания", Slow),
+    ("SP-0001", "Мяч футбольный Pro (outlet)", Price("5 490,00 ₽")),
 ];
 
 /// Creates the demo users if they do not exist yet; existing ones are left as they are.
@@ -118,22 +133,22 @@ pub fn shop_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 }
 
 async fn shop_page(UrlPath(n): UrlPath<usize>) -> (StatusCode, Html<String>) {
-    let Some((sku, name, price)) = n.checked_sub(1).and_then(|i| DEMO_GOODS.get(i)) else {
+    let Some((sku, name, page)) = n.checked_sub(1).and_then(|i| DEMO_GOODS.get(i)) else {
         return (StatusCode::NOT_FOUND, Html("<h1>Not found</h1>".into()));
     };
     let stock = if n % 3 == 0 { "Нет в наличии" } else { "В наличии" };
-    let price_html = match *price {
-        "not found" => return (StatusCode::NOT_FOUND, Html("<h1>Not found</h1>".into())),
-        "no price" => "<p>Ask in store</p>".to_owned(),
-        "slow" => {
+    let price_html = match *page {
+        Missing => return (StatusCode::NOT_FOUND, Html("<h1>Not found</h1>".into())),
+        NoPriceElement => "<p>Ask in store</p>".to_owned(),
+        Slow => {
             tokio::time::sleep(Duration::from_secs(15)).await;
             "<span class=\"price\">3 290,00 ₽</span>".to_owned()
         }
-        price => format!("<span class=\"price\">{price}</span>"),
+        Price(price) => format!("<span class=\"price\">{price}</span>"),
     };
-    let page = format!(
+    let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{name}</title></head><body>\
          <h1>{name}</h1><p>Артикул {sku}</p>{price_html}<p class=\"stock\">{stock}</p></body></html>"
     );
-    (StatusCode::OK, Html(page))
+    (StatusCode::OK, Html(html))
 }

@@ -6,6 +6,7 @@
 
 mod auth;
 mod browser;
+mod demo;
 mod helpers;
 mod imports;
 mod jobs;
