@@ -300,3 +300,33 @@ async fn unsubscribing_from_an_unknown_channel_is_an_error_frame() {
     ws.send_json(json!({"type": "ping"})).await;
     assert_eq!(ws.next_json().await["type"], "pong", "the session lives on");
 }
+
+#[tokio::test]
+async fn a_replay_of_more_than_10000_events_is_refused_and_the_session_goes_on() {
+    use sea_orm::TransactionTrait;
+    use taskwire::events::{NewEvent, Topic, outbox};
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let txn = app.state.db.begin().await.unwrap();
+    let events = (1..=10_001)
+        .map(|n| NewEvent {
+            topic: Topic::Tasks,
+            entity_id: n,
+            kind: "task.created",
+            payload: json!({"id": n}),
+            audience: vec![],
+        })
+        .collect();
+    outbox::append(&txn, events).await.unwrap();
+    txn.commit().await.unwrap();
+    // Written without the bus: the hub's outbox catch-up dispatches them.
+    eventually("the hub dispatched the events", || app.state.hub.last_dispatched() == 10_001).await;
+    let mut ws = app.ws(&admin).await;
+    ws.send_json(json!({"type": "subscribe", "channels": ["tasks"], "since": 0})).await;
+    let refused = ws.next_json().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("reload"), "{refused}");
+    // Not subscribed: a retry from a recent id works.
+    ws.subscribe(&["tasks"], Some(10_000)).await;
+    assert_eq!(ws.expect_event("task.created").await["id"], 10_001);
+}
