@@ -91,6 +91,8 @@ pub struct JobView {
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
     pub cancel_requested: bool,
+    /// When anything shown here last changed; pages keep the newest view they saw.
+    pub updated_at: DateTime<Utc>,
 }
 
 impl JobView {
@@ -117,6 +119,7 @@ impl JobView {
             finished_at: job.finished_at,
             duration_ms,
             cancel_requested: job.cancel_requested,
+            updated_at: job.updated_at,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde::Deserialize;
@@ -86,6 +86,8 @@ impl ProgressUpdate {
 struct Pending {
     /// Built-in jobs: figures not written yet.
     update: Option<ProgressUpdate>,
+    /// When `update` last changed: the `updated_at` a read shows for unwritten figures.
+    received_at: Option<DateTime<Utc>>,
     /// A `job.progress` event is owed for figures already written (worker reports).
     event_owed: bool,
     last_flush: Option<Instant>,
@@ -145,6 +147,7 @@ impl ProgressCoalescer {
                 Some(pending) => pending.merge(update),
                 None => entry.update = Some(update),
             }
+            entry.received_at = Some(Utc::now());
             self.slot(&mut entry)
         };
         match slot {
@@ -203,6 +206,7 @@ impl ProgressCoalescer {
             && view.status == "running"
         {
             update.apply(&mut view);
+            view.updated_at = entry.received_at.unwrap_or(view.updated_at).max(view.updated_at);
         }
         view
     }

@@ -192,6 +192,8 @@ pub struct OrderView {
     pub check_attempts: i32,
     pub next_check_at: Option<DateTime<Utc>>,
     pub failure_reason: Option<String>,
+    /// When anything shown here last changed; pages keep the newest view they saw.
+    pub updated_at: DateTime<Utc>,
 }
 
 impl OrderView {
@@ -216,6 +218,7 @@ impl OrderView {
             check_attempts: order.check_attempts,
             next_check_at: order.next_check_at,
             failure_reason: order.failure_reason,
+            updated_at: order.updated_at,
         }
     }
 }
