@@ -12,22 +12,24 @@ use axum::{
 };
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use tokio::net::{TcpListener, TcpSocket};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::{
     auth::{self, throttle::LoginThrottle, tokens::TokenKeys},
     bus::{Bus, InProcessBus, RedisBus},
     catalog,
+    channels::DomainChannelPolicy,
     config::{Config, ConfigError},
     db,
     error::{AppError, InternalErrorDetail},
     events::{outbox, retention},
-    hub::{self, Hub},
+    hub::{self, Hub, HubSettings},
     jobs::{self, JobRunner},
     lock::{LocalLock, LockBackend, Locks, RedisLock},
     metrics::{Metrics, track_http},
@@ -61,11 +63,18 @@ pub enum StartupError {
     HttpClient(String),
 }
 
+/// How long stopping waits for background tasks and sessions to finish.
+const SHUTDOWN_BOUND: Duration = Duration::from_secs(5);
+
 /// A built server, bound to its port, not yet serving.
 pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// Cancelled when the server stops; every background task holds a child of it.
+    shutdown: CancellationToken,
+    /// Every background task, awaited (with a bound) when the server stops.
+    tasks: TaskTracker,
 }
 
 impl Application {
@@ -77,11 +86,15 @@ impl Application {
             crate::demo::seed(&db).await.map_err(|e| StartupError::Demo(e.to_string()))?;
         }
         let metrics = Arc::new(Metrics::default());
+        let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
         let hub = Hub::new(
             outbox::max_id(&db).await.map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?,
+            hub_settings(&config),
+            Arc::new(DomainChannelPolicy { db: db.clone() }),
             metrics.clone(),
+            shutdown.child_token(),
         );
-        let Backends { bus, locks: lock_backend } = scale_out_backends(&config, &metrics, &hub)?;
+        let Backends { bus, locks: lock_backend } = scale_out_backends(&config, &metrics, &shutdown, &tasks)?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+price and order monitor)"))
             .connect_timeout(Duration::from_secs(5))
@@ -92,7 +105,7 @@ impl Application {
         let lease = config.provider_timeout + Duration::from_secs(5);
         let config = Arc::new(config);
         let state = AppState {
-            orders: Arc::new(OrderMonitor::new(provider, lease, hub.shutdown_signal())),
+            orders: Arc::new(OrderMonitor::new(provider, lease, shutdown.child_token(), tasks.clone())),
             jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),
             locks: Locks::new(lock_backend, config.import_lock_ttl),
             http,
@@ -104,7 +117,7 @@ impl Application {
             metrics,
             config: config.clone(),
         };
-        spawn_background_tasks(&state).await?;
+        spawn_background_tasks(&state, &shutdown, &tasks).await?;
         let listener = bind(config.bind, config.socket_send_buffer)?;
         if config.demo {
             crate::demo::seed_store(&state, listener.local_addr()?)
@@ -112,7 +125,7 @@ impl Application {
                 .map_err(|e| StartupError::Demo(e.to_string()))?;
             crate::demo::seed_catalog(&config.catalog_dir).map_err(|e| StartupError::Demo(e.to_string()))?;
         }
-        Ok(Application { listener, router: router(state.clone()), state })
+        Ok(Application { listener, router: router(state.clone()), state, shutdown, tasks })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -129,22 +142,27 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` resolves, then closes sessions with 1001 and finishes in-flight requests.
+    /// Serves until `stop` resolves, then closes sessions with 1001, finishes
+    /// in-flight requests and jobs, and waits (with a bound) for every background task.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let hub = self.state.hub.clone();
-        let closing = hub.clone();
+        let shutdown = self.shutdown.clone();
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service)
             .with_graceful_shutdown(async move {
                 stop.await;
                 info!("shutting down: closing sessions, finishing requests");
-                closing.shut_down();
+                shutdown.cancel();
             })
             .await?;
+        self.shutdown.cancel();
         self.state.jobs.shut_down().await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while hub.session_count() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        self.tasks.close();
+        let everything_stopped = async {
+            self.tasks.wait().await;
+            self.state.hub.connections_closed().await;
+        };
+        if tokio::time::timeout(SHUTDOWN_BOUND, everything_stopped).await.is_err() {
+            warn!("background tasks or sessions did not stop within {SHUTDOWN_BOUND:?}; stopping anyway");
         }
         self.state.db.clone().close().await.ok();
         info!("stopped");
@@ -158,9 +176,24 @@ struct Backends {
     locks: Arc<dyn LockBackend>,
 }
 
+/// The WebSocket endpoint's part of the configuration.
+fn hub_settings(config: &Config) -> HubSettings {
+    HubSettings {
+        allowed_origins: config.allowed_origins.clone(),
+        ping_interval: config.ws_ping_interval,
+        auth_timeout: config.ws_auth_timeout,
+        queue_capacity: config.ws_queue_capacity,
+    }
+}
+
 /// The bus and lock backend: Redis when `REDIS_URL` is set (instances share
 /// events and locks), in-process otherwise.
-fn scale_out_backends(config: &Config, metrics: &Arc<Metrics>, hub: &Hub) -> Result<Backends, StartupError> {
+fn scale_out_backends(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) -> Result<Backends, StartupError> {
     let Some(url) = &config.redis_url else {
         return Ok(Backends {
             bus: Arc::new(InProcessBus::new(4096, metrics.clone())),
@@ -168,8 +201,8 @@ fn scale_out_backends(config: &Config, metrics: &Arc<Metrics>, hub: &Hub) -> Res
         });
     };
     let redis = |e: &dyn std::fmt::Display| StartupError::Redis(e.to_string());
-    let bus =
-        RedisBus::start(url, &config.redis_prefix, metrics.clone(), hub.shutdown_signal()).map_err(|e| redis(&e))?;
+    let bus = RedisBus::start(url, &config.redis_prefix, metrics.clone(), shutdown.child_token(), tasks)
+        .map_err(|e| redis(&e))?;
     let locks = RedisLock::new(url, &config.redis_prefix).map_err(|e| redis(&e))?;
     info!("events and locks are shared between instances through Redis");
     Ok(Backends { bus: Arc::new(bus), locks: Arc::new(locks) })
@@ -190,18 +223,23 @@ fn order_provider(config: &Config, http: &reqwest::Client) -> Option<Arc<dyn Pro
 }
 
 /// The hub's dispatcher, event pruning, job heartbeats and sweeps, and the order
-/// monitor; all stop at shutdown. Jobs a previous process left unfinished are failed first.
-async fn spawn_background_tasks(state: &AppState) -> Result<(), StartupError> {
+/// monitor, each on `tasks` with a child of `shutdown`. Jobs a previous process
+/// left unfinished are failed first.
+async fn spawn_background_tasks(
+    state: &AppState,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) -> Result<(), StartupError> {
     let (hub, db, config) = (&state.hub, &state.db, &state.config);
-    tokio::spawn(hub::run_dispatcher(
+    tasks.spawn(hub::run_dispatcher(
         hub.clone(),
         db.clone(),
         state.bus.subscribe(),
         state.bus.resubscriptions(),
         config.outbox_catch_up,
-        hub.shutdown_signal(),
+        shutdown.child_token(),
     ));
-    tokio::spawn(retention::run_pruner(db.clone(), config.event_retention, hub.shutdown_signal()));
+    tasks.spawn(retention::run_pruner(db.clone(), config.event_retention, shutdown.child_token()));
     // One SQLite file means one instance: every job it left unfinished was interrupted.
     // With PostgreSQL other instances may be running theirs, so only stale heartbeats count.
     let stale_after =
@@ -209,9 +247,9 @@ async fn spawn_background_tasks(state: &AppState) -> Result<(), StartupError> {
     jobs::runner::sweep_zombies(state, stale_after)
         .await
         .map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?;
-    tokio::spawn(jobs::runner::run_heartbeat(state.clone(), hub.shutdown_signal()));
-    tokio::spawn(jobs::runner::run_zombie_sweeper(state.clone(), hub.shutdown_signal()));
-    tokio::spawn(orders::monitor::run_monitor(state.clone(), hub.shutdown_signal()));
+    tasks.spawn(jobs::runner::run_heartbeat(state.clone(), shutdown.child_token()));
+    tasks.spawn(jobs::runner::run_zombie_sweeper(state.clone(), shutdown.child_token()));
+    tasks.spawn(orders::monitor::run_monitor(state.clone(), shutdown.child_token()));
     Ok(())
 }
 

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{throttle::LoginThrottle, tokens::TokenKeys},
     bus::Bus,
     config::Config,
-    hub::Hub,
+    hub::{Hub, HubState},
     jobs::JobRunner,
     lock::Locks,
     metrics::Metrics,
@@ -39,4 +40,11 @@ pub struct AppState {
     pub orders: Arc<OrderMonitor>,
     /// The outgoing HTTP client (scraper, order provider), with its timeouts and user agent.
     pub http: reqwest::Client,
+}
+
+impl FromRef<AppState> for HubState {
+    /// `/ws` sees only what the hub needs, not the domains' machinery.
+    fn from_ref(state: &AppState) -> Self {
+        HubState { hub: state.hub.clone(), db: state.db.clone(), keys: state.keys.clone() }
+    }
 }

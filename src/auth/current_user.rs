@@ -4,15 +4,14 @@ use axum::{
     extract::FromRequestParts,
     http::{HeaderMap, Method, header, request::Parts},
 };
-use sea_orm::EntityTrait;
+use sea_orm::{DatabaseConnection, EntityTrait};
 use serde::Serialize;
 
-use super::{cookies, origin::origin_allowed};
+use super::{Role, cookies, origin::origin_allowed, tokens::TokenKeys};
 use crate::{
     entity::user,
     error::{AppError, Result},
     state::AppState,
-    users::Role,
 };
 
 /// The authenticated caller, with the role read fresh from the database.
@@ -51,9 +50,9 @@ pub fn request_token(headers: &HeaderMap) -> Option<(&str, TokenSource)> {
 }
 
 /// Verifies a token and loads its user; shared by REST and the WebSocket.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser> {
-    let user_id = state.keys.verify_access(token)?.user_id()?;
-    let user = user::Entity::find_by_id(user_id).one(&state.db).await?;
+pub async fn authenticate(db: &DatabaseConnection, keys: &TokenKeys, token: &str) -> Result<CurrentUser> {
+    let user_id = keys.verify_access(token)?.user_id()?;
+    let user = user::Entity::find_by_id(user_id).one(db).await?;
     match user {
         Some(user) if user.is_active => Ok(CurrentUser {
             id: user.id,
@@ -81,7 +80,7 @@ impl FromRequestParts<AppState> for CurrentUser {
                 return Err(AppError::Forbidden(format!("requests from origin {origin} are not allowed")));
             }
         }
-        authenticate(state, token).await
+        authenticate(&state.db, &state.keys, token).await
     }
 }
 

@@ -5,9 +5,11 @@ pub mod cookies;
 pub mod current_user;
 pub mod origin;
 pub mod password;
+pub mod role;
 pub mod routes;
 pub mod service;
 pub mod throttle;
 pub mod tokens;
 
 pub use current_user::{AdminUser, CurrentUser};
+pub use role::Role;

@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use super::Bus;
@@ -57,13 +58,14 @@ struct WireEvent {
 }
 
 impl RedisBus {
-    /// Starts the publisher and subscriber tasks; fails only on a malformed URL
-    /// (an unreachable Redis is retried in the background).
+    /// Starts the publisher and subscriber tasks on `tasks`, until `shutdown`;
+    /// fails only on a malformed URL (an unreachable Redis is retried in the background).
     pub fn start(
         url: &str,
         prefix: &str,
         metrics: Arc<Metrics>,
-        shutdown: watch::Receiver<bool>,
+        shutdown: CancellationToken,
+        tasks: &TaskTracker,
     ) -> redis::RedisResult<Self> {
         let client = Client::open(url)?;
         let channel = format!("{prefix}events");
@@ -71,8 +73,8 @@ impl RedisBus {
         let incoming = broadcast::channel(4096).0;
         let connected = Arc::new(AtomicBool::new(false));
         let resubscribed = watch::channel(0).0;
-        tokio::spawn(run_publisher(client.clone(), channel.clone(), queue, shutdown.clone()));
-        tokio::spawn(run_subscriber(
+        tasks.spawn(run_publisher(client.clone(), channel.clone(), queue, shutdown.clone()));
+        tasks.spawn(run_subscriber(
             client,
             channel,
             incoming.clone(),
@@ -117,7 +119,7 @@ async fn run_publisher(
     client: Client,
     channel: String,
     mut queue: mpsc::UnboundedReceiver<Arc<StoredEvent>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let mut unpublished: VecDeque<Arc<StoredEvent>> = VecDeque::new();
     let mut connection: Option<MultiplexedConnection> = None;
@@ -134,7 +136,7 @@ async fn run_publisher(
                     // Keep collecting events while waiting, so nothing is lost from the queue.
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => return,
+                        _ = shutdown.cancelled() => return,
                     }
                     while let Ok(event) = queue.try_recv() {
                         remember(&mut unpublished, event);
@@ -156,7 +158,7 @@ async fn run_publisher(
                 Some(event) => remember(&mut unpublished, event),
                 None => return,
             },
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
     }
 }
@@ -195,7 +197,7 @@ async fn run_subscriber(
     connected: Arc<AtomicBool>,
     resubscribed: watch::Sender<u64>,
     metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
     let mut first = true;
@@ -226,7 +228,7 @@ async fn run_subscriber(
                             }
                             None => break,
                         },
-                        _ = shutdown.changed() => return,
+                        _ = shutdown.cancelled() => return,
                     }
                 }
                 connected.store(false, Ordering::Relaxed);
@@ -238,7 +240,7 @@ async fn run_subscriber(
         connected.store(false, Ordering::Relaxed);
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }

@@ -4,18 +4,18 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::entity::event;
 
 /// Deletes old events once an hour until shutdown.
-pub async fn run_pruner(db: DatabaseConnection, retention: Duration, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_pruner(db: DatabaseConnection, retention: Duration, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
         let cutoff = Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
         match event::Entity::delete_many().filter(event::Column::CreatedAt.lt(cutoff)).exec(&db).await {

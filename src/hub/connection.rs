@@ -20,10 +20,12 @@ use futures_util::{
     SinkExt, StreamExt,
     stream::{SplitSink, SplitStream},
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::{
+    HubState,
     protocol::{self, ClientMessage},
     session::{Delivery, Outbound, SessionHandle},
 };
@@ -35,7 +37,6 @@ use crate::{
     },
     error::AppError,
     events::{Channel, ChannelForm, outbox},
-    state::AppState,
 };
 
 /// Largest frame or message a client may send.
@@ -47,11 +48,11 @@ const REPLAY_LIMIT: usize = 10_000;
 
 /// `GET /ws`: checks the Origin and upgrades; authentication happens on the socket
 /// so that browsers, which cannot read an HTTP status here, see a close code.
-pub async fn ws_handler(State(state): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+pub async fn ws_handler(State(state): State<HubState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let origin_ok = match headers.get(header::ORIGIN).map(|v| v.to_str()) {
         None => true,
-        Some(Ok(origin)) => origin_allowed(origin, host, &state.config.allowed_origins),
+        Some(Ok(origin)) => origin_allowed(origin, host, &state.hub.settings().allowed_origins),
         Some(Err(_)) => false,
     };
     let token = request_token(&headers).map(|(token, _)| token.to_owned());
@@ -61,18 +62,21 @@ pub async fn ws_handler(State(state): State<AppState>, headers: HeaderMap, upgra
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
-        .on_upgrade(move |socket| run_connection(socket, state, origin_ok, token))
+        .on_upgrade(move |socket| {
+            let connections = state.hub.connections().clone();
+            connections.track_future(run_connection(socket, state, origin_ok, token))
+        })
 }
 
-async fn run_connection(mut socket: WebSocket, state: AppState, origin_ok: bool, token: Option<String>) {
+async fn run_connection(mut socket: WebSocket, state: HubState, origin_ok: bool, token: Option<String>) {
     if !origin_ok {
         return close(&mut socket, 4403, "origin not allowed").await;
     }
-    if *state.hub.shutdown_signal().borrow() {
+    if state.hub.shutdown_token().is_cancelled() {
         return close(&mut socket, 1001, "server shutting down").await;
     }
     let user = match token {
-        Some(token) => authenticate(&state, &token).await,
+        Some(token) => authenticate(&state.db, &state.keys, &token).await,
         None => await_auth_message(&mut socket, &state).await,
     };
     let user = match user {
@@ -81,7 +85,7 @@ async fn run_connection(mut socket: WebSocket, state: AppState, origin_ok: bool,
         Err(_) => return close(&mut socket, 4401, "unauthenticated").await,
     };
     let hub = state.hub.clone();
-    let capacity = state.config.ws_queue_capacity;
+    let capacity = hub.settings().queue_capacity;
     let (queue, queue_rx) = mpsc::channel(capacity);
     let session = Arc::new(SessionHandle::new(hub.next_session_id(), user, queue, capacity));
     hub.add_session(session.clone());
@@ -94,8 +98,8 @@ async fn run_connection(mut socket: WebSocket, state: AppState, origin_ok: bool,
             sink,
             queue_rx,
             &session,
-            state.config.ws_ping_interval,
-            hub.shutdown_signal(),
+            hub.settings().ping_interval,
+            hub.shutdown_token(),
             &last_heard,
             started,
         );
@@ -110,13 +114,13 @@ async fn run_connection(mut socket: WebSocket, state: AppState, origin_ok: bool,
 }
 
 /// Waits for `{"type":"auth","token":…}` as the first message.
-async fn await_auth_message(socket: &mut WebSocket, state: &AppState) -> Result<CurrentUser, AppError> {
+async fn await_auth_message(socket: &mut WebSocket, state: &HubState) -> Result<CurrentUser, AppError> {
     let unauthenticated = || AppError::Unauthenticated("send an auth message first".into());
     let first =
-        tokio::time::timeout(state.config.ws_auth_timeout, socket.recv()).await.map_err(|_| unauthenticated())?;
+        tokio::time::timeout(state.hub.settings().auth_timeout, socket.recv()).await.map_err(|_| unauthenticated())?;
     match first {
         Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
-            Ok(ClientMessage::Auth { token }) => authenticate(state, &token).await,
+            Ok(ClientMessage::Auth { token }) => authenticate(&state.db, &state.keys, &token).await,
             _ => Err(unauthenticated()),
         },
         _ => Err(unauthenticated()),
@@ -135,7 +139,7 @@ async fn write_loop(
     mut queue: mpsc::Receiver<Outbound>,
     session: &SessionHandle,
     ping_every: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: &CancellationToken,
     last_heard: &AtomicU64,
     started: Instant,
 ) {
@@ -144,7 +148,7 @@ async fn write_loop(
         tokio::select! {
             biased;
             request = session.close_requested() => break request,
-            _ = shutdown.changed() => break (1001, "server shutting down"),
+            _ = shutdown.cancelled() => break (1001, "server shutting down"),
             item = queue.recv() => {
                 let sent = match item {
                     Some(Outbound::Frame(frame) | Outbound::Event(frame)) => send(&mut sink, Message::Text(frame)).await,
@@ -187,7 +191,7 @@ async fn send_all(sink: &mut SplitSink<WebSocket, Message>, frames: Vec<Utf8Byte
 /// Handles client messages until the peer leaves or a close is requested.
 async fn read_loop(
     mut stream: SplitStream<WebSocket>,
-    state: &AppState,
+    state: &HubState,
     session: &Arc<SessionHandle>,
     last_heard: &AtomicU64,
     started: Instant,
@@ -224,7 +228,7 @@ fn is_too_large(err: &axum::Error) -> bool {
     false
 }
 
-async fn handle_text(state: &AppState, session: &Arc<SessionHandle>, text: &str) {
+async fn handle_text(state: &HubState, session: &Arc<SessionHandle>, text: &str) {
     let reply = match serde_json::from_str::<ClientMessage>(text) {
         Err(err) => Some(protocol::error("invalid_message", &format!("not a valid message: {err}"))),
         Ok(ClientMessage::Ping) => Some(protocol::pong()),
@@ -249,7 +253,7 @@ async fn handle_text(state: &AppState, session: &Arc<SessionHandle>, text: &str)
 /// Subscribes, then queues the acknowledgement, the replay after `since` and the
 /// live events that arrived meanwhile, in id order. `Err` carries an error frame.
 async fn subscribe(
-    state: &AppState,
+    state: &HubState,
     session: &Arc<SessionHandle>,
     names: &[String],
     since: Option<i64>,
@@ -259,7 +263,10 @@ async fn subscribe(
         return Err(protocol::error("invalid_message", "since: must be a non-negative event id"));
     }
     for channel in &requested {
-        crate::channels::authorize(state, &session.user, *channel)
+        state
+            .hub
+            .policy()
+            .authorize(&session.user, *channel)
             .await
             .map_err(|message| protocol::error("forbidden", &message))?;
     }
@@ -299,7 +306,7 @@ fn parse_channels(names: &[String]) -> Result<Vec<Channel>, Utf8Bytes> {
 /// The visible events in `(since, up_to]` of the newly added channels that the
 /// session's earlier channels did not already deliver.
 async fn load_replay(
-    state: &AppState,
+    state: &HubState,
     session: &SessionHandle,
     since: i64,
     up_to: i64,
@@ -325,7 +332,7 @@ async fn load_replay(
                 continue;
             };
             let delivered_before = before.iter().any(|c| c.matches(event.topic, event.entity_id));
-            if !delivered_before && event.may_receive(session.user.id, session.user.role) {
+            if !delivered_before && event.may_receive(session.user.id, session.user.is_admin()) {
                 replay.push((event, form));
             }
         }

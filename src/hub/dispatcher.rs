@@ -4,6 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::Hub;
@@ -22,7 +23,7 @@ pub async fn run_dispatcher(
     mut events: broadcast::Receiver<Arc<StoredEvent>>,
     mut resubscriptions: Option<watch::Receiver<u64>>,
     catch_up_every: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(catch_up_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -44,7 +45,7 @@ pub async fn run_dispatcher(
                     resubscriptions = None;
                 }
             }
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
     }
 }

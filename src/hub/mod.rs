@@ -7,6 +7,7 @@
 
 mod connection;
 mod dispatcher;
+mod policy;
 mod protocol;
 mod session;
 
@@ -19,19 +20,40 @@ use std::{
 };
 
 use dashmap::DashMap;
-use tokio::sync::watch;
+use sea_orm::DatabaseConnection;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use connection::ws_handler;
 pub use dispatcher::run_dispatcher;
+pub use policy::ChannelPolicy;
 pub use session::{Outbound, SessionHandle};
 
-/// Control event: end every session of the user named by `entity_id`, on every instance.
-pub const SESSIONS_REVOKED: &str = "user.sessions_revoked";
-
 use crate::{
-    events::{Channel, ChannelForm, StoredEvent, Topic},
+    auth::tokens::TokenKeys,
+    events::{Channel, ChannelForm, StoredEvent, Topic, control::SESSIONS_REVOKED},
     metrics::Metrics,
 };
+
+/// The WebSocket endpoint's limits and timings.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// Browser origins allowed besides the server's own.
+    pub allowed_origins: Vec<String>,
+    pub ping_interval: std::time::Duration,
+    /// How long a connection may take to authenticate.
+    pub auth_timeout: std::time::Duration,
+    /// Frames a session may have waiting before it is closed as too slow.
+    pub queue_capacity: usize,
+}
+
+/// What `GET /ws` needs, taken from the application state through `FromRef`.
+#[derive(Clone)]
+pub struct HubState {
+    pub hub: Hub,
+    /// Identifies callers and reads replays from the outbox.
+    pub db: DatabaseConnection,
+    pub keys: Arc<TokenKeys>,
+}
 
 /// A handle to this instance's hub; clones share it.
 #[derive(Clone)]
@@ -47,8 +69,13 @@ struct HubInner {
     /// The highest event id dispatched to sessions; the `since` baseline handed out in `ready`.
     last_dispatched: AtomicI64,
     next_session_id: AtomicU64,
-    /// Flipped to true at shutdown; every session closes with 1001.
-    shutdown: watch::Sender<bool>,
+    /// Cancelled at shutdown: every session closes with 1001 and new ones are refused.
+    shutdown: CancellationToken,
+    /// Every connection's task, so shutdown can wait for their close frames.
+    connections: TaskTracker,
+    /// Who may subscribe to what; built from the domains by the application.
+    policy: Arc<dyn ChannelPolicy>,
+    settings: HubSettings,
     metrics: Arc<Metrics>,
     /// Held while an event is fanned out and while a subscription is registered,
     /// so a new subscription sees each event either in its replay or live, never neither.
@@ -56,15 +83,25 @@ struct HubInner {
 }
 
 impl Hub {
-    /// A hub that has already dispatched everything up to `last_event_id`.
-    pub fn new(last_event_id: i64, metrics: Arc<Metrics>) -> Self {
+    /// A hub that has already dispatched everything up to `last_event_id`, and
+    /// closes its sessions when `shutdown` is cancelled.
+    pub fn new(
+        last_event_id: i64,
+        settings: HubSettings,
+        policy: Arc<dyn ChannelPolicy>,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> Self {
         Hub {
             inner: Arc::new(HubInner {
                 sessions: DashMap::new(),
                 subscriptions: DashMap::new(),
                 last_dispatched: AtomicI64::new(last_event_id),
                 next_session_id: AtomicU64::new(1),
-                shutdown: watch::channel(false).0,
+                shutdown,
+                connections: TaskTracker::new(),
+                policy,
+                settings,
                 dispatch_gate: Mutex::new(()),
                 metrics,
             }),
@@ -99,14 +136,27 @@ impl Hub {
         }
     }
 
-    /// Closes every session with 1001 and refuses new ones.
-    pub fn shut_down(&self) {
-        self.inner.shutdown.send_replace(true);
+    /// The token whose cancellation closes every session with 1001.
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.inner.shutdown
     }
 
-    /// A receiver that sessions watch for shutdown.
-    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
-        self.inner.shutdown.subscribe()
+    fn connections(&self) -> &TaskTracker {
+        &self.inner.connections
+    }
+
+    fn settings(&self) -> &HubSettings {
+        &self.inner.settings
+    }
+
+    fn policy(&self) -> &dyn ChannelPolicy {
+        &*self.inner.policy
+    }
+
+    /// Resolves once every connection has ended, after shutdown closed them.
+    pub async fn connections_closed(&self) {
+        self.inner.connections.close();
+        self.inner.connections.wait().await;
     }
 
     fn next_session_id(&self) -> u64 {

@@ -1,10 +1,14 @@
 //! The JSON frames of the WebSocket protocol.
 
 use axum::extract::ws::Utf8Bytes;
+use chrono::SecondsFormat;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::CurrentUser;
+use crate::{
+    auth::CurrentUser,
+    events::{ChannelForm, StoredEvent},
+};
 
 /// A message from the client.
 #[derive(Debug, Deserialize)]
@@ -45,6 +49,21 @@ pub fn pong() -> Utf8Bytes {
     Utf8Bytes::from_static(r#"{"type":"pong"}"#)
 }
 
+/// `event`: one committed change, encoded once per event and channel form and
+/// shared by every session that receives it. `data` is embedded without re-parsing.
+pub fn event(event: &StoredEvent, form: ChannelForm) -> Utf8Bytes {
+    event.encoded_frame(form, |event, channel| {
+        format!(
+            r#"{{"type":"event","id":{},"channel":"{}","event":"{}","at":"{}","data":{}}}"#,
+            event.id,
+            channel,
+            event.kind,
+            event.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            event.payload
+        )
+    })
+}
+
 /// An error reply; the connection stays open.
 pub fn error(code: &str, message: &str) -> Utf8Bytes {
     frame(json!({"type": "error", "code": code, "message": message}))
@@ -52,4 +71,28 @@ pub fn error(code: &str, message: &str) -> Utf8Bytes {
 
 fn frame(value: serde_json::Value) -> Utf8Bytes {
     Utf8Bytes::from(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::events::Topic;
+
+    #[test]
+    fn an_event_frame_is_encoded_once_and_names_its_channel() {
+        let stored =
+            StoredEvent::new(9, Topic::Tasks, 7, "task.created".into(), r#"{"id":7}"#.into(), vec![2], Utc::now());
+        let frame = event(&stored, ChannelForm::Collection);
+        let parsed: serde_json::Value = serde_json::from_str(frame.as_str()).unwrap();
+        assert_eq!(parsed["type"], "event");
+        assert_eq!(parsed["id"], 9);
+        assert_eq!(parsed["channel"], "tasks");
+        assert_eq!(parsed["event"], "task.created");
+        assert_eq!(parsed["data"]["id"], 7);
+        let entity: serde_json::Value = serde_json::from_str(event(&stored, ChannelForm::Entity).as_str()).unwrap();
+        assert_eq!(entity["channel"], "task:7");
+        assert!(std::ptr::eq(frame.as_str().as_ptr(), event(&stored, ChannelForm::Collection).as_str().as_ptr()));
+    }
 }

@@ -11,6 +11,7 @@ use std::{
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{Notify, mpsc};
 
+use super::protocol;
 use crate::{
     auth::CurrentUser,
     events::{Channel, ChannelForm, StoredEvent},
@@ -67,7 +68,7 @@ impl SessionHandle {
     /// a subscription's replay, otherwise queued. A full queue closes the session with 4408.
     pub fn offer(&self, event: &Arc<StoredEvent>, form: ChannelForm) -> bool {
         let closing = self.closing.load(Ordering::Relaxed);
-        if closing || !event.may_receive(self.user.id, self.user.role) {
+        if closing || !event.may_receive(self.user.id, self.user.is_admin()) {
             return false;
         }
         let mut held = lock(&self.held);
@@ -79,7 +80,7 @@ impl SessionHandle {
             held.push((event.clone(), form));
             return true;
         }
-        if self.queue.try_send(Outbound::Event(event.frame(form))).is_err() {
+        if self.queue.try_send(Outbound::Event(protocol::event(event, form))).is_err() {
             self.request_close(4408, TOO_SLOW);
             return false;
         }
@@ -105,7 +106,7 @@ impl SessionHandle {
             replay
                 .iter()
                 .chain(waiting.iter().filter(|(event, _)| wanted(event)))
-                .map(|(event, form)| event.frame(*form)),
+                .map(|(event, form)| protocol::event(event, *form)),
         );
         if self.queue.try_send(Outbound::Batch(frames)).is_err() {
             self.request_close(4408, TOO_SLOW);
@@ -160,7 +161,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{events::Topic, users::Role};
+    use crate::{auth::Role, events::Topic};
     use chrono::Utc;
 
     fn session(capacity: usize) -> (SessionHandle, mpsc::Receiver<Outbound>) {

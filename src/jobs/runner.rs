@@ -7,7 +7,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use chrono::Utc;
 use dashmap::DashMap;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -235,12 +235,12 @@ impl JobContext {
 
 /// Every second: refreshes the heartbeat of this instance's jobs and honours
 /// cancellations requested through another instance.
-pub async fn run_heartbeat(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_heartbeat(state: AppState, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
         let ids = state.jobs.local_ids();
         if ids.is_empty() {
@@ -297,13 +297,13 @@ pub async fn sweep_zombies(state: &AppState, stale_after: Duration) -> Result<us
 }
 
 /// Sweeps for zombie jobs every 30 seconds.
-pub async fn run_zombie_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_zombie_sweeper(state: AppState, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     tick.tick().await;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
         if let Err(err) = sweep_zombies(&state, Duration::from_secs(30)).await {
             error!(error = %err, "the zombie-job sweep failed");

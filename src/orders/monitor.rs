@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use rand::RngCore;
-use tokio::sync::watch;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use super::{
@@ -23,15 +23,23 @@ pub struct OrderMonitor {
     pub instance: String,
     /// How long a claimed check may take before another instance may take over.
     pub lease: Duration,
-    shutdown: watch::Receiver<bool>,
+    /// Ends the check timers at shutdown.
+    shutdown: CancellationToken,
+    /// The check timers, awaited at shutdown.
+    timers: TaskTracker,
 }
 
 impl OrderMonitor {
-    pub fn new(provider: Option<Arc<dyn Provider>>, lease: Duration, shutdown: watch::Receiver<bool>) -> Self {
+    pub fn new(
+        provider: Option<Arc<dyn Provider>>,
+        lease: Duration,
+        shutdown: CancellationToken,
+        timers: TaskTracker,
+    ) -> Self {
         let mut bytes = [0u8; 8];
         rand::thread_rng().fill_bytes(&mut bytes);
         let instance = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        OrderMonitor { provider, instance, lease, shutdown }
+        OrderMonitor { provider, instance, lease, shutdown, timers }
     }
 
     /// The configured provider, or 503 when there is none.
@@ -44,11 +52,11 @@ impl OrderMonitor {
     /// Checks the order when `at` comes (unless this instance shuts down first).
     pub fn schedule(&self, state: &AppState, order_id: i64, at: DateTime<Utc>) {
         let wait = (at - Utc::now()).to_std().unwrap_or_default();
-        let (state, mut shutdown) = (state.clone(), self.shutdown.clone());
-        tokio::spawn(async move {
+        let (state, shutdown) = (state.clone(), self.shutdown.clone());
+        self.timers.spawn(async move {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.cancelled() => return,
             }
             if let Err(err) = check_order(&state, order_id, false).await {
                 warn!(order = order_id, error = %err, "checking an order failed");
@@ -78,7 +86,7 @@ pub async fn sweep(state: &AppState) -> usize {
 }
 
 /// At start: timers for every scheduled order and a sweep for overdue ones; then a sweep every interval.
-pub async fn run_monitor(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_monitor(state: AppState, shutdown: CancellationToken) {
     if state.orders.provider.is_none() {
         return;
     }
@@ -94,7 +102,7 @@ pub async fn run_monitor(state: AppState, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
         let checked = sweep(&state).await;
         if checked > 0 {

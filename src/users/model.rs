@@ -1,35 +1,10 @@
-//! Roles and the rules a username and a password must meet.
+//! Users as the API shows them, and the rules a username and a password must meet.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use crate::auth::Role;
 use crate::{entity::user, error::AppError};
-
-/// The two roles of taskwire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Role {
-    #[serde(rename = "ADMIN")]
-    Admin,
-    #[serde(rename = "ADMIN_LIMITED")]
-    AdminLimited,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "ADMIN",
-            Role::AdminLimited => "ADMIN_LIMITED",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Role> {
-        match value {
-            "ADMIN" => Some(Role::Admin),
-            "ADMIN_LIMITED" => Some(Role::AdminLimited),
-            _ => None,
-        }
-    }
-}
 
 /// A user as the API shows it: never the hash.
 #[derive(Debug, Clone, Serialize)]

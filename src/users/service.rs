@@ -9,8 +9,7 @@ use crate::{
     auth::password::hash_password,
     entity::{refresh_token, user},
     error::{AppError, Result, ResultExt},
-    events::{NewEvent, Topic, outbox::in_transaction},
-    hub::SESSIONS_REVOKED,
+    events::{control, outbox::in_transaction},
     state::AppState,
 };
 
@@ -97,14 +96,7 @@ pub async fn update_user(state: &AppState, acting_admin: i64, user_id: i64, chan
         if password_changed || changes.is_active == Some(false) {
             revoke_refresh_tokens(txn, user_id).await?;
         }
-        let revoke = NewEvent {
-            topic: Topic::Control,
-            entity_id: user_id,
-            kind: SESSIONS_REVOKED,
-            payload: serde_json::json!({}),
-            audience: Vec::new(),
-        };
-        Ok((UserView::from(updated), vec![revoke]))
+        Ok((UserView::from(updated), vec![control::revoke_sessions(user_id)]))
     })
     .await
 }
