@@ -1,6 +1,8 @@
 //! What every list endpoint shares: the page size rule, comma-separated status
 //! filters, and paging newest-first by an id cursor (`before` / `next_before`).
 
+use sea_orm::{ActiveEnum, Iterable};
+
 use crate::error::{AppError, Result};
 
 const DEFAULT_LIMIT: u64 = 50;
@@ -17,15 +19,14 @@ pub fn page_size(limit: Option<u64>) -> Result<u64> {
 }
 
 /// Parses `status=a,b`; `None` when absent or empty; an unknown value is 400 naming the allowed ones.
-pub fn status_filter<T>(
-    text: Option<&str>,
-    allowed: &[T],
-    name: impl Fn(&T) -> &'static str,
-) -> Result<Option<Vec<&'static str>>> {
+pub fn status_filter<T>(text: Option<&str>) -> Result<Option<Vec<T>>>
+where
+    T: ActiveEnum<Value = String> + Iterable,
+{
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else { return Ok(None) };
-    let names: Vec<&'static str> = allowed.iter().map(&name).collect();
+    let names: Vec<String> = T::iter().map(|status| status.to_value()).collect();
     text.split(',')
-        .map(|part| names.iter().copied().find(|n| *n == part.trim()))
+        .map(|part| T::try_from_value(&part.trim().to_owned()).ok())
         .collect::<Option<Vec<_>>>()
         .map(Some)
         .ok_or_else(|| {
@@ -55,10 +56,10 @@ mod tests {
 
     #[test]
     fn status_lists() {
-        let allowed = ["open", "done"];
-        assert_eq!(status_filter(Some("open, done"), &allowed, |s| *s).unwrap(), Some(vec!["open", "done"]));
-        assert_eq!(status_filter(Some(""), &allowed, |s| *s).unwrap(), None);
-        let err = status_filter(Some("open,lost"), &allowed, |s| *s).unwrap_err();
+        use crate::entity::subtask::SubtaskStatus;
+        assert_eq!(status_filter(Some("open, done")).unwrap(), Some(vec![SubtaskStatus::Open, SubtaskStatus::Done]));
+        assert_eq!(status_filter::<SubtaskStatus>(Some("")).unwrap(), None);
+        let err = status_filter::<SubtaskStatus>(Some("open,lost")).unwrap_err();
         assert!(err.to_string().contains("open, done"));
     }
 

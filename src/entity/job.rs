@@ -1,6 +1,7 @@
 //! A background job and its progress; `runner` is `server` for built-in kinds, `external` for workers.
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "jobs")]
@@ -10,7 +11,7 @@ pub struct Model {
     pub kind: String,
     pub name: String,
     pub scope: Option<String>,
-    pub status: String,
+    pub status: JobStatus,
     pub runner: String,
     /// What a built-in job works on, as JSON (a store id, a file name).
     pub params: Option<String>,
@@ -33,3 +34,16 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where a job is in its life.
+/// Stored as the same lower-case words the API shows; no status string appears outside this enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}

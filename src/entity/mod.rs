@@ -13,3 +13,16 @@ pub mod subtask;
 pub mod task;
 pub mod user;
 pub mod workflow;
+
+/// Status enums read as their stored word in messages and logs (`job 5 is running`).
+macro_rules! display_as_stored_value {
+    ($($status:ty),*) => {$(
+        impl std::fmt::Display for $status {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&sea_orm::ActiveEnum::to_value(self))
+            }
+        }
+    )*};
+}
+
+display_as_stored_value!(task::TaskStatus, subtask::SubtaskStatus, job::JobStatus, order::OrderStatus);

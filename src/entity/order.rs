@@ -2,6 +2,7 @@
 //! `check_attempts`) kept here so a restart loses nothing.
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "orders")]
@@ -12,7 +13,7 @@ pub struct Model {
     pub package: String,
     pub user_identifier: String,
     pub extra_field: Option<String>,
-    pub status: String,
+    pub status: OrderStatus,
     pub provider: String,
     pub provider_ref: Option<String>,
     pub pin_code: Option<String>,
@@ -34,3 +35,17 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where an order is in its life.
+/// Stored as the same lower-case words the API shows; no status string appears outside this enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Pending,
+    Sent,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+}

@@ -1,6 +1,7 @@
 //! A task moving through `pending_approval` → `approved` → `completed` (or `rejected`).
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "tasks")]
@@ -10,7 +11,7 @@ pub struct Model {
     pub title: String,
     pub description: String,
     pub workflow: String,
-    pub status: String,
+    pub status: TaskStatus,
     pub created_by: i64,
     pub assignee: i64,
     pub decided_by: Option<i64>,
@@ -25,3 +26,15 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where a task is in its life.
+/// Stored as the same lower-case words the API shows; no status string appears outside this enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    PendingApproval,
+    Approved,
+    Rejected,
+    Completed,
+}

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tracing::warn;
 
 use super::{
-    model::{JobView, progress},
+    model::{JobStatus, JobView, progress},
     service::{job_event, load_view},
 };
 use crate::{
@@ -203,7 +203,7 @@ impl ProgressCoalescer {
     pub fn overlay(&self, mut view: JobView) -> JobView {
         if let Some(entry) = self.pending.get(&view.id)
             && let Some(update) = &entry.update
-            && view.status == "running"
+            && view.status == JobStatus::Running
         {
             update.apply(&mut view);
             view.updated_at = entry.received_at.unwrap_or(view.updated_at).max(view.updated_at);
@@ -236,8 +236,11 @@ async fn write(state: &AppState, job_id: i64, update: &ProgressUpdate, announce:
         if let Some(message) = &update.message {
             write = write.col_expr(job::Column::Message, Expr::value(message.clone()));
         }
-        let written =
-            write.filter(job::Column::Id.eq(job_id)).filter(job::Column::Status.eq("running")).exec(txn).await?;
+        let written = write
+            .filter(job::Column::Id.eq(job_id))
+            .filter(job::Column::Status.eq(JobStatus::Running))
+            .exec(txn)
+            .await?;
         if written.rows_affected == 0 {
             return Ok((None, Vec::new()));
         }

@@ -112,7 +112,7 @@ async fn running_external_job(state: &AppState, id: i64) -> Result<crate::entity
     if job.runner != Runner::External.as_str() {
         return Err(AppError::InvalidState(format!("job {id} is run by the server, not by a worker")));
     }
-    if job.status != JobStatus::Running.as_str() {
+    if job.status != JobStatus::Running {
         return Err(AppError::InvalidState(format!("job {id} is {}, not running", job.status)));
     }
     Ok(job)

@@ -6,7 +6,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use dashmap::DashMap;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr};
+use sea_orm::{ColumnTrait, EntityTrait, Iterable, QueryFilter, QuerySelect, sea_query::Expr};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -278,7 +278,7 @@ pub async fn sweep_zombies(state: &AppState, stale_after: Duration) -> Result<us
         .select_only()
         .column(job::Column::Id)
         .filter(job::Column::Runner.eq("server"))
-        .filter(job::Column::Status.is_in(["pending", "running"]))
+        .filter(job::Column::Status.is_in([JobStatus::Pending, JobStatus::Running]))
         .filter(job::Column::HeartbeatAt.is_null().or(job::Column::HeartbeatAt.lte(cutoff)))
         .into_tuple()
         .all(&state.db)
@@ -314,9 +314,9 @@ pub async fn run_zombie_sweeper(state: AppState, shutdown: CancellationToken) {
 /// Refreshes the `taskwire_jobs{status}` gauge (left as it was if the database does not answer).
 pub async fn refresh_job_gauges(state: &AppState) {
     let Ok(counts) = service::status_counts(&state.db).await else { return };
-    for status in JobStatus::ALL {
-        let jobs = counts.get(status.as_str()).map_or(0, |(jobs, _)| *jobs);
-        let labels = crate::metrics::StatusLabels { status: status.as_str().to_owned() };
+    for status in JobStatus::iter() {
+        let jobs = counts.get(&status).map_or(0, |(jobs, _)| *jobs);
+        let labels = crate::metrics::StatusLabels { status: status.to_string() };
         state.metrics.jobs_by_status.get_or_create(&labels).set(jobs as i64);
     }
 }

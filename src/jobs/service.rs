@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, sea_query::Expr,
+    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -68,7 +68,7 @@ pub async fn create_job(state: &AppState, new: NewJob) -> Result<JobView> {
             kind: Set(new.kind),
             name: Set(new.name),
             scope: Set(new.scope),
-            status: Set(status.as_str().to_owned()),
+            status: Set(status),
             runner: Set(new.runner.as_str().to_owned()),
             params: Set(new.params),
             items_total: Set(new.items_total),
@@ -109,7 +109,7 @@ pub fn already_running(job: &job::Model) -> AppError {
 pub async fn active_job(db: &impl ConnectionTrait, kind: &str, scope: Option<&str>) -> Result<Option<job::Model>> {
     let mut query = job::Entity::find()
         .filter(job::Column::Kind.eq(kind))
-        .filter(job::Column::Status.is_in([JobStatus::Pending.as_str(), JobStatus::Running.as_str()]));
+        .filter(job::Column::Status.is_in([JobStatus::Pending, JobStatus::Running]));
     query = match scope {
         Some(scope) => query.filter(job::Column::Scope.eq(scope)),
         None => query.filter(job::Column::Scope.is_null()),
@@ -136,12 +136,12 @@ pub async fn start_job(state: &AppState, job_id: i64) -> Result<Option<JobView>>
     in_transaction(&state.db, &*state.bus, async |txn| {
         let now = Utc::now();
         let started = job::Entity::update_many()
-            .col_expr(job::Column::Status, Expr::value(JobStatus::Running.as_str()))
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Running))
             .col_expr(job::Column::StartedAt, Expr::value(now))
             .col_expr(job::Column::UpdatedAt, Expr::value(now))
             .col_expr(job::Column::HeartbeatAt, Expr::value(now))
             .filter(job::Column::Id.eq(job_id))
-            .filter(job::Column::Status.eq(JobStatus::Pending.as_str()))
+            .filter(job::Column::Status.eq(JobStatus::Pending))
             .exec(txn)
             .await?;
         if started.rows_affected == 0 {
@@ -165,12 +165,11 @@ pub async fn finish_job(
     message: Option<String>,
 ) -> Result<JobView> {
     state.jobs.progress.flush(state, job_id).await?;
-    let from: Vec<&str> =
-        JobStatus::ALL.into_iter().filter(|from| can_transition(*from, to)).map(JobStatus::as_str).collect();
+    let from: Vec<JobStatus> = JobStatus::iter().filter(|from| can_transition(*from, to)).collect();
     let view = in_transaction(&state.db, &*state.bus, async |txn| {
         let now = Utc::now();
         let mut update = job::Entity::update_many()
-            .col_expr(job::Column::Status, Expr::value(to.as_str()))
+            .col_expr(job::Column::Status, Expr::value(to))
             .col_expr(job::Column::FinishedAt, Expr::value(now))
             .col_expr(job::Column::UpdatedAt, Expr::value(now))
             .col_expr(job::Column::ErrorMessage, Expr::value(error_message.clone()));
@@ -181,7 +180,7 @@ pub async fn finish_job(
             update.filter(job::Column::Id.eq(job_id)).filter(job::Column::Status.is_in(from)).exec(txn).await?;
         let current = find_job(txn, job_id).await?;
         if finished.rows_affected == 0 {
-            let status = JobStatus::parse(&current.status).unwrap_or(JobStatus::Failed);
+            let status = current.status;
             return Err(transition_error(job_id, status, to));
         }
         let view = JobView::from_model(&current, now);
@@ -198,7 +197,7 @@ pub async fn finish_job(
 #[instrument(skip(state))]
 pub async fn cancel_job(state: &AppState, job_id: i64) -> Result<JobView> {
     let current = find_job(&state.db, job_id).await?;
-    let status = JobStatus::parse(&current.status).unwrap_or(JobStatus::Failed);
+    let status = current.status;
     match status {
         JobStatus::Pending => {
             // Stop a task queued here first (it lets go of any lock it holds), then record.
@@ -209,7 +208,7 @@ pub async fn cancel_job(state: &AppState, job_id: i64) -> Result<JobView> {
                 Err(AppError::InvalidState(_)) => {
                     // It started meanwhile: cancelled by its runner already, or cancel it running.
                     let current = find_job(&state.db, job_id).await?;
-                    if current.status == JobStatus::Cancelled.as_str() {
+                    if current.status == JobStatus::Cancelled {
                         Ok(JobView::from_model(&current, Utc::now()))
                     } else {
                         Box::pin(cancel_job(state, job_id)).await
@@ -224,7 +223,7 @@ pub async fn cancel_job(state: &AppState, job_id: i64) -> Result<JobView> {
                     .col_expr(job::Column::CancelRequested, Expr::value(true))
                     .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
                     .filter(job::Column::Id.eq(job_id))
-                    .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
+                    .filter(job::Column::Status.eq(JobStatus::Running))
                     .exec(txn)
                     .await?;
                 let view = load_view(txn, job_id).await?;
@@ -235,13 +234,13 @@ pub async fn cancel_job(state: &AppState, job_id: i64) -> Result<JobView> {
             state.jobs.cancel_local(job_id);
             Ok(view)
         }
-        finished => Err(AppError::InvalidState(format!("job {job_id} is already {}", finished.as_str()))),
+        finished => Err(AppError::InvalidState(format!("job {job_id} is already {}", finished))),
     }
 }
 
 /// Deletes a finished job and its failures; a pending or running one is 409.
 pub async fn delete_job(state: &AppState, job_id: i64) -> Result<()> {
-    let finished: Vec<&str> = JobStatus::ALL.into_iter().filter(|s| s.is_finished()).map(JobStatus::as_str).collect();
+    let finished: Vec<JobStatus> = JobStatus::iter().filter(|s| s.is_finished()).collect();
     in_transaction(&state.db, &*state.bus, async |txn| {
         let current = find_job(txn, job_id).await?;
         let deleted = job::Entity::delete_many()
@@ -328,7 +327,7 @@ pub struct JobPage {
 pub async fn list_jobs(state: &AppState, filter: JobFilter) -> Result<JobPage> {
     let limit = page_size(filter.limit)?;
     let mut query = job::Entity::find();
-    if let Some(statuses) = status_filter(filter.status.as_deref(), &JobStatus::ALL, |s| s.as_str())? {
+    if let Some(statuses) = status_filter::<JobStatus>(filter.status.as_deref())? {
         query = query.filter(job::Column::Status.is_in(statuses));
     }
     if let Some(kind) = filter.kind.filter(|k| !k.is_empty()) {
@@ -360,7 +359,7 @@ pub struct JobStats {
 }
 
 /// Jobs and their processed items per status, in one grouped query.
-pub async fn status_counts(db: &impl ConnectionTrait) -> Result<HashMap<String, (u64, i64)>> {
+pub async fn status_counts(db: &impl ConnectionTrait) -> Result<HashMap<JobStatus, (u64, i64)>> {
     let rows = db
         .query_all(Statement::from_string(
             db.get_database_backend(),
@@ -370,7 +369,7 @@ pub async fn status_counts(db: &impl ConnectionTrait) -> Result<HashMap<String, 
         .await?;
     let mut counts = HashMap::new();
     for row in rows {
-        let status: String = row.try_get("", "status")?;
+        let status: JobStatus = row.try_get("", "status")?;
         let jobs: i64 = row.try_get("", "jobs")?;
         counts.insert(status, (jobs.max(0) as u64, row.try_get("", "items")?));
     }
@@ -380,10 +379,10 @@ pub async fn status_counts(db: &impl ConnectionTrait) -> Result<HashMap<String, 
 /// Counts across every job.
 pub async fn job_stats(state: &AppState) -> Result<JobStats> {
     let counts = status_counts(&state.db).await?;
-    let jobs = |status: JobStatus| counts.get(status.as_str()).map_or(0, |(jobs, _)| *jobs);
+    let jobs = |status: JobStatus| counts.get(&status).map_or(0, |(jobs, _)| *jobs);
     let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
     let completed_today = job::Entity::find()
-        .filter(job::Column::Status.eq(JobStatus::Completed.as_str()))
+        .filter(job::Column::Status.eq(JobStatus::Completed))
         .filter(job::Column::FinishedAt.gte(midnight))
         .count(&state.db)
         .await?;

@@ -7,49 +7,16 @@ use serde::Serialize;
 
 use crate::entity::order;
 
-/// Where an order is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderStatus {
-    Pending,
-    Sent,
-    Processing,
-    Completed,
-    Failed,
-    Cancelled,
-}
+pub use crate::entity::order::OrderStatus;
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 6] = [
-        OrderStatus::Pending,
-        OrderStatus::Sent,
-        OrderStatus::Processing,
-        OrderStatus::Completed,
-        OrderStatus::Failed,
-        OrderStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "pending",
-            OrderStatus::Sent => "sent",
-            OrderStatus::Processing => "processing",
-            OrderStatus::Completed => "completed",
-            OrderStatus::Failed => "failed",
-            OrderStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<OrderStatus> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
     /// Final orders are never checked again.
     pub fn is_final(self) -> bool {
         matches!(self, OrderStatus::Completed | OrderStatus::Failed | OrderStatus::Cancelled)
     }
 
     /// The statuses the monitor still checks.
-    pub const ACTIVE: [&'static str; 3] = ["pending", "sent", "processing"];
+    pub const ACTIVE: [OrderStatus; 3] = [OrderStatus::Pending, OrderStatus::Sent, OrderStatus::Processing];
 }
 
 /// Every timing of the monitor; all configurable (`ORDER_*`).
@@ -179,7 +146,7 @@ pub struct OrderView {
     pub package: String,
     pub user_identifier: String,
     pub extra_field: Option<String>,
-    pub status: String,
+    pub status: OrderStatus,
     pub provider: String,
     pub provider_ref: Option<String>,
     pub pin_code: Option<String>,
@@ -302,9 +269,6 @@ mod tests {
 
     #[test]
     fn statuses_round_trip() {
-        for status in OrderStatus::ALL {
-            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
-        }
         assert!(OrderStatus::Completed.is_final() && !OrderStatus::Sent.is_final());
     }
 }

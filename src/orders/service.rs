@@ -69,7 +69,7 @@ pub async fn create_order(state: &AppState, user: &CurrentUser, input: NewOrder)
             package: Set(package),
             user_identifier: Set(user_identifier),
             extra_field: Set(extra_field),
-            status: Set(OrderStatus::Pending.as_str().to_owned()),
+            status: Set(OrderStatus::Pending),
             provider: Set(provider.name().to_owned()),
             created_by: Set(user.id),
             created_at: Set(now),
@@ -151,7 +151,7 @@ async fn record(
 ) -> Result<OrderView> {
     let view = in_transaction(&state.db, &*state.bus, async |txn| {
         let mut update = order::Entity::update_many()
-            .col_expr(order::Column::Status, Expr::value(decision.status.as_str()))
+            .col_expr(order::Column::Status, Expr::value(decision.status))
             .col_expr(order::Column::CheckAttempts, Expr::value(decision.check_attempts))
             .col_expr(order::Column::NextCheckAt, Expr::value(decision.next_check_at))
             .col_expr(order::Column::FailureReason, Expr::value(decision.failure_reason.clone()))
@@ -185,7 +185,7 @@ async fn record(
         let kind = match decision.status {
             OrderStatus::Completed => "order.completed",
             OrderStatus::Failed => "order.failed",
-            status if status.as_str() != before.status => "order.status_changed",
+            status if status != before.status => "order.status_changed",
             _ => "order.checked",
         };
         let events = vec![order_event(kind, &view)];
@@ -193,7 +193,7 @@ async fn record(
     })
     .await?;
     if let Some(at) = view.next_check_at
-        && !OrderStatus::parse(&view.status).is_some_and(OrderStatus::is_final)
+        && !view.status.is_final()
     {
         state.orders.schedule(state, view.id, at);
     }
@@ -213,7 +213,7 @@ pub async fn check_order(state: &AppState, order_id: i64, force: bool) -> Result
     };
     let result = state.orders.provider()?.check(&reference).await;
     let now = Utc::now();
-    let current = OrderStatus::parse(&claimed.status).unwrap_or(OrderStatus::Sent);
+    let current = claimed.status;
     let sent_at = claimed.sent_at.unwrap_or(claimed.created_at);
     let decision = decide(current, claimed.check_attempts, sent_at, now, result, &state.config.order_timing);
     record(state, &claimed, decision, None, now).await.map(Some)
@@ -291,7 +291,7 @@ pub async fn get_order(state: &AppState, user: &CurrentUser, order_id: i64) -> R
 /// ADMIN "check now": checks at once, whatever the schedule.
 pub async fn check_now(state: &AppState, order_id: i64) -> Result<OrderView> {
     let order = find_order(&state.db, order_id).await?;
-    if OrderStatus::parse(&order.status).is_some_and(OrderStatus::is_final) {
+    if order.status.is_final() {
         return Err(AppError::InvalidState(format!(
             "order {order_id} is {} and is not checked any more",
             order.status
@@ -322,7 +322,7 @@ pub struct OrderPage {
 pub async fn list_orders(state: &AppState, user: &CurrentUser, filter: OrderFilter) -> Result<OrderPage> {
     let limit = page_size(filter.limit)?;
     let mut query = order::Entity::find();
-    if let Some(statuses) = status_filter(filter.status.as_deref(), &OrderStatus::ALL, |s| s.as_str())? {
+    if let Some(statuses) = status_filter::<OrderStatus>(filter.status.as_deref())? {
         query = query.filter(order::Column::Status.is_in(statuses));
     }
     if !user.is_admin() {

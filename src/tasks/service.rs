@@ -14,7 +14,10 @@ use super::{
 };
 use crate::{
     auth::CurrentUser,
-    entity::{subtask, task, user},
+    entity::{
+        subtask::{self, SubtaskStatus},
+        task, user,
+    },
     error::{AppError, Result},
     events::{NewEvent, Topic, outbox::in_transaction},
     listing::{page_size, split_page, status_filter},
@@ -72,7 +75,7 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
             title: Set(title),
             description: Set(description),
             workflow: Set(workflow_key),
-            status: Set(TaskStatus::PendingApproval.as_str().to_owned()),
+            status: Set(TaskStatus::PendingApproval),
             created_by: Set(user.id),
             assignee: Set(assignee),
             created_at: Set(now),
@@ -109,7 +112,7 @@ pub struct TaskPage {
 pub async fn list_tasks(db: &DatabaseConnection, user: &CurrentUser, filter: TaskFilter) -> Result<TaskPage> {
     let limit = page_size(filter.limit)?;
     let mut query = task::Entity::find();
-    if let Some(statuses) = status_filter(filter.status.as_deref(), &TaskStatus::ALL, |s| s.as_str())? {
+    if let Some(statuses) = status_filter::<TaskStatus>(filter.status.as_deref())? {
         query = query.filter(task::Column::Status.is_in(statuses));
     }
     if let Some(before) = filter.before {
@@ -153,7 +156,7 @@ pub async fn approve_task(state: &AppState, user: &CurrentUser, task_id: i64) ->
             task_id: Set(task_id),
             position: Set(position as i32 + 1),
             title: Set(title.clone()),
-            status: Set("open".to_owned()),
+            status: Set(SubtaskStatus::Open),
             ..Default::default()
         });
         subtask::Entity::insert_many(subtasks).exec_without_returning(txn).await?;
@@ -195,13 +198,13 @@ async fn decide(
 ) -> Result<task::Model> {
     let now = Utc::now();
     let won = task::Entity::update_many()
-        .col_expr(task::Column::Status, Expr::value(action.target_status().as_str()))
+        .col_expr(task::Column::Status, Expr::value(action.target_status()))
         .col_expr(task::Column::DecidedBy, Expr::value(user.id))
         .col_expr(task::Column::DecidedAt, Expr::value(now))
         .col_expr(task::Column::RejectReason, Expr::value(reason))
         .col_expr(task::Column::UpdatedAt, Expr::value(now))
         .filter(task::Column::Id.eq(task_id))
-        .filter(task::Column::Status.eq(action.required_status().as_str()))
+        .filter(task::Column::Status.eq(action.required_status()))
         .exec(txn)
         .await?;
     let task = find_visible(txn, user, task_id).await?;
@@ -227,7 +230,7 @@ pub async fn complete_subtask(state: &AppState, user: &CurrentUser, task_id: i64
         let locked = task::Entity::update_many()
             .col_expr(task::Column::UpdatedAt, Expr::value(now))
             .filter(task::Column::Id.eq(task_id))
-            .filter(task::Column::Status.eq(TaskStatus::Approved.as_str()))
+            .filter(task::Column::Status.eq(TaskStatus::Approved))
             .exec(txn)
             .await?;
         if locked.rows_affected == 0 {
@@ -235,12 +238,12 @@ pub async fn complete_subtask(state: &AppState, user: &CurrentUser, task_id: i64
             return Err(transition_error(&current, TaskAction::CompleteSubtask));
         }
         let done = subtask::Entity::update_many()
-            .col_expr(subtask::Column::Status, Expr::value("done"))
+            .col_expr(subtask::Column::Status, Expr::value(SubtaskStatus::Done))
             .col_expr(subtask::Column::CompletedBy, Expr::value(user.id))
             .col_expr(subtask::Column::CompletedAt, Expr::value(now))
             .filter(subtask::Column::Id.eq(subtask_id))
             .filter(subtask::Column::TaskId.eq(task_id))
-            .filter(subtask::Column::Status.eq("open"))
+            .filter(subtask::Column::Status.eq(SubtaskStatus::Open))
             .exec(txn)
             .await?;
         if done.rows_affected == 0 {
@@ -253,13 +256,13 @@ pub async fn complete_subtask(state: &AppState, user: &CurrentUser, task_id: i64
         }
         let open = subtask::Entity::find()
             .filter(subtask::Column::TaskId.eq(task_id))
-            .filter(subtask::Column::Status.eq("open"))
+            .filter(subtask::Column::Status.eq(SubtaskStatus::Open))
             .count(txn)
             .await?;
         let finished = open == 0;
         if finished {
             task::Entity::update_many()
-                .col_expr(task::Column::Status, Expr::value(TaskStatus::Completed.as_str()))
+                .col_expr(task::Column::Status, Expr::value(TaskStatus::Completed))
                 .col_expr(task::Column::CompletedAt, Expr::value(now))
                 .filter(task::Column::Id.eq(task_id))
                 .exec(txn)
@@ -277,12 +280,9 @@ pub async fn complete_subtask(state: &AppState, user: &CurrentUser, task_id: i64
 }
 
 fn transition_error(task: &task::Model, action: TaskAction) -> AppError {
-    match TaskStatus::parse(&task.status) {
-        Some(current) => check_transition(task.id, current, action).err().unwrap_or_else(|| {
-            AppError::InvalidState(format!("task {} changed while this request ran; retry", task.id))
-        }),
-        None => AppError::Internal(format!("task {} has an unknown status {:?}", task.id, task.status)),
-    }
+    check_transition(task.id, task.status, action)
+        .err()
+        .unwrap_or_else(|| AppError::InvalidState(format!("task {} changed while this request ran; retry", task.id)))
 }
 
 fn task_event(kind: &'static str, view: &TaskView) -> NewEvent {

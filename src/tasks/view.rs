@@ -7,7 +7,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::Serialize;
 
 use crate::{
-    entity::{subtask, task, user},
+    entity::{
+        subtask::{self, SubtaskStatus},
+        task::{self, TaskStatus},
+        user,
+    },
     error::Result,
 };
 
@@ -18,7 +22,7 @@ pub struct TaskView {
     pub title: String,
     pub description: String,
     pub workflow: String,
-    pub status: String,
+    pub status: TaskStatus,
     pub created_by: i64,
     pub created_by_name: Option<String>,
     pub assignee: i64,
@@ -40,7 +44,7 @@ pub struct SubtaskView {
     pub task_id: i64,
     pub position: i32,
     pub title: String,
-    pub status: String,
+    pub status: SubtaskStatus,
     pub completed_by: Option<i64>,
     pub completed_at: Option<DateTime<Utc>>,
 }

@@ -275,7 +275,7 @@ async fn jobs_left_running_by_a_dead_process_fail_at_the_next_start() {
     let left_running = |runner: &str, kind: &str| taskwire::entity::job::ActiveModel {
         kind: Set(kind.into()),
         name: Set(format!("{kind} left behind")),
-        status: Set("running".into()),
+        status: Set(taskwire::jobs::JobStatus::Running),
         runner: Set(runner.into()),
         items_total: Set(10),
         items_processed: Set(4),
