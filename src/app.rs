@@ -5,9 +5,9 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request},
-    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    http::{HeaderName, HeaderValue, Method, header},
     middleware::{self, Next},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::get,
 };
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
@@ -282,7 +282,6 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed);
     let mut app = api
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(middleware::from_fn(json_error_bodies))
         .layer(middleware::from_fn(log_internal_errors))
         .layer(middleware::from_fn_with_state(state.clone(), track_http))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -335,41 +334,6 @@ async fn log_internal_errors(request: Request, next: Next) -> Response {
     if let Some(InternalErrorDetail(detail)) = response.extensions().get::<InternalErrorDetail>() {
         error!(%request_id, %method, %path, error = %detail, "request failed");
     }
-    response
-}
-
-/// Gives every error from outside our handlers (unparsable paths and queries,
-/// body limits, unknown routes) the same JSON shape as our own errors.
-async fn json_error_bodies(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
-    let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
-    let text = String::from_utf8_lossy(&body).trim().to_owned();
-    let error = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(BODY_LIMIT_BYTES),
-        StatusCode::NOT_FOUND => AppError::NotFound(if text.is_empty() { "no such resource".into() } else { text }),
-        StatusCode::UNAUTHORIZED => AppError::Unauthenticated(text),
-        StatusCode::FORBIDDEN => AppError::Forbidden(text),
-        StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable(text),
-        StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
-        s if s.is_server_error() => AppError::Internal(text),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::InvalidJson(text),
-        _ => AppError::Validation(if text.is_empty() {
-            status.canonical_reason().unwrap_or("bad request").into()
-        } else {
-            text
-        }),
-    };
-    let mut response = error.into_response();
-    *response.status_mut() = status;
     response
 }
 

@@ -2,8 +2,11 @@
 
 use axum::{
     Json,
-    extract::{FromRequest, Request, rejection::JsonRejection},
-    http::{HeaderValue, StatusCode, header},
+    extract::{
+        FromRequest, FromRequestParts, Path, Query, Request,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
+    http::{HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
@@ -41,6 +44,10 @@ pub enum AppError {
     RateLimited(u64),
     #[error("{0}")]
     Unavailable(String),
+    /// A request the HTTP or WebSocket protocol layer refuses (e.g. `GET /ws`
+    /// without upgrade headers): it keeps that layer's 4xx status.
+    #[error("{message}")]
+    Protocol { status: StatusCode, message: String },
     #[error(transparent)]
     Database(sea_orm::DbErr),
     #[error("{0}")]
@@ -65,6 +72,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Protocol { status, .. } => *status,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,7 +81,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::InvalidJson(_) => "invalid_json",
-            AppError::Validation(_) => "validation_failed",
+            AppError::Validation(_) | AppError::Protocol { .. } => "validation_failed",
             AppError::Unauthenticated(_) => "unauthenticated",
             AppError::TokenExpired => "token_expired",
             AppError::Forbidden(_) => "forbidden",
@@ -167,6 +175,44 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             AppError::PayloadTooLarge(crate::app::BODY_LIMIT_BYTES)
         }
         other => AppError::InvalidJson(other.body_text()),
+    }
+}
+
+/// `Path<T>` whose rejections use our error shape: a segment that does not parse is 400 naming it.
+pub struct AppPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(AppPath(value)),
+            Err(PathRejection::FailedToDeserializePathParams(err)) => Err(AppError::Validation(err.body_text())),
+            Err(other) => Err(AppError::Internal(other.body_text())),
+        }
+    }
+}
+
+/// `Query<T>` whose rejections use our error shape: a value that does not parse is 400 naming it.
+pub struct AppQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(AppQuery(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(err)) => Err(AppError::Validation(err.body_text())),
+            Err(other) => Err(AppError::Validation(other.body_text())),
+        }
     }
 }
 

@@ -11,10 +11,11 @@ use std::{
 use axum::{
     extract::{
         State, WebSocketUpgrade,
+        ws::rejection::WebSocketUpgradeRejection,
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
     },
     http::{HeaderMap, header},
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use futures_util::{
     SinkExt, StreamExt,
@@ -48,7 +49,18 @@ const REPLAY_LIMIT: usize = 10_000;
 
 /// `GET /ws`: checks the Origin and upgrades; authentication happens on the socket
 /// so that browsers, which cannot read an HTTP status here, see a close code.
-pub async fn ws_handler(State(state): State<HubState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+pub async fn ws_handler(
+    State(state): State<HubState>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            let message = format!("this is the WebSocket endpoint: {}", rejection.body_text());
+            return AppError::Protocol { status: rejection.status(), message }.into_response();
+        }
+    };
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let origin_ok = match headers.get(header::ORIGIN).map(|v| v.to_str()) {
         None => true,

@@ -6,6 +6,7 @@ pub mod progress;
 pub mod routes;
 pub mod runner;
 pub mod service;
+pub mod worker;
 
 pub use model::{JobStatus, JobView};
 pub use progress::ProgressUpdate;

@@ -2,7 +2,7 @@
 
 use axum::{
     Router,
-    extract::{Path, Query, State},
+    extract::State,
     http::StatusCode,
     routing::{get, post},
 };
@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     auth::{AdminUser, CurrentUser},
-    error::{AppJson, Result},
+    error::{AppJson, AppPath, AppQuery, Result},
     state::AppState,
 };
 
@@ -35,7 +35,7 @@ async fn create_order(
 async fn list_orders(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(filter): Query<OrderFilter>,
+    AppQuery(filter): AppQuery<OrderFilter>,
 ) -> Result<AppJson<OrderPage>> {
     Ok(AppJson(service::list_orders(&state, &user, filter).await?))
 }
@@ -43,7 +43,7 @@ async fn list_orders(
 async fn get_order(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<OrderView>> {
     Ok(AppJson(service::get_order(&state, &user, id).await?))
 }
@@ -51,7 +51,7 @@ async fn get_order(
 async fn check_order(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<OrderView>> {
     Ok(AppJson(service::check_now(&state, id).await?))
 }

@@ -2,20 +2,17 @@
 
 use axum::{
     Router,
-    extract::{Path, Query, State},
+    extract::State,
     http::StatusCode,
     routing::{get, patch, post},
 };
 use serde::Deserialize;
 
-use super::service::{self, ItemView, NewItem, PricePointView, ProductView, StoreChanges, StoreView};
+use super::service::{self, ItemView, NewItem, PricePointView, ProductView, StoreChanges, StoreJobsQuery, StoreView};
 use crate::{
     auth::AdminUser,
-    error::{AppJson, Result},
-    jobs::{
-        JobView,
-        service::{JobFilter, JobPage, list_jobs},
-    },
+    error::{AppJson, AppPath, AppQuery, Result},
+    jobs::{JobView, service::JobPage},
     state::AppState,
 };
 
@@ -52,7 +49,7 @@ async fn create_store(
 async fn update_store(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
     AppJson(changes): AppJson<StoreChanges>,
 ) -> Result<AppJson<StoreView>> {
     Ok(AppJson(service::update_store(&state, id, changes).await?))
@@ -61,7 +58,7 @@ async fn update_store(
 async fn list_items(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Vec<ItemView>>> {
     Ok(AppJson(service::list_items(&state, id).await?))
 }
@@ -69,7 +66,7 @@ async fn list_items(
 async fn add_item(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
     AppJson(body): AppJson<NewItem>,
 ) -> Result<(StatusCode, AppJson<ItemView>)> {
     Ok((StatusCode::CREATED, AppJson(service::add_item(&state, id, body).await?)))
@@ -78,7 +75,7 @@ async fn add_item(
 async fn scrape_store(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
 ) -> Result<(StatusCode, AppJson<JobView>)> {
     let mut jobs = service::start_scrapes(&state, &admin, &[id]).await?;
     Ok((StatusCode::ACCEPTED, AppJson(jobs.remove(0))))
@@ -98,28 +95,13 @@ async fn scrape_stores(
     Ok((StatusCode::ACCEPTED, AppJson(service::start_scrapes(&state, &admin, &body.store_ids).await?)))
 }
 
-#[derive(Deserialize)]
-struct Paging {
-    status: Option<String>,
-    limit: Option<u64>,
-    before: Option<i64>,
-}
-
 async fn store_jobs(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<i64>,
-    Query(paging): Query<Paging>,
+    AppPath(id): AppPath<i64>,
+    AppQuery(query): AppQuery<StoreJobsQuery>,
 ) -> Result<AppJson<JobPage>> {
-    service::list_items(&state, id).await?;
-    let filter = JobFilter {
-        status: paging.status,
-        kind: None,
-        scope: Some(format!("store:{id}")),
-        limit: paging.limit,
-        before: paging.before,
-    };
-    Ok(AppJson(list_jobs(&state, filter).await?))
+    Ok(AppJson(service::store_jobs(&state, id, query).await?))
 }
 
 #[derive(Deserialize)]
@@ -130,7 +112,7 @@ struct Search {
 async fn list_products(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Query(search): Query<Search>,
+    AppQuery(search): AppQuery<Search>,
 ) -> Result<AppJson<Vec<ProductView>>> {
     Ok(AppJson(service::list_products(&state, search.search.as_deref()).await?))
 }
@@ -138,7 +120,7 @@ async fn list_products(
 async fn item_history(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path((id, item_id)): Path<(i64, i64)>,
+    AppPath((id, item_id)): AppPath<(i64, i64)>,
 ) -> Result<AppJson<Vec<PricePointView>>> {
     Ok(AppJson(service::price_history(&state, id, item_id).await?))
 }

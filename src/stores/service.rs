@@ -14,7 +14,7 @@ use crate::{
     error::{AppError, Result, ResultExt},
     jobs::{
         JobView,
-        service::{NewJob, Runner, active_job, already_running, create_job},
+        service::{JobFilter, JobPage, NewJob, Runner, active_job, already_running, create_job, list_jobs},
     },
     state::AppState,
 };
@@ -163,6 +163,27 @@ pub async fn list_items(state: &AppState, store_id: i64) -> Result<Vec<ItemView>
         .all(&state.db)
         .await?;
     Ok(items.into_iter().map(|i| ItemView::new(i, now)).collect())
+}
+
+/// Paging of `GET /api/stores/{id}/jobs`.
+#[derive(Debug, Deserialize)]
+pub struct StoreJobsQuery {
+    status: Option<String>,
+    limit: Option<u64>,
+    before: Option<i64>,
+}
+
+/// The store's scrape jobs, newest first; 404 for an unknown store.
+pub async fn store_jobs(state: &AppState, store_id: i64, query: StoreJobsQuery) -> Result<JobPage> {
+    find_store(state, store_id).await?;
+    let filter = JobFilter {
+        status: query.status,
+        kind: None,
+        scope: Some(format!("store:{store_id}")),
+        limit: query.limit,
+        before: query.before,
+    };
+    list_jobs(state, filter).await
 }
 
 /// The body of `POST /api/stores/{id}/items`.

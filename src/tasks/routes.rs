@@ -2,7 +2,7 @@
 
 use axum::{
     Router,
-    extract::{Path, Query, State},
+    extract::State,
     http::StatusCode,
     routing::{get, post},
 };
@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     auth::{AdminUser, CurrentUser},
-    error::{AppJson, Result},
+    error::{AppJson, AppPath, AppQuery, Result},
     state::AppState,
 };
 
@@ -39,19 +39,23 @@ async fn create_task(
 async fn list_tasks(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(filter): Query<TaskFilter>,
+    AppQuery(filter): AppQuery<TaskFilter>,
 ) -> Result<AppJson<TaskPage>> {
     Ok(AppJson(service::list_tasks(&state.db, &user, filter).await?))
 }
 
-async fn get_task(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<AppJson<TaskView>> {
+async fn get_task(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<TaskView>> {
     Ok(AppJson(service::get_task(&state.db, &user, id).await?))
 }
 
 async fn approve_task(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<TaskView>> {
     Ok(AppJson(service::approve_task(&state, &admin, id).await?))
 }
@@ -64,7 +68,7 @@ struct Rejection {
 async fn reject_task(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
     AppJson(body): AppJson<Rejection>,
 ) -> Result<AppJson<TaskView>> {
     Ok(AppJson(service::reject_task(&state, &admin, id, &body.reason).await?))
@@ -73,7 +77,7 @@ async fn reject_task(
 async fn complete_subtask(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((id, subtask_id)): Path<(i64, i64)>,
+    AppPath((id, subtask_id)): AppPath<(i64, i64)>,
 ) -> Result<AppJson<TaskView>> {
     Ok(AppJson(service::complete_subtask(&state, &user, id, subtask_id).await?))
 }

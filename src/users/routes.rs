@@ -2,7 +2,7 @@
 
 use axum::{
     Router,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     routing::{get, patch},
 };
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{UserView, service};
 use crate::{
     auth::AdminUser,
-    error::{AppJson, Result},
+    error::{AppJson, AppPath, Result},
     state::AppState,
 };
 
@@ -42,7 +42,7 @@ async fn create_user(
 async fn update_user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
     AppJson(changes): AppJson<service::UserChanges>,
 ) -> Result<AppJson<UserView>> {
     Ok(AppJson(service::update_user(&state, admin.id, id, changes).await?))

@@ -2,14 +2,14 @@
 
 use axum::{
     Router,
-    extract::{Path, State},
+    extract::State,
     routing::{get, put},
 };
 
 use super::{Workflow, service};
 use crate::{
     auth::{AdminUser, CurrentUser},
-    error::{AppJson, Result},
+    error::{AppJson, AppPath, Result},
     state::AppState,
 };
 
@@ -24,7 +24,7 @@ async fn list_workflows(State(state): State<AppState>, _user: CurrentUser) -> Re
 async fn put_workflow(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(key): Path<String>,
+    AppPath(key): AppPath<String>,
     AppJson(definition): AppJson<service::WorkflowDefinition>,
 ) -> Result<AppJson<Workflow>> {
     Ok(AppJson(service::put(&state.db, &key, definition).await?))

@@ -15,6 +15,7 @@ mod ops;
 mod orders;
 mod postgres;
 mod provider;
+mod rejections;
 mod scale;
 mod scraping;
 mod shop;
