@@ -1,11 +1,13 @@
 // ADMIN page: live approval board with three sections.
 
 import { api, listAll } from './api.js';
-import { LiveClient } from './live.js';
+import { el, insertSorted, syncEmpty, flash } from './dom.js';
+import { busy, captureFocus } from './focus.js';
+import { toast, errorMessage } from './notify.js';
+import { startPage } from './page.js';
 import {
-  el, toast, errorMessage, requireUser, setupHeader, busy, shouldApply, captureFocus,
-  progressBar, subtaskList, taskCardBase, taskOutcome, insertSorted, syncEmpty, flash, loadWorkflows,
-} from './ui.js';
+  progressBar, subtaskList, taskCardBase, taskOutcome, loadWorkflows, shouldApply,
+} from './task-card.js';
 
 const HISTORY_LIMIT = 50;
 
@@ -130,7 +132,6 @@ async function loadSnapshot() {
 }
 
 function onEvent(frame) {
-  if (frame.channel !== 'tasks' || !frame.data) return;
   upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated');
 }
 
@@ -219,31 +220,10 @@ board.addEventListener('input', (ev) => {
   }
 });
 
-// ---------- boot ----------
+// ---------- start ----------
 
-async function boot() {
-  let me;
-  try {
-    me = await requireUser('ADMIN');
-  } catch (err) {
-    if (err.status === 0) toast(errorMessage(err));
-    return;
-  }
-  setupHeader(me);
-  try {
-    workflows = await loadWorkflows();
-  } catch (err) {
-    toast(`Could not load workflows: ${errorMessage(err)}`);
-  }
-
-  new LiveClient({
-    channels: ['tasks'],
-    async onReady(_user, _lastEventId, isFirst) {
-      if (isFirst) await loadSnapshot();
-    },
-    onEvent,
-    onError: (message) => toast(message),
-  }).start();
+async function setup() {
+  workflows = await loadWorkflows();
 }
 
-boot();
+startPage({ role: 'ADMIN', setup, channels: ['tasks'], load: loadSnapshot, onEvent });

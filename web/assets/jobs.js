@@ -3,12 +3,15 @@
 // failed items.
 
 import { api } from './api.js';
-import { LiveClient } from './live.js';
+import { el, setChildren, setText } from './dom.js';
+import { busy } from './focus.js';
+import { statusBadge, timeAgo, refreshTimes, formatDuration, formatNumber } from './format.js';
 import {
-  el, setChildren, setText, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, refreshTimes,
-  formatDuration, formatNumber, throttle, isJobActive, shouldApplyJob, jobSummary,
-  jobProgress, updateJobProgress, failedCount, jobElapsed,
-} from './ui.js';
+  isJobActive, shouldApplyJob, jobSummary, jobProgress, updateJobProgress, failedCount, jobElapsed,
+} from './job-progress.js';
+import { toast, errorMessage } from './notify.js';
+import { startPage } from './page.js';
+import { throttle } from './timing.js';
 
 const PAGE_SIZE = 100;
 const STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'];
@@ -369,7 +372,6 @@ const statsSoon = throttle(loadStats, 1000);
 // ---------- live ----------
 
 function onEvent(frame) {
-  if (frame.channel !== 'jobs' || !frame.data) return;
   upsert(frame.data, frame.event === 'job.created' ? 'new' : 'updated');
   statsSoon();
 }
@@ -512,29 +514,16 @@ moreButton.addEventListener('click', async () => {
   }
 });
 
-// ---------- boot ----------
+// ---------- start ----------
 
-async function boot() {
-  let me;
-  try {
-    me = await requireUser('ADMIN'); // ADMIN_LIMITED goes to /my
-  } catch (err) {
-    if (err.status === 0) toast(errorMessage(err));
-    return;
-  }
-  setupHeader(me);
+function setup() {
   readFilterFromUrl();
-
-  new LiveClient({
-    channels: ['jobs'],
-    async onReady(_user, _lastEventId, isFirst) {
-      if (isFirst) await Promise.all([loadView(), loadStats()]);
-    },
-    onEvent,
-    onError: (message) => toast(message),
-  }).start();
-
   setInterval(tick, 1000);
 }
 
-boot();
+async function loadSnapshot() {
+  await Promise.all([loadView(), loadStats()]);
+}
+
+// ADMIN_LIMITED goes to /my.
+startPage({ role: 'ADMIN', setup, channels: ['jobs'], load: loadSnapshot, onEvent });

@@ -3,11 +3,12 @@
 // event arrives. ADMIN sees everyone's orders and can trigger a check.
 
 import { api } from './api.js';
-import { LiveClient } from './live.js';
-import {
-  el, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, timeUntil,
-  refreshTimes, plural, insertSorted, syncEmpty, flash, fieldForMessage, setFieldError, replaceKeepingFocus,
-} from './ui.js';
+import { el, insertSorted, syncEmpty, flash } from './dom.js';
+import { busy, replaceKeepingFocus } from './focus.js';
+import { fieldForMessage, setFieldError, setFormError } from './forms.js';
+import { statusBadge, timeAgo, timeUntil, refreshTimes, plural } from './format.js';
+import { toast, errorMessage } from './notify.js';
+import { startPage } from './page.js';
 
 const PAGE_SIZE = 100;
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -158,7 +159,6 @@ async function loadPage(older = false) {
 }
 
 function onEvent(frame) {
-  if (frame.channel !== 'orders' || !frame.data) return;
   upsert(frame.data, frame.event === 'order.created' ? 'is-new' : 'is-updated');
 }
 
@@ -220,14 +220,9 @@ list.addEventListener('click', (ev) => {
 
 // ---------- create form ----------
 
-function showFormError(message) {
-  formError.textContent = message;
-  formError.hidden = !message;
-}
-
 form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
-  showFormError('');
+  setFormError(formError, '');
   for (const input of Object.values(inputs)) setFieldError(input, '');
   for (const [field, message] of Object.entries(REQUIRED)) {
     if (!inputs[field].value.trim()) setFieldError(inputs[field], message);
@@ -258,7 +253,7 @@ form.addEventListener('submit', async (ev) => {
         setFieldError(input, errorMessage(err));
         input.focus();
       } else {
-        showFormError(errorMessage(err));
+        setFormError(formError, errorMessage(err));
       }
     } else {
       toast(errorMessage(err));
@@ -270,29 +265,13 @@ for (const input of Object.values(inputs)) {
   input.addEventListener('input', () => { if (input.value.trim()) setFieldError(input, ''); });
 }
 
-// ---------- boot ----------
+// ---------- start ----------
 
-async function boot() {
-  try {
-    me = await requireUser(['ADMIN', 'ADMIN_LIMITED']);
-  } catch (err) {
-    if (err.status === 0) toast(errorMessage(err));
-    return;
-  }
-  setupHeader(me);
+function setup(user) {
+  me = user;
   $('orders-heading-text').textContent = me.role === 'ADMIN' ? 'All orders' : 'Your orders';
-
-  new LiveClient({
-    channels: ['orders'],
-    async onReady(_user, _lastEventId, isFirst) {
-      if (isFirst) await loadPage();
-    },
-    onEvent,
-    onError: (message) => toast(message),
-  }).start();
-
   // "next check in 2m" counts down; ages stay fresh.
   setInterval(() => refreshTimes(list), 5000);
 }
 
-boot();
+startPage({ role: ['ADMIN', 'ADMIN_LIMITED'], setup, channels: ['orders'], load: () => loadPage(), onEvent });

@@ -2,13 +2,16 @@
 // items, and the catalog (exclusive import with live progress + products).
 
 import { api } from './api.js';
-import { LiveClient } from './live.js';
+import { el, setChildren, setText, syncEmpty, safeHttpUrl } from './dom.js';
+import { busy } from './focus.js';
+import { fieldForMessage, setFieldError } from './forms.js';
+import { statusBadge, timeAgo, formatDuration, formatMoney, formatNumber, plural } from './format.js';
 import {
-  el, setChildren, setText, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, syncEmpty,
-  formatDuration, formatMoney, formatNumber, plural, safeHttpUrl, throttle, debounce,
-  fieldForMessage, setFieldError, JOB_FINAL, isJobActive, shouldApplyJob, jobSummary,
-  jobProgress, updateJobProgress, failedCount, jobElapsed, storeIdOfScope,
-} from './ui.js';
+  JOB_FINAL, isJobActive, shouldApplyJob, jobSummary, jobProgress, updateJobProgress, failedCount, jobElapsed,
+} from './job-progress.js';
+import { toast, errorMessage } from './notify.js';
+import { startPage } from './page.js';
+import { throttle, debounce } from './timing.js';
 
 const LINGER_MS = 5000;       // a finished scrape's progress stays this long on its card
 const PRODUCT_ROWS_MAX = 200; // the catalog can be large: show the first rows, ask to search
@@ -491,6 +494,12 @@ for (const input of Object.values(itemInputs)) {
 
 // ---------- jobs (scrapes and imports) ----------
 
+/** "store:12" → 12, anything else → null */
+function storeIdOfScope(scope) {
+  const m = /^store:(\d+)$/.exec(scope || '');
+  return m ? Number(m[1]) : null;
+}
+
 /**
  * A job from a REST reply or a live event. `live`: it happened just now, so
  * a finish refreshes the data it changed and the final state lingers briefly.
@@ -535,7 +544,6 @@ function applyImportJob(job, live) {
 }
 
 function onEvent(frame) {
-  if (frame.channel !== 'jobs' || !frame.data) return;
   applyJob(frame.data, true);
 }
 
@@ -690,7 +698,7 @@ async function loadProducts() {
 const reloadProductsSoon = debounce(loadProducts, 500);
 productSearch.addEventListener('input', debounce(loadProducts, 250));
 
-// ---------- snapshot + boot ----------
+// ---------- snapshot + start ----------
 
 async function loadActiveJobs() {
   const res = await api('/api/jobs?status=pending,running&limit=100');
@@ -716,25 +724,5 @@ setInterval(() => {
   if (node) node.textContent = formatDuration(jobElapsed(importJob, receivedAt.get(importJob.id)));
 }, 1000);
 
-async function boot() {
-  let me;
-  try {
-    me = await requireUser('ADMIN'); // ADMIN_LIMITED goes to /my
-  } catch (err) {
-    if (err.status === 0) toast(errorMessage(err));
-    return;
-  }
-  setupHeader(me);
-
-  new LiveClient({
-    channels: ['jobs'],
-    async onReady(_user, _lastEventId, isFirst) {
-      if (isFirst) await loadSnapshot();
-      else reloadStoresSoon(); // stores are not pushed: catch up on ones added meanwhile
-    },
-    onEvent,
-    onError: (message) => toast(message),
-  }).start();
-}
-
-boot();
+// ADMIN_LIMITED goes to /my. Stores are not pushed: after a reconnect, catch up on ones added meanwhile.
+startPage({ role: 'ADMIN', channels: ['jobs'], load: loadSnapshot, onEvent, onReconnect: reloadStoresSoon });
