@@ -41,6 +41,7 @@ const ASSETS: &[Asset] = &[
     asset!("assets/timing.js", "text/javascript; charset=utf-8"),
     asset!("assets/notify.js", "text/javascript; charset=utf-8"),
     asset!("assets/forms.js", "text/javascript; charset=utf-8"),
+    asset!("assets/freshness.js", "text/javascript; charset=utf-8"),
     asset!("assets/task-card.js", "text/javascript; charset=utf-8"),
     asset!("assets/job-progress.js", "text/javascript; charset=utf-8"),
     asset!("assets/login.js", "text/javascript; charset=utf-8"),

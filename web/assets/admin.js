@@ -3,11 +3,10 @@
 import { api, listAll } from './api.js';
 import { el, insertSorted, syncEmpty, flash } from './dom.js';
 import { busy, captureFocus } from './focus.js';
+import { NewestViews } from './freshness.js';
 import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
-import {
-  progressBar, subtaskList, taskCardBase, taskOutcome, loadWorkflows, shouldApply,
-} from './task-card.js';
+import { progressBar, subtaskList, taskCardBase, taskOutcome, loadWorkflows } from './task-card.js';
 
 const HISTORY_LIMIT = 50;
 
@@ -17,7 +16,7 @@ const sections = {
   history: { list: document.getElementById('history-tasks'), count: document.getElementById('history-count') },
 };
 
-const tasks = new Map(); // id → Task
+const tasks = new NewestViews(); // id → Task
 let workflows = new Map();
 
 function sectionOf(task) {
@@ -109,12 +108,9 @@ function updateCounts() {
   }
 }
 
-/** Apply a task from a REST reply or an event. Idempotent; stale copies are ignored. */
-function upsert(task, highlight) {
-  if (!task || task.id == null) return;
-  if (!shouldApply(task, tasks.get(task.id))) return;
-  tasks.set(task.id, task);
-  render(task, highlight);
+/** Apply a task from a REST reply or an event (`eventId`). Idempotent; stale copies are ignored. */
+function upsert(task, highlight, eventId = null) {
+  if (tasks.offer(task, eventId)) render(task, highlight);
 }
 
 // ---------- snapshot + live ----------
@@ -132,7 +128,7 @@ async function loadSnapshot() {
 }
 
 function onEvent(frame) {
-  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated');
+  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated', frame.id);
 }
 
 // ---------- actions ----------

@@ -2,26 +2,9 @@
 // failed count and elapsed time, updated in place as events arrive.
 
 import { el } from './dom.js';
+import { isFinal } from './freshness.js';
 
-export const JOB_FINAL = new Set(['completed', 'failed', 'cancelled']);
 export const isJobActive = (job) => !!job && (job.status === 'pending' || job.status === 'running');
-
-const JOB_STAGE = { pending: 0, running: 1, completed: 2, failed: 2, cancelled: 2 };
-
-/**
- * Should `incoming` replace `current` (same job)? Jobs carry no updated_at, so
- * order by lifecycle stage, then by items processed: a REST reply that was
- * overtaken by live events must not roll a row back.
- */
-export function shouldApplyJob(incoming, current) {
-  if (!current) return true;
-  if (JSON.stringify(incoming) === JSON.stringify(current)) return false;
-  const a = JOB_STAGE[incoming.status] ?? 1;
-  const b = JOB_STAGE[current.status] ?? 1;
-  if (a !== b) return a > b;
-  if (a === 2) return true;
-  return (incoming.items_processed ?? 0) >= (current.items_processed ?? 0);
-}
 
 /** The job without the detail-only fields, so list copies compare equal. */
 export function jobSummary(job) {
@@ -63,7 +46,7 @@ export function updateJobProgress(row, job) {
   bar.dataset.status = job.status;
   // Unknown total: a running job shows a moving stripe, a finished one a full bar.
   bar.classList.toggle('is-indeterminate', !known && job.status === 'running');
-  const width = known ? Math.max(0, Math.min(100, pct)) : (JOB_FINAL.has(job.status) ? 100 : 0);
+  const width = known ? Math.max(0, Math.min(100, pct)) : (isFinal(job) ? 100 : 0);
   fill.style.width = `${width}%`;
   if (total != null && total > 0) {
     bar.setAttribute('aria-valuemax', total);

@@ -4,11 +4,10 @@ import { api, listAll } from './api.js';
 import { el, insertSorted, syncEmpty, flash } from './dom.js';
 import { busy, captureFocus } from './focus.js';
 import { setFieldError, setFormError } from './forms.js';
+import { NewestViews } from './freshness.js';
 import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
-import {
-  progressBar, subtaskList, taskCardBase, taskOutcome, loadWorkflows, shouldApply,
-} from './task-card.js';
+import { progressBar, subtaskList, taskCardBase, taskOutcome, loadWorkflows } from './task-card.js';
 
 const list = document.getElementById('my-tasks');
 const count = document.getElementById('my-count');
@@ -19,7 +18,7 @@ const workflowSelect = document.getElementById('task-workflow');
 const submitButton = document.getElementById('create-task-button');
 const formError = document.getElementById('create-task-error');
 
-const tasks = new Map(); // id → Task
+const tasks = new NewestViews(); // id → Task
 let workflows = new Map();
 let me = null;
 
@@ -61,12 +60,9 @@ function render(task, highlight) {
   count.textContent = list.querySelectorAll(':scope > .task-card').length;
 }
 
-/** Apply a task from a REST reply or an event. Idempotent; stale copies are ignored. */
-function upsert(task, highlight) {
-  if (!task || task.id == null) return;
-  if (!shouldApply(task, tasks.get(task.id))) return;
-  tasks.set(task.id, task);
-  render(task, highlight);
+/** Apply a task from a REST reply or an event (`eventId`). Idempotent; stale copies are ignored. */
+function upsert(task, highlight, eventId = null) {
+  if (tasks.offer(task, eventId)) render(task, highlight);
 }
 
 async function loadSnapshot() {
@@ -79,7 +75,7 @@ async function loadSnapshot() {
 }
 
 function onEvent(frame) {
-  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated');
+  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated', frame.id);
 }
 
 // ---------- completing subtasks ----------

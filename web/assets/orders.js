@@ -7,12 +7,11 @@ import { el, insertSorted, syncEmpty, flash } from './dom.js';
 import { busy, replaceKeepingFocus } from './focus.js';
 import { fieldForMessage, setFieldError, setFormError } from './forms.js';
 import { statusBadge, timeAgo, timeUntil, refreshTimes, plural } from './format.js';
+import { NewestViews, isFinal } from './freshness.js';
 import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
 
 const PAGE_SIZE = 100;
-const FINAL = new Set(['completed', 'failed', 'cancelled']);
-const STAGE = { pending: 0, sent: 1, processing: 2, completed: 3, failed: 3, cancelled: 3 };
 const FOCUS_HOOKS = ['check-order', 'copy-pin'];
 
 const $ = (id) => document.getElementById(id);
@@ -34,26 +33,9 @@ const REQUIRED = {
   user_identifier: 'Please enter the user identifier.',
 };
 
-const orders = new Map(); // id → Order
+const orders = new NewestViews(); // id → Order
 let me = null;
 let nextBefore = null;
-
-/**
- * Should `incoming` replace `current`? Orders carry no updated_at: order by
- * lifecycle stage, then checks made, then last sync. A PIN is never taken away.
- */
-function shouldApplyOrder(incoming, current) {
-  if (!current) return true;
-  if (JSON.stringify(incoming) === JSON.stringify(current)) return false;
-  const a = STAGE[incoming.status] ?? 1;
-  const b = STAGE[current.status] ?? 1;
-  if (a !== b) return a > b;
-  if (current.pin_code && !incoming.pin_code) return false;
-  const ca = incoming.check_attempts ?? 0;
-  const cb = current.check_attempts ?? 0;
-  if (ca !== cb) return ca > cb;
-  return (Date.parse(incoming.last_sync_at) || 0) >= (Date.parse(current.last_sync_at) || 0);
-}
 
 // ---------- cards ----------
 
@@ -77,7 +59,7 @@ function pinBox(order) {
 }
 
 function buildCard(order) {
-  const final = FINAL.has(order.status);
+  const final = isFinal(order);
   const titleId = `order-title-${order.id}`;
   const checks = order.check_attempts ?? 0;
   return el('article', {
@@ -135,12 +117,9 @@ function updateCounts() {
   moreButton.hidden = nextBefore == null;
 }
 
-/** Apply an order from a REST reply or an event. Idempotent; stale copies are ignored. */
-function upsert(order, highlight) {
-  if (!order || order.id == null) return;
-  if (!shouldApplyOrder(order, orders.get(order.id))) return;
-  orders.set(order.id, order);
-  render(order, highlight);
+/** Apply an order from a REST reply or an event (`eventId`). Idempotent; stale copies are ignored. */
+function upsert(order, highlight, eventId = null) {
+  if (orders.offer(order, eventId)) render(order, highlight);
 }
 
 // ---------- snapshot + live ----------
@@ -159,7 +138,7 @@ async function loadPage(older = false) {
 }
 
 function onEvent(frame) {
-  upsert(frame.data, frame.event === 'order.created' ? 'is-new' : 'is-updated');
+  upsert(frame.data, frame.event === 'order.created' ? 'is-new' : 'is-updated', frame.id);
 }
 
 moreButton.addEventListener('click', async () => {

@@ -6,17 +6,6 @@ import { el } from './dom.js';
 import { statusBadge, timeAgo } from './format.js';
 import { toast, errorMessage } from './notify.js';
 
-/**
- * Should `incoming` replace `current`? Not when it is older (a replayed event
- * can be) and not when it is the same (REST reply and its event both arrive).
- */
-export function shouldApply(incoming, current) {
-  if (!current) return true;
-  if (JSON.stringify(incoming) === JSON.stringify(current)) return false;
-  if (!incoming.updated_at || !current.updated_at) return true;
-  return Date.parse(incoming.updated_at) >= Date.parse(current.updated_at);
-}
-
 export function sortedSubtasks(task) {
   return [...(task.subtasks || [])].sort((a, b) => a.position - b.position);
 }
