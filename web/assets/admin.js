@@ -1,11 +1,12 @@
 // ADMIN page: live approval board with three sections.
 
 import { api, listAll } from './api.js';
-import { LiveClient } from './live.js';
-import {
-  el, toast, errorMessage, requireUser, setupHeader, busy, shouldApply, captureFocus,
-  progressBar, subtaskList, taskCardBase, taskOutcome, insertSorted, syncEmpty, flash, loadWorkflows,
-} from './ui.js';
+import { el, insertSorted, syncEmpty, flash } from './dom.js';
+import { busy, captureFocus } from './focus.js';
+import { NewestViews } from './freshness.js';
+import { toast, errorMessage } from './notify.js';
+import { startPage } from './page.js';
+import { progressBar, subtaskList, taskCardBase, taskOutcome, loadWorkflows } from './task-card.js';
 
 const HISTORY_LIMIT = 50;
 
@@ -15,7 +16,7 @@ const sections = {
   history: { list: document.getElementById('history-tasks'), count: document.getElementById('history-count') },
 };
 
-const tasks = new Map(); // id → Task
+const tasks = new NewestViews(); // id → Task
 let workflows = new Map();
 
 function sectionOf(task) {
@@ -107,12 +108,9 @@ function updateCounts() {
   }
 }
 
-/** Apply a task from a REST reply or an event. Idempotent; stale copies are ignored. */
-function upsert(task, highlight) {
-  if (!task || task.id == null) return;
-  if (!shouldApply(task, tasks.get(task.id))) return;
-  tasks.set(task.id, task);
-  render(task, highlight);
+/** Apply a task from a REST reply or an event (`eventId`). Idempotent; stale copies are ignored. */
+function upsert(task, highlight, eventId = null) {
+  if (tasks.offer(task, eventId)) render(task, highlight);
 }
 
 // ---------- snapshot + live ----------
@@ -130,8 +128,7 @@ async function loadSnapshot() {
 }
 
 function onEvent(frame) {
-  if (frame.channel !== 'tasks' || !frame.data) return;
-  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated');
+  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated', frame.id);
 }
 
 // ---------- actions ----------
@@ -219,31 +216,10 @@ board.addEventListener('input', (ev) => {
   }
 });
 
-// ---------- boot ----------
+// ---------- start ----------
 
-async function boot() {
-  let me;
-  try {
-    me = await requireUser('ADMIN');
-  } catch (err) {
-    if (err.status === 0) toast(errorMessage(err));
-    return;
-  }
-  setupHeader(me);
-  try {
-    workflows = await loadWorkflows();
-  } catch (err) {
-    toast(`Could not load workflows: ${errorMessage(err)}`);
-  }
-
-  new LiveClient({
-    channels: ['tasks'],
-    async onReady(_user, _lastEventId, isFirst) {
-      if (isFirst) await loadSnapshot();
-    },
-    onEvent,
-    onError: (message) => toast(message),
-  }).start();
+async function setup() {
+  workflows = await loadWorkflows();
 }
 
-boot();
+startPage({ role: 'ADMIN', setup, channels: ['tasks'], load: loadSnapshot, onEvent });

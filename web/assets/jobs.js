@@ -3,12 +3,16 @@
 // failed items.
 
 import { api } from './api.js';
-import { LiveClient } from './live.js';
+import { el, setChildren, setText } from './dom.js';
+import { busy } from './focus.js';
+import { statusBadge, timeAgo, refreshTimes, formatDuration, formatNumber } from './format.js';
+import { NewestViews } from './freshness.js';
 import {
-  el, setChildren, setText, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, refreshTimes,
-  formatDuration, formatNumber, throttle, isJobActive, shouldApplyJob, jobSummary,
-  jobProgress, updateJobProgress, failedCount, jobElapsed,
-} from './ui.js';
+  isJobActive, jobSummary, jobProgress, updateJobProgress, failedCount, jobElapsed,
+} from './job-progress.js';
+import { toast, errorMessage } from './notify.js';
+import { startPage } from './page.js';
+import { throttle } from './timing.js';
 
 const PAGE_SIZE = 100;
 const STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'];
@@ -22,7 +26,7 @@ const moreButton = document.getElementById('jobs-more');
 const statusFilter = document.getElementById('filter-status');
 const kindFilter = document.getElementById('filter-kind');
 
-const jobs = new Map();        // id → Job (without `failures`)
+const jobs = new NewestViews(); // id → Job (without `failures`)
 const receivedAt = new Map();  // id → when that copy arrived; running durations tick from it
 const kinds = new Set();       // every kind seen, for the kind filter
 const expanded = new Set();    // ids whose details row is open
@@ -267,21 +271,20 @@ function noteKind(kind) {
   kindFilter.value = keep;
 }
 
-/** Store a job (REST reply or event); true when it was newer than what we had. */
-function store(job) {
-  if (!job || job.id == null) return false;
+/** Store a job (REST reply or event `eventId`); true when it was newer than what we had. */
+function store(job, eventId = null) {
+  if (!job) return false;
   const summary = jobSummary(job);
-  if (!shouldApplyJob(summary, jobs.get(job.id))) return false;
-  jobs.set(job.id, summary);
+  if (!jobs.offer(summary, eventId)) return false;
   receivedAt.set(job.id, Date.now());
   noteKind(summary.kind);
   return true;
 }
 
-/** Apply a job and show it; `how` is 'new' or 'updated' for live events. */
-function upsert(job, how) {
+/** Apply a job and show it; `how` is 'new' or 'updated' for live events, `eventId` their id. */
+function upsert(job, how, eventId = null) {
   const previous = jobs.get(job?.id);
-  if (!store(job)) return;
+  if (!store(job, eventId)) return;
   const current = jobs.get(job.id);
   let tr = rowOf(job.id);
   if (!inView(current)) {
@@ -369,8 +372,7 @@ const statsSoon = throttle(loadStats, 1000);
 // ---------- live ----------
 
 function onEvent(frame) {
-  if (frame.channel !== 'jobs' || !frame.data) return;
-  upsert(frame.data, frame.event === 'job.created' ? 'new' : 'updated');
+  upsert(frame.data, frame.event === 'job.created' ? 'new' : 'updated', frame.id);
   statsSoon();
 }
 
@@ -512,29 +514,16 @@ moreButton.addEventListener('click', async () => {
   }
 });
 
-// ---------- boot ----------
+// ---------- start ----------
 
-async function boot() {
-  let me;
-  try {
-    me = await requireUser('ADMIN'); // ADMIN_LIMITED goes to /my
-  } catch (err) {
-    if (err.status === 0) toast(errorMessage(err));
-    return;
-  }
-  setupHeader(me);
+function setup() {
   readFilterFromUrl();
-
-  new LiveClient({
-    channels: ['jobs'],
-    async onReady(_user, _lastEventId, isFirst) {
-      if (isFirst) await Promise.all([loadView(), loadStats()]);
-    },
-    onEvent,
-    onError: (message) => toast(message),
-  }).start();
-
   setInterval(tick, 1000);
 }
 
-boot();
+async function loadSnapshot() {
+  await Promise.all([loadView(), loadStats()]);
+}
+
+// ADMIN_LIMITED goes to /my.
+startPage({ role: 'ADMIN', setup, channels: ['jobs'], load: loadSnapshot, onEvent });

@@ -1,7 +1,7 @@
 // Login page: sign in, then go to the page for the user's role.
 
 import { api } from './api.js';
-import { homeFor } from './ui.js';
+import { homeFor } from './page.js';
 
 const form = document.getElementById('login-form');
 const username = document.getElementById('username');

@@ -1,11 +1,13 @@
 // ADMIN_LIMITED page: create tasks and work through their subtasks, live.
 
 import { api, listAll } from './api.js';
-import { LiveClient } from './live.js';
-import {
-  el, toast, errorMessage, requireUser, setupHeader, busy, shouldApply, captureFocus,
-  progressBar, subtaskList, taskCardBase, taskOutcome, insertSorted, syncEmpty, flash, loadWorkflows,
-} from './ui.js';
+import { el, insertSorted, syncEmpty, flash } from './dom.js';
+import { busy, captureFocus } from './focus.js';
+import { setFieldError, setFormError } from './forms.js';
+import { NewestViews } from './freshness.js';
+import { toast, errorMessage } from './notify.js';
+import { startPage } from './page.js';
+import { progressBar, subtaskList, taskCardBase, taskOutcome, loadWorkflows } from './task-card.js';
 
 const list = document.getElementById('my-tasks');
 const count = document.getElementById('my-count');
@@ -16,7 +18,7 @@ const workflowSelect = document.getElementById('task-workflow');
 const submitButton = document.getElementById('create-task-button');
 const formError = document.getElementById('create-task-error');
 
-const tasks = new Map(); // id → Task
+const tasks = new NewestViews(); // id → Task
 let workflows = new Map();
 let me = null;
 
@@ -58,12 +60,9 @@ function render(task, highlight) {
   count.textContent = list.querySelectorAll(':scope > .task-card').length;
 }
 
-/** Apply a task from a REST reply or an event. Idempotent; stale copies are ignored. */
-function upsert(task, highlight) {
-  if (!task || task.id == null) return;
-  if (!shouldApply(task, tasks.get(task.id))) return;
-  tasks.set(task.id, task);
-  render(task, highlight);
+/** Apply a task from a REST reply or an event (`eventId`). Idempotent; stale copies are ignored. */
+function upsert(task, highlight, eventId = null) {
+  if (tasks.offer(task, eventId)) render(task, highlight);
 }
 
 async function loadSnapshot() {
@@ -76,8 +75,7 @@ async function loadSnapshot() {
 }
 
 function onEvent(frame) {
-  if (frame.channel !== 'tasks' || !frame.data) return;
-  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated');
+  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated', frame.id);
 }
 
 // ---------- completing subtasks ----------
@@ -101,38 +99,25 @@ list.addEventListener('click', async (ev) => {
 
 // ---------- create form ----------
 
-function fieldError(input, message) {
-  const error = document.getElementById(`${input.id}-error`);
-  error.textContent = message;
-  error.hidden = !message;
-  if (message) input.setAttribute('aria-invalid', 'true');
-  else input.removeAttribute('aria-invalid');
-}
-
 function validate() {
   let ok = true;
-  fieldError(titleInput, '');
-  fieldError(workflowSelect, '');
+  setFieldError(titleInput, '');
+  setFieldError(workflowSelect, '');
   if (!titleInput.value.trim()) {
-    fieldError(titleInput, 'Please enter a title.');
+    setFieldError(titleInput, 'Please enter a title.');
     ok = false;
   }
   if (!workflowSelect.value) {
-    fieldError(workflowSelect, 'Please choose a workflow.');
+    setFieldError(workflowSelect, 'Please choose a workflow.');
     ok = false;
   }
   if (!ok) form.querySelector('[aria-invalid="true"]').focus();
   return ok;
 }
 
-function showFormError(message) {
-  formError.textContent = message;
-  formError.hidden = !message;
-}
-
 form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
-  showFormError('');
+  setFormError(formError, '');
   if (!validate()) return;
   const body = {
     title: titleInput.value.trim(),
@@ -149,13 +134,13 @@ form.addEventListener('submit', async (ev) => {
     toast('Task created. It is waiting for approval.', 'success');
   } catch (err) {
     // Validation problems belong next to the form; anything else is a toast.
-    if (err.status === 400) showFormError(errorMessage(err));
+    if (err.status === 400) setFormError(formError, errorMessage(err));
     else toast(errorMessage(err));
   }
 });
 
 for (const input of [titleInput, workflowSelect]) {
-  input.addEventListener('input', () => { if (input.value.trim()) fieldError(input, ''); });
+  input.addEventListener('input', () => { if (input.value.trim()) setFieldError(input, ''); });
 }
 
 function fillWorkflows() {
@@ -174,31 +159,12 @@ function fillWorkflows() {
   submitButton.disabled = false;
 }
 
-// ---------- boot ----------
+// ---------- start ----------
 
-async function boot() {
-  try {
-    me = await requireUser('ADMIN_LIMITED');
-  } catch (err) {
-    if (err.status === 0) toast(errorMessage(err));
-    return;
-  }
-  setupHeader(me);
-  try {
-    workflows = await loadWorkflows();
-  } catch (err) {
-    toast(`Could not load workflows: ${errorMessage(err)}`);
-  }
+async function setup(user) {
+  me = user;
+  workflows = await loadWorkflows();
   fillWorkflows();
-
-  new LiveClient({
-    channels: ['tasks'],
-    async onReady(_user, _lastEventId, isFirst) {
-      if (isFirst) await loadSnapshot();
-    },
-    onEvent,
-    onError: (message) => toast(message),
-  }).start();
 }
 
-boot();
+startPage({ role: 'ADMIN_LIMITED', setup, channels: ['tasks'], load: loadSnapshot, onEvent });

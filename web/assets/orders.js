@@ -3,15 +3,15 @@
 // event arrives. ADMIN sees everyone's orders and can trigger a check.
 
 import { api } from './api.js';
-import { LiveClient } from './live.js';
-import {
-  el, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, timeUntil,
-  refreshTimes, plural, insertSorted, syncEmpty, flash, fieldForMessage, setFieldError, replaceKeepingFocus,
-} from './ui.js';
+import { el, insertSorted, syncEmpty, flash } from './dom.js';
+import { busy, replaceKeepingFocus } from './focus.js';
+import { fieldForMessage, setFieldError, setFormError } from './forms.js';
+import { statusBadge, timeAgo, timeUntil, refreshTimes, plural } from './format.js';
+import { NewestViews, isFinal } from './freshness.js';
+import { toast, errorMessage } from './notify.js';
+import { startPage } from './page.js';
 
 const PAGE_SIZE = 100;
-const FINAL = new Set(['completed', 'failed', 'cancelled']);
-const STAGE = { pending: 0, sent: 1, processing: 2, completed: 3, failed: 3, cancelled: 3 };
 const FOCUS_HOOKS = ['check-order', 'copy-pin'];
 
 const $ = (id) => document.getElementById(id);
@@ -33,26 +33,9 @@ const REQUIRED = {
   user_identifier: 'Please enter the user identifier.',
 };
 
-const orders = new Map(); // id → Order
+const orders = new NewestViews(); // id → Order
 let me = null;
 let nextBefore = null;
-
-/**
- * Should `incoming` replace `current`? Orders carry no updated_at: order by
- * lifecycle stage, then checks made, then last sync. A PIN is never taken away.
- */
-function shouldApplyOrder(incoming, current) {
-  if (!current) return true;
-  if (JSON.stringify(incoming) === JSON.stringify(current)) return false;
-  const a = STAGE[incoming.status] ?? 1;
-  const b = STAGE[current.status] ?? 1;
-  if (a !== b) return a > b;
-  if (current.pin_code && !incoming.pin_code) return false;
-  const ca = incoming.check_attempts ?? 0;
-  const cb = current.check_attempts ?? 0;
-  if (ca !== cb) return ca > cb;
-  return (Date.parse(incoming.last_sync_at) || 0) >= (Date.parse(current.last_sync_at) || 0);
-}
 
 // ---------- cards ----------
 
@@ -76,7 +59,7 @@ function pinBox(order) {
 }
 
 function buildCard(order) {
-  const final = FINAL.has(order.status);
+  const final = isFinal(order);
   const titleId = `order-title-${order.id}`;
   const checks = order.check_attempts ?? 0;
   return el('article', {
@@ -134,12 +117,9 @@ function updateCounts() {
   moreButton.hidden = nextBefore == null;
 }
 
-/** Apply an order from a REST reply or an event. Idempotent; stale copies are ignored. */
-function upsert(order, highlight) {
-  if (!order || order.id == null) return;
-  if (!shouldApplyOrder(order, orders.get(order.id))) return;
-  orders.set(order.id, order);
-  render(order, highlight);
+/** Apply an order from a REST reply or an event (`eventId`). Idempotent; stale copies are ignored. */
+function upsert(order, highlight, eventId = null) {
+  if (orders.offer(order, eventId)) render(order, highlight);
 }
 
 // ---------- snapshot + live ----------
@@ -158,8 +138,7 @@ async function loadPage(older = false) {
 }
 
 function onEvent(frame) {
-  if (frame.channel !== 'orders' || !frame.data) return;
-  upsert(frame.data, frame.event === 'order.created' ? 'is-new' : 'is-updated');
+  upsert(frame.data, frame.event === 'order.created' ? 'is-new' : 'is-updated', frame.id);
 }
 
 moreButton.addEventListener('click', async () => {
@@ -220,14 +199,9 @@ list.addEventListener('click', (ev) => {
 
 // ---------- create form ----------
 
-function showFormError(message) {
-  formError.textContent = message;
-  formError.hidden = !message;
-}
-
 form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
-  showFormError('');
+  setFormError(formError, '');
   for (const input of Object.values(inputs)) setFieldError(input, '');
   for (const [field, message] of Object.entries(REQUIRED)) {
     if (!inputs[field].value.trim()) setFieldError(inputs[field], message);
@@ -258,7 +232,7 @@ form.addEventListener('submit', async (ev) => {
         setFieldError(input, errorMessage(err));
         input.focus();
       } else {
-        showFormError(errorMessage(err));
+        setFormError(formError, errorMessage(err));
       }
     } else {
       toast(errorMessage(err));
@@ -270,29 +244,13 @@ for (const input of Object.values(inputs)) {
   input.addEventListener('input', () => { if (input.value.trim()) setFieldError(input, ''); });
 }
 
-// ---------- boot ----------
+// ---------- start ----------
 
-async function boot() {
-  try {
-    me = await requireUser(['ADMIN', 'ADMIN_LIMITED']);
-  } catch (err) {
-    if (err.status === 0) toast(errorMessage(err));
-    return;
-  }
-  setupHeader(me);
+function setup(user) {
+  me = user;
   $('orders-heading-text').textContent = me.role === 'ADMIN' ? 'All orders' : 'Your orders';
-
-  new LiveClient({
-    channels: ['orders'],
-    async onReady(_user, _lastEventId, isFirst) {
-      if (isFirst) await loadPage();
-    },
-    onEvent,
-    onError: (message) => toast(message),
-  }).start();
-
   // "next check in 2m" counts down; ages stay fresh.
   setInterval(() => refreshTimes(list), 5000);
 }
 
-boot();
+startPage({ role: ['ADMIN', 'ADMIN_LIMITED'], setup, channels: ['orders'], load: () => loadPage(), onEvent });

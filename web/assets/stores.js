@@ -2,13 +2,17 @@
 // items, and the catalog (exclusive import with live progress + products).
 
 import { api } from './api.js';
-import { LiveClient } from './live.js';
+import { el, setChildren, setText, syncEmpty, safeHttpUrl } from './dom.js';
+import { busy } from './focus.js';
+import { fieldForMessage, setFieldError } from './forms.js';
+import { statusBadge, timeAgo, formatDuration, formatMoney, formatNumber, plural } from './format.js';
+import { NewestViews, isFinal } from './freshness.js';
 import {
-  el, setChildren, setText, toast, errorMessage, requireUser, setupHeader, busy, statusBadge, timeAgo, syncEmpty,
-  formatDuration, formatMoney, formatNumber, plural, safeHttpUrl, throttle, debounce,
-  fieldForMessage, setFieldError, JOB_FINAL, isJobActive, shouldApplyJob, jobSummary,
-  jobProgress, updateJobProgress, failedCount, jobElapsed, storeIdOfScope,
-} from './ui.js';
+  isJobActive, jobSummary, jobProgress, updateJobProgress, failedCount, jobElapsed,
+} from './job-progress.js';
+import { toast, errorMessage } from './notify.js';
+import { startPage } from './page.js';
+import { throttle, debounce } from './timing.js';
 
 const LINGER_MS = 5000;       // a finished scrape's progress stays this long on its card
 const PRODUCT_ROWS_MAX = 200; // the catalog can be large: show the first rows, ask to search
@@ -50,13 +54,14 @@ const productsCount = $('products-count');
 
 const stores = new Map();       // id → Store
 const checked = new Set();      // store ids ticked for "Scrape selected"
-const scrapeJobs = new Map();   // store id → latest job with scope store:{id}
+const scrapeJobs = new NewestViews(); // store id → latest job with scope store:{id}
 const lingerUntil = new Map();  // store id → time until which a finished scrape stays visible
 const pending = new Set();      // `${action}:${storeId}` requests in flight (their buttons stay disabled)
 const receivedAt = new Map();   // job id → when that copy arrived (ticking durations)
 let selectedId = null;
 let itemsSeq = 0;
-let importJob = null;
+const imports = new NewestViews(); // LATEST → the latest catalog import
+const LATEST = 'latest';
 let productsSeq = 0;
 
 // ---------- store cards ----------
@@ -491,26 +496,43 @@ for (const input of Object.values(itemInputs)) {
 
 // ---------- jobs (scrapes and imports) ----------
 
-/**
- * A job from a REST reply or a live event. `live`: it happened just now, so
- * a finish refreshes the data it changed and the final state lingers briefly.
- */
-function applyJob(job, live) {
-  if (!job || job.id == null) return;
-  const storeId = storeIdOfScope(job.scope);
-  if (storeId != null) applyScrapeJob(storeId, jobSummary(job), live);
-  if (job.kind === 'catalog_import') applyImportJob(jobSummary(job), live);
+/** "store:12" → 12, anything else → null */
+function storeIdOfScope(scope) {
+  const m = /^store:(\d+)$/.exec(scope || '');
+  return m ? Number(m[1]) : null;
 }
 
-function applyScrapeJob(storeId, job, live) {
+/**
+ * Keep `job` as the latest job under `key` of `views` (a store's scrapes, the
+ * catalog imports): a newer job takes the place of an older one, a later view
+ * of the same job that of an earlier one. True when kept.
+ */
+function offerLatest(views, key, job, eventId) {
+  const current = views.get(key);
+  if (current && current.id > job.id) return false;
+  if (current && current.id < job.id) views.delete(key);
+  return views.offer(job, eventId, key);
+}
+
+/**
+ * A job from a REST reply or a live event (`eventId`). `live`: it happened
+ * just now, so a finish refreshes the data it changed and the final state
+ * lingers briefly.
+ */
+function applyJob(job, live, eventId = null) {
+  if (!job || job.id == null) return;
+  const storeId = storeIdOfScope(job.scope);
+  if (storeId != null) applyScrapeJob(storeId, jobSummary(job), live, eventId);
+  if (job.kind === 'catalog_import') applyImportJob(jobSummary(job), live, eventId);
+}
+
+function applyScrapeJob(storeId, job, live, eventId) {
   const current = scrapeJobs.get(storeId);
-  if (current && current.id > job.id) return; // an older scrape of this store
-  if (current && current.id === job.id && !shouldApplyJob(job, current)) return;
-  const wasActive = current?.id === job.id ? isJobActive(current) : !JOB_FINAL.has(job.status) || live;
-  scrapeJobs.set(storeId, job);
+  if (!offerLatest(scrapeJobs, storeId, job, eventId)) return;
+  const wasActive = current?.id === job.id ? isJobActive(current) : !isFinal(job) || live;
   receivedAt.set(job.id, Date.now());
 
-  if (live && wasActive && JOB_FINAL.has(job.status)) {
+  if (live && wasActive && isFinal(job)) {
     lingerUntil.set(storeId, Date.now() + LINGER_MS);
     setTimeout(() => refreshCard(storeId), LINGER_MS + 50);
     reloadStoresSoon(); // items count, last scraped
@@ -520,14 +542,13 @@ function applyScrapeJob(storeId, job, live) {
   refreshCard(storeId);
 }
 
-function applyImportJob(job, live) {
-  if (importJob && importJob.id > job.id) return; // only the latest import is shown
-  if (importJob && importJob.id === job.id && !shouldApplyJob(job, importJob)) return;
-  const wasActive = importJob?.id === job.id ? isJobActive(importJob) : true;
-  importJob = job;
+function applyImportJob(job, live, eventId = null) {
+  const current = imports.get(LATEST);
+  if (!offerLatest(imports, LATEST, job, eventId)) return; // only the latest import is shown
+  const wasActive = current?.id === job.id ? isJobActive(current) : true;
   receivedAt.set(job.id, Date.now());
   renderImport();
-  if (live && wasActive && JOB_FINAL.has(job.status)) {
+  if (live && wasActive && isFinal(job)) {
     reloadProductsSoon();
     if (job.status === 'completed') toast('Catalog import completed.', 'success');
     else if (job.status === 'failed') toast(`Catalog import failed${job.error_message ? `: ${job.error_message}` : '.'}`);
@@ -535,14 +556,13 @@ function applyImportJob(job, live) {
 }
 
 function onEvent(frame) {
-  if (frame.channel !== 'jobs' || !frame.data) return;
-  applyJob(frame.data, true);
+  applyJob(frame.data, true, frame.id);
 }
 
 // ---------- catalog import ----------
 
 function renderImport() {
-  const job = importJob;
+  const job = imports.get(LATEST);
   if (!job) {
     importStatus.replaceChildren();
     return;
@@ -690,7 +710,7 @@ async function loadProducts() {
 const reloadProductsSoon = debounce(loadProducts, 500);
 productSearch.addEventListener('input', debounce(loadProducts, 250));
 
-// ---------- snapshot + boot ----------
+// ---------- snapshot + start ----------
 
 async function loadActiveJobs() {
   const res = await api('/api/jobs?status=pending,running&limit=100');
@@ -711,30 +731,11 @@ async function loadSnapshot() {
 
 // Running import: its duration ticks every second.
 setInterval(() => {
-  if (!importJob || importJob.status !== 'running') return;
+  const job = imports.get(LATEST);
+  if (!job || job.status !== 'running') return;
   const node = importStatus.querySelector('.import-duration');
-  if (node) node.textContent = formatDuration(jobElapsed(importJob, receivedAt.get(importJob.id)));
+  if (node) node.textContent = formatDuration(jobElapsed(job, receivedAt.get(job.id)));
 }, 1000);
 
-async function boot() {
-  let me;
-  try {
-    me = await requireUser('ADMIN'); // ADMIN_LIMITED goes to /my
-  } catch (err) {
-    if (err.status === 0) toast(errorMessage(err));
-    return;
-  }
-  setupHeader(me);
-
-  new LiveClient({
-    channels: ['jobs'],
-    async onReady(_user, _lastEventId, isFirst) {
-      if (isFirst) await loadSnapshot();
-      else reloadStoresSoon(); // stores are not pushed: catch up on ones added meanwhile
-    },
-    onEvent,
-    onError: (message) => toast(message),
-  }).start();
-}
-
-boot();
+// ADMIN_LIMITED goes to /my. Stores are not pushed: after a reconnect, catch up on ones added meanwhile.
+startPage({ role: 'ADMIN', channels: ['jobs'], load: loadSnapshot, onEvent, onReconnect: reloadStoresSoon });

@@ -1,0 +1,109 @@
+// The pieces of a task card that the approval board and the "my tasks" page
+// share: title and meta, outcome line, progress bar and subtask list.
+
+import { api } from './api.js';
+import { el } from './dom.js';
+import { statusBadge, timeAgo } from './format.js';
+import { toast, errorMessage } from './notify.js';
+
+export function sortedSubtasks(task) {
+  return [...(task.subtasks || [])].sort((a, b) => a.position - b.position);
+}
+
+export function progressBar(task) {
+  const subs = task.subtasks || [];
+  const total = subs.length;
+  const done = subs.filter((s) => s.status === 'done').length;
+  const pct = total ? Math.round((done / total) * 100) : 0;
+  const fill = el('div', { class: 'progress-fill' });
+  fill.style.width = `${pct}%`;
+  return el('div', { class: 'progress-row' },
+    el('div', {
+      class: 'progress', role: 'progressbar',
+      'aria-label': 'Subtasks done', 'aria-valuemin': 0, 'aria-valuemax': total, 'aria-valuenow': done,
+      dataset: { done, total },
+    }, fill),
+    el('span', { class: 'progress-text' }, `${done} / ${total} subtasks`));
+}
+
+/** Who completed a subtask, from the names the task carries. */
+function completerName(task, sub, me) {
+  if (sub.completed_by_name) return sub.completed_by_name;
+  const id = sub.completed_by;
+  if (id == null) return null;
+  if (me && id === me.id) return 'you';
+  if (id === task.assignee && task.assignee_name) return task.assignee_name;
+  if (id === task.created_by && task.created_by_name) return task.created_by_name;
+  if (id === task.decided_by && task.decided_by_name) return task.decided_by_name;
+  return `user #${id}`;
+}
+
+/** <ul> of subtasks; canComplete(sub) decides whether an open one gets a button. */
+export function subtaskList(task, { me, canComplete = () => false } = {}) {
+  return el('ul', { class: 'subtasks', 'aria-label': 'Subtasks' },
+    sortedSubtasks(task).map((sub) => {
+      const done = sub.status === 'done';
+      const who = done ? completerName(task, sub, me) : null;
+      return el('li', { class: 'subtask', dataset: { subtaskId: sub.id, status: sub.status } },
+        el('span', { class: 'subtask-mark', 'aria-hidden': 'true' }, done ? '✓' : ''),
+        el('span', { class: 'subtask-body' },
+          el('span', { class: 'subtask-title' }, sub.title),
+          done && el('span', { class: 'subtask-meta' },
+            el('span', { class: 'sr-only' }, 'Done, '),
+            who ? `by ${who} · ` : '', timeAgo(sub.completed_at))),
+        !done && canComplete(sub) && el('button', {
+          type: 'button', class: 'btn btn-small complete-subtask',
+          'aria-label': `Complete “${sub.title}”`,
+        }, 'Complete'));
+    }));
+}
+
+/** The parts every task card shares: title, badge, description, meta line. */
+export function taskCardBase(task, { workflowName, extraMeta = [] } = {}) {
+  return el('article', {
+    class: 'task-card', dataset: { taskId: task.id, status: task.status },
+    'aria-labelledby': `task-title-${task.id}`,
+  },
+  el('header', { class: 'task-head' },
+    el('h3', { class: 'task-title', id: `task-title-${task.id}` }, task.title),
+    statusBadge(task.status)),
+  task.description ? el('p', { class: 'task-desc' }, task.description) : null,
+  el('p', { class: 'task-meta' },
+    el('span', { class: 'meta-workflow' }, workflowName || task.workflow),
+    ...extraMeta,
+    el('span', { class: 'meta-age' }, 'created ', timeAgo(task.created_at))));
+}
+
+/** Decision / completion line for approved, completed and rejected tasks. */
+export function taskOutcome(task) {
+  const by = task.decided_by_name ? ` by ${task.decided_by_name}` : '';
+  switch (task.status) {
+    case 'approved':
+      return el('p', { class: 'task-outcome outcome-approved' }, `Approved${by} `, timeAgo(task.decided_at));
+    case 'completed':
+      return el('p', { class: 'task-outcome outcome-completed' },
+        el('span', { class: 'outcome-icon', 'aria-hidden': 'true' }, '✓'),
+        'Completed ', timeAgo(task.completed_at || task.updated_at));
+    case 'rejected':
+      return el('div', { class: 'task-outcome outcome-rejected' },
+        el('p', { class: 'outcome-head' },
+          el('span', { class: 'outcome-icon', 'aria-hidden': 'true' }, '✕'),
+          `Rejected${by} `, timeAgo(task.decided_at)),
+        task.reject_reason
+          ? el('p', { class: 'reject-reason-text' }, el('span', { class: 'label' }, 'Reason: '), task.reject_reason)
+          : null);
+    default:
+      return null;
+  }
+}
+
+/** Map workflow key → {name, subtasks}; empty, after a toast, when they cannot be loaded. */
+export async function loadWorkflows() {
+  try {
+    const list = await api('/api/workflows');
+    return new Map((list || []).map((w) => [w.key, w]));
+  } catch (err) {
+    toast(`Could not load workflows: ${errorMessage(err)}`);
+    return new Map();
+  }
+}
