@@ -8,13 +8,15 @@ use std::sync::LazyLock;
 
 use axum::{
     Router,
-    extract::Path,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 
-use crate::{error::AppError, state::AppState};
+use crate::{
+    error::{AppError, AppPath},
+    state::AppState,
+};
 
 /// One embedded file.
 #[derive(Clone, Copy)]
@@ -149,7 +151,7 @@ pub fn router() -> Router<AppState> {
     router.route("/favicon.ico", get(|| async { page("assets/favicon.svg") })).route("/assets/{file}", get(asset))
 }
 
-async fn asset(Path(file): Path<String>) -> Response {
+async fn asset(AppPath(file): AppPath<String>) -> Response {
     page(&format!("assets/{file}"))
 }
 
