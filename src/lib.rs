@@ -2,10 +2,10 @@
 //! browser pages in one binary. `Application` is what `main` and the tests start.
 
 pub mod app;
-pub mod auth;
-pub mod bus;
-pub mod catalog;
-pub mod channels;
+pub(crate) mod auth;
+pub(crate) mod bus;
+pub(crate) mod catalog;
+pub(crate) mod channels;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -14,17 +14,17 @@ pub mod error;
 pub mod events;
 pub mod hub;
 pub mod jobs;
-pub mod listing;
+pub(crate) mod listing;
 pub mod lock;
-pub mod metrics;
-pub mod ops;
-pub mod orders;
+pub(crate) mod metrics;
+pub(crate) mod ops;
+pub(crate) mod orders;
 pub mod state;
-pub mod stores;
-pub mod tasks;
+pub(crate) mod stores;
+pub(crate) mod tasks;
 pub mod users;
-pub mod web;
-pub mod workflows;
+pub(crate) mod web;
+pub(crate) mod workflows;
 
 pub use app::{Application, StartupError};
 pub use config::Config;

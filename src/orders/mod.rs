@@ -7,4 +7,4 @@ pub mod provider;
 pub mod routes;
 pub mod service;
 
-pub use model::{OrderStatus, OrderTiming, OrderView};
+pub use model::{OrderTiming, OrderView};

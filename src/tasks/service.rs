@@ -262,7 +262,7 @@ pub async fn complete_subtask(state: &AppState, user: &CurrentUser, task_id: i64
         let finished = open == 0;
         if finished {
             task::Entity::update_many()
-                .col_expr(task::Column::Status, Expr::value(TaskStatus::Completed))
+                .col_expr(task::Column::Status, Expr::value(TaskAction::Complete.target_status()))
                 .col_expr(task::Column::CompletedAt, Expr::value(now))
                 .filter(task::Column::Id.eq(task_id))
                 .exec(txn)
