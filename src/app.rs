@@ -4,10 +4,10 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, Request},
+    extract::{DefaultBodyLimit, Request, State},
     http::{HeaderName, HeaderValue, Method, header},
     middleware::{self, Next},
-    response::Response,
+    response::{IntoResponse, Response},
     routing::get,
 };
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
@@ -21,7 +21,7 @@ use tower_http::{
 use tracing::{error, info, warn};
 
 use crate::{
-    auth::{self, throttle::LoginThrottle, tokens::TokenKeys},
+    auth::{self, password::PasswordGate, throttle::LoginThrottle, tokens::TokenKeys},
     bus::{Bus, InProcessBus, RedisBus},
     catalog,
     channels::DomainChannelPolicy,
@@ -62,6 +62,9 @@ pub enum StartupError {
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
 }
+
+/// How long a login waits for its turn to verify a password before 503.
+const PASSWORD_HASH_WAIT: Duration = Duration::from_secs(2);
 
 /// How long stopping waits for background tasks and sessions to finish.
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(5);
@@ -110,7 +113,12 @@ impl Application {
             locks: Locks::new(lock_backend, config.import_lock_ttl),
             http,
             keys: Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl)),
-            throttle: Arc::new(LoginThrottle::new(config.login_max_failures, config.login_window)),
+            throttle: Arc::new(LoginThrottle::new(
+                config.login_max_failures,
+                config.login_window,
+                config.login_throttle_max_entries,
+            )),
+            passwords: Arc::new(PasswordGate::new(config.password_hash_concurrency, PASSWORD_HASH_WAIT)),
             db: db.clone(),
             hub: hub.clone(),
             bus: bus.clone(),
@@ -282,6 +290,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed);
     let mut app = api
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_foreign_hosts))
         .layer(middleware::from_fn(log_internal_errors))
         .layer(middleware::from_fn_with_state(state.clone(), track_http))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -335,6 +344,23 @@ async fn log_internal_errors(request: Request, next: Next) -> Response {
         error!(%request_id, %method, %path, error = %detail, "request failed");
     }
     response
+}
+
+/// On a loopback listener, refuses requests addressed to a foreign host name
+/// (DNS rebinding): pages, API and `/ws` alike. Behind a proxy on a public
+/// address the guard is off, since the proxy decides which names reach it.
+async fn refuse_foreign_hosts(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.config.bind.ip().is_loopback() {
+        let host = request.headers().get(header::HOST).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        if !auth::host::host_allowed(host, &state.config.allowed_hosts) {
+            let shown: String = host.unwrap_or_default().chars().take(100).collect();
+            return AppError::Forbidden(format!(
+                "this server answers only to localhost; the host {shown:?} is not in ALLOWED_HOSTS"
+            ))
+            .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 async fn not_found() -> AppError {

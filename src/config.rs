@@ -44,6 +44,17 @@ pub struct Config {
     /// Failed logins per username (and 4× that per address) within `login_window` before 429.
     pub login_max_failures: u32,
     pub login_window: Duration,
+    /// Usernames and addresses the login throttle remembers at most; the oldest are forgotten first.
+    pub login_throttle_max_entries: usize,
+    /// Password hashes computed at once (each holds ~19 MiB of argon2 memory); logins beyond wait briefly, then 503.
+    pub password_hash_concurrency: usize,
+    /// How long after its rotation a refresh token may be presented again (two tabs refreshing at once)
+    /// without counting as reuse.
+    pub refresh_reuse_grace: Duration,
+    /// Host names besides loopback ones accepted while the server listens on a loopback address (DNS rebinding guard).
+    pub allowed_hosts: Vec<String>,
+    /// Orders one user may create per minute.
+    pub order_rate_limit: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed for the client's address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// How long one scraped page may take.
@@ -127,6 +138,28 @@ impl Config {
             event_retention: duration_or(get("EVENT_RETENTION"), "EVENT_RETENTION", Duration::from_secs(7 * 86400))?,
             login_max_failures: parse_or(get("LOGIN_MAX_FAILURES"), "LOGIN_MAX_FAILURES", 5u32)?.max(1),
             login_window: duration_or(get("LOGIN_WINDOW"), "LOGIN_WINDOW", Duration::from_secs(15 * 60))?,
+            login_throttle_max_entries: parse_or(
+                get("LOGIN_THROTTLE_MAX_ENTRIES"),
+                "LOGIN_THROTTLE_MAX_ENTRIES",
+                100_000usize,
+            )?
+            .max(16),
+            password_hash_concurrency: parse_or(
+                get("PASSWORD_HASH_CONCURRENCY"),
+                "PASSWORD_HASH_CONCURRENCY",
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )?
+            .max(1),
+            refresh_reuse_grace: duration_or(
+                get("REFRESH_REUSE_GRACE"),
+                "REFRESH_REUSE_GRACE",
+                Duration::from_secs(10),
+            )?
+            .min(Duration::from_secs(60)),
+            allowed_hosts: get("ALLOWED_HOSTS")
+                .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+                .unwrap_or_default(),
+            order_rate_limit: parse_or(get("ORDER_RATE_LIMIT"), "ORDER_RATE_LIMIT", 30u32)?.max(1),
             scrape_timeout: duration_or(get("SCRAPE_TIMEOUT"), "SCRAPE_TIMEOUT", Duration::from_secs(10))?,
             scrape_concurrency: parse_or(get("SCRAPE_CONCURRENCY"), "SCRAPE_CONCURRENCY", 4usize)?.max(1),
             import_lock_ttl,
@@ -251,6 +284,36 @@ mod tests {
         let err = Config::from_lookup(false, lookup(&[])).unwrap_err();
         assert_eq!(err.key, "JWT_SECRET");
         assert!(Config::from_lookup(true, lookup(&[])).is_ok());
+    }
+
+    #[test]
+    fn abuse_limits_have_safe_defaults_and_can_be_set() {
+        const SECRET: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let defaults = Config::from_lookup(false, lookup(&[SECRET])).unwrap();
+        assert_eq!(defaults.order_rate_limit, 30);
+        assert_eq!(defaults.refresh_reuse_grace, Duration::from_secs(10));
+        assert_eq!(defaults.login_throttle_max_entries, 100_000);
+        assert!(defaults.password_hash_concurrency >= 1);
+        assert!(defaults.allowed_hosts.is_empty());
+        let set = Config::from_lookup(
+            false,
+            lookup(&[
+                SECRET,
+                ("ORDER_RATE_LIMIT", "3"),
+                ("REFRESH_REUSE_GRACE", "2s"),
+                ("PASSWORD_HASH_CONCURRENCY", "1"),
+                ("ALLOWED_HOSTS", "Tasks.Example.com, , other.example"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(set.order_rate_limit, 3);
+        assert_eq!(set.refresh_reuse_grace, Duration::from_secs(2));
+        assert_eq!(set.password_hash_concurrency, 1);
+        assert_eq!(set.allowed_hosts, vec!["tasks.example.com", "other.example"]);
+        assert_eq!(
+            Config::from_lookup(false, lookup(&[SECRET, ("ORDER_RATE_LIMIT", "x")])).unwrap_err().key,
+            "ORDER_RATE_LIMIT"
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+};
 
 /// Connects with settings that suit the backend.
 ///
@@ -32,4 +34,20 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// True when the database answers a trivial query; backs `/ready`.
 pub async fn ping(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok()
+}
+
+/// Serializes the transactions that take the same `key` until they end, across
+/// instances: a PostgreSQL transaction-scoped advisory lock. (SQLite has one
+/// connection, so its transactions are serialized already.) For check-then-write
+/// rules such as "one active ADMIN remains" or "30 orders a minute".
+pub async fn serialize_on(txn: &DatabaseTransaction, key: &str) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }

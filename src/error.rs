@@ -42,6 +42,9 @@ pub enum AppError {
     PayloadTooLarge(usize),
     #[error("too many failed login attempts; try again in {0} seconds")]
     RateLimited(u64),
+    /// Any other rate limit (orders per minute …): 429 with `Retry-After`.
+    #[error("{message}")]
+    TooMany { retry_after: u64, message: String },
     #[error("{0}")]
     Unavailable(String),
     /// A request the HTTP or WebSocket protocol layer refuses (e.g. `GET /ws`
@@ -70,7 +73,7 @@ impl AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::InvalidState(_) | AppError::Conflict(_) | AppError::AlreadyRunning(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited(_) | AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Protocol { status, .. } => *status,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,7 +94,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::AlreadyRunning(_) => "already_running",
             AppError::PayloadTooLarge(_) => "payload_too_large",
-            AppError::RateLimited(_) => "rate_limited",
+            AppError::RateLimited(_) | AppError::TooMany { .. } => "rate_limited",
             AppError::Unavailable(_) => "unavailable",
             AppError::Database(_) | AppError::Internal(_) => "internal",
         }
@@ -134,7 +137,7 @@ impl IntoResponse for AppError {
             AppError::Unauthenticated(_) | AppError::TokenExpired => {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            AppError::RateLimited(seconds) => {
+            AppError::RateLimited(seconds) | AppError::TooMany { retry_after: seconds, .. } => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
             }
             AppError::Database(_) | AppError::Internal(_) => {

@@ -6,7 +6,7 @@ use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{throttle::LoginThrottle, tokens::TokenKeys},
+    auth::{password::PasswordGate, throttle::LoginThrottle, tokens::TokenKeys},
     bus::Bus,
     config::Config,
     hub::{Hub, HubState},
@@ -26,6 +26,8 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     /// Counts failed logins so guessing passwords gets 429.
     pub throttle: Arc<LoginThrottle>,
+    /// Bounds the password hashes computed at once.
+    pub passwords: Arc<PasswordGate>,
     /// This instance's WebSocket sessions and their subscriptions.
     pub hub: Hub,
     /// Carries committed events to every instance's hub.

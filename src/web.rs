@@ -139,9 +139,10 @@ fn find(name: &str) -> Option<Asset> {
     ASSETS.iter().find(|a| a.name == name).copied()
 }
 
-/// Pages allow only their own scripts and styles, and talk only to this server.
+/// Pages allow only their own scripts and styles, and talk only to this server
+/// (`connect-src 'self'` covers its own WebSocket too: no socket to any other host).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-     img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 pub fn router() -> Router<AppState> {
     let mut router = Router::new();

@@ -8,6 +8,7 @@ mod m20261123_000003_tasks;
 mod m20261123_000004_events;
 mod m20261123_000005_jobs_stores_products;
 mod m20261123_000006_orders;
+mod m20261130_000007_abuse_limits;
 
 /// The ordered list of every migration; `taskwire migrate` and `serve` apply it.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_events::Migration),
             Box::new(m20261123_000005_jobs_stores_products::Migration),
             Box::new(m20261123_000006_orders::Migration),
+            Box::new(m20261130_000007_abuse_limits::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 pub mod client_address;
 pub mod cookies;
 pub mod current_user;
+pub mod host;
 pub mod origin;
 pub mod password;
 pub mod role;

@@ -1,4 +1,8 @@
-//! argon2id hashing, always off the async threads.
+//! argon2id hashing, always off the async threads, and never more at once than the machine can bear.
+
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use argon2::{
     Argon2,
@@ -39,6 +43,34 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
     .map_err(|e| AppError::Internal(format!("the hashing task failed: {e}")))?
 }
 
+/// Bounds the argon2 computations running at once: each holds about 19 MiB and a
+/// core for tens of milliseconds, so a burst of logins must queue, not pile up.
+/// A caller waits at most `wait` for its turn, then gets 503.
+pub struct PasswordGate {
+    permits: Semaphore,
+    wait: Duration,
+}
+
+impl PasswordGate {
+    pub fn new(concurrency: usize, wait: Duration) -> Self {
+        PasswordGate { permits: Semaphore::new(concurrency.max(1)), wait }
+    }
+
+    /// A turn to hash or verify a password, or 503 when none frees up in time.
+    pub async fn turn(&self) -> Result<SemaphorePermit<'_>> {
+        match tokio::time::timeout(self.wait, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(AppError::Unavailable("too many sign-ins at once; try again in a moment".into())),
+        }
+    }
+
+    /// [`verify_password`] in turn.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool> {
+        let _turn = self.turn().await?;
+        verify_password(password, hash).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +81,16 @@ mod tests {
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify_password("correct horse".into(), Some(hash.clone())).await.unwrap());
         assert!(!verify_password("wrong horse".into(), Some(hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_caller_waits_for_a_turn_then_gets_503() {
+        let gate = PasswordGate::new(1, Duration::from_millis(50));
+        let held = gate.turn().await.unwrap();
+        let refused = gate.verify("x".into(), None).await.unwrap_err();
+        assert!(matches!(refused, AppError::Unavailable(_)), "{refused:?}");
+        drop(held);
+        assert!(!gate.verify("x".into(), None).await.unwrap(), "with a free turn it verifies (and fails: no user)");
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ use super::{
     CurrentUser,
     client_address::client_address,
     cookies,
+    current_user::{TokenSource, check_origin},
     service::{self, PublicUser, TokenPair},
 };
 use crate::{
@@ -52,12 +53,20 @@ struct RefreshRequest {
     refresh_token: Option<String>,
 }
 
-/// The refresh token of the body, or — for the pages — of its cookie.
-fn presented_refresh_token(request: RefreshRequest, headers: &HeaderMap) -> Option<String> {
-    request
-        .refresh_token
-        .filter(|t| !t.is_empty())
-        .or_else(|| cookies::read_cookie(headers, cookies::REFRESH_COOKIE).map(str::to_owned))
+/// The refresh token of the body, or — for the pages — of its cookie, and where it came from.
+/// A cookie-borne one is a write the browser adds on its own: it gets the same Origin check as
+/// every cookie-authenticated write (403 from a foreign page).
+fn presented_refresh_token(
+    state: &AppState,
+    request: RefreshRequest,
+    headers: &HeaderMap,
+) -> Result<Option<(String, TokenSource)>> {
+    if let Some(token) = request.refresh_token.filter(|t| !t.is_empty()) {
+        return Ok(Some((token, TokenSource::Header)));
+    }
+    let Some(token) = cookies::read_cookie(headers, cookies::REFRESH_COOKIE) else { return Ok(None) };
+    check_origin(headers, &state.config.allowed_origins)?;
+    Ok(Some((token.to_owned(), TokenSource::Cookie)))
 }
 
 async fn refresh(
@@ -65,9 +74,9 @@ async fn refresh(
     headers: HeaderMap,
     OptionalJson(request): OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
-    let token = presented_refresh_token(request, &headers)
+    let (token, source) = presented_refresh_token(&state, request, &headers)?
         .ok_or_else(|| AppError::field("refresh_token", "must not be empty"))?;
-    let pair = service::refresh(&state, &token).await?;
+    let pair = service::refresh(&state, &token, source).await?;
     Ok(with_cookies(&state, pair))
 }
 
@@ -76,7 +85,8 @@ async fn logout(
     headers: HeaderMap,
     OptionalJson(request): OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
-    service::logout(&state, presented_refresh_token(request, &headers).as_deref()).await?;
+    let presented = presented_refresh_token(&state, request, &headers)?;
+    service::logout(&state, presented.as_ref().map(|(token, _)| token.as_str())).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     cookies::clear_token_cookies(response.headers_mut(), state.config.cookie_secure);
     Ok(response)

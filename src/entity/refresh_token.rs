@@ -12,6 +12,8 @@ pub struct Model {
     pub token_hash: String,
     pub expires_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// Set when the token was exchanged for a new pair (not revoked otherwise): starts its grace window.
+    pub rotated_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

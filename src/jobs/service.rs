@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Iterable,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -119,16 +119,7 @@ pub async fn active_job(db: &impl ConnectionTrait, kind: &str, scope: Option<&st
 
 /// Serializes exclusive creations of one kind and scope across instances (PostgreSQL; SQLite serializes writers).
 async fn lock_kind_and_scope(txn: &DatabaseTransaction, kind: &str, scope: Option<&str>) -> Result<()> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        let key = format!("job:{kind}:{}", scope.unwrap_or(""));
-        txn.execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtext($1))",
-            [key.into()],
-        ))
-        .await?;
-    }
-    Ok(())
+    Ok(crate::db::serialize_on(txn, &format!("job:{kind}:{}", scope.unwrap_or(""))).await?)
 }
 
 /// Moves a pending job to running; `None` if it is no longer pending (cancelled meanwhile).

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use tracing::{instrument, warn};
@@ -58,6 +58,7 @@ pub async fn create_order(state: &AppState, user: &CurrentUser, input: NewOrder)
     let provider = state.orders.provider()?;
     let created = in_transaction(&state.db, &*state.bus, async |txn| {
         let now = Utc::now();
+        within_order_rate(txn, user.id, now, state.config.order_rate_limit).await?;
         // Created leased and due: if this process dies before the dispatch below is
         // recorded, the lease expires and the sweep dispatches the order.
         let lease = chrono::Duration::from_std(state.orders.lease).unwrap_or(chrono::Duration::seconds(60));
@@ -84,6 +85,34 @@ pub async fn create_order(state: &AppState, user: &CurrentUser, input: NewOrder)
     })
     .await?;
     dispatch(state, created).await
+}
+
+/// Orders are paid calls to the provider: one user may create `limit` a minute,
+/// across every instance (counted in the database, under a per-user lock, so
+/// simultaneous requests cannot overshoot). Past it: 429 with `Retry-After`.
+async fn within_order_rate(txn: &DatabaseTransaction, user_id: i64, now: DateTime<Utc>, limit: u32) -> Result<()> {
+    crate::db::serialize_on(txn, &format!("orders:user:{user_id}")).await?;
+    let window = chrono::Duration::minutes(1);
+    let recent: Vec<DateTime<Utc>> = order::Entity::find()
+        .select_only()
+        .column(order::Column::CreatedAt)
+        .filter(order::Column::CreatedBy.eq(user_id))
+        .filter(order::Column::CreatedAt.gt(now - window))
+        .order_by_desc(order::Column::CreatedAt)
+        .limit(u64::from(limit))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if recent.len() < limit as usize {
+        return Ok(());
+    }
+    // The `limit`-th most recent order leaves the window first among those that count.
+    let frees_at = recent[recent.len() - 1] + window;
+    let retry_after = (frees_at - now).num_seconds().clamp(0, 60) as u64 + 1;
+    Err(AppError::TooMany {
+        retry_after,
+        message: format!("at most {limit} orders a minute; try again in {retry_after} seconds"),
+    })
 }
 
 /// Places a pending order with the provider: `sent` with its reference, `failed`

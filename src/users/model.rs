@@ -28,10 +28,13 @@ impl From<user::Model> for UserView {
     }
 }
 
+/// The longest username that can exist; logins with longer ones are refused before any work.
+pub const MAX_USERNAME_LEN: usize = 64;
+
 /// A username: 3–64 characters of letters, digits, `.`, `_`, `-`; stored lowercase.
 pub fn parse_username(value: &str) -> Result<String, AppError> {
     let value = value.trim();
-    if value.len() < 3 || value.len() > 64 {
+    if value.len() < 3 || value.len() > MAX_USERNAME_LEN {
         return Err(AppError::field("username", "must be 3 to 64 characters long"));
     }
     if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {

@@ -35,7 +35,7 @@ async fn create_user(
     _admin: AdminUser,
     AppJson(body): AppJson<NewUser>,
 ) -> Result<(StatusCode, AppJson<UserView>)> {
-    let created = service::create_user(&state.db, &body.username, &body.password, &body.role).await?;
+    let created = service::add_user(&state, &body.username, &body.password, &body.role).await?;
     Ok((StatusCode::CREATED, AppJson(created)))
 }
 

@@ -1,7 +1,10 @@
 //! Creating, listing and changing users.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
+};
 use tracing::instrument;
 
 use super::model::{Role, UserView, parse_password, parse_role, parse_username};
@@ -46,6 +49,12 @@ pub async fn ensure_user(db: &impl ConnectionTrait, username: &str, password: &s
     Ok(true)
 }
 
+/// `POST /api/users`: [`create_user`], hashing in turn with logins.
+pub async fn add_user(state: &AppState, username: &str, password: &str, role: &str) -> Result<UserView> {
+    let _turn = state.passwords.turn().await?;
+    create_user(&state.db, username, password, role).await
+}
+
 /// Every user, oldest first.
 pub async fn list_users(db: &impl ConnectionTrait) -> Result<Vec<UserView>> {
     let users = user::Entity::find().order_by_asc(user::Column::Id).all(db).await?;
@@ -72,7 +81,10 @@ pub async fn update_user(state: &AppState, acting_admin: i64, user_id: i64, chan
         return Err(AppError::InvalidState("you cannot remove your own ADMIN role or disable yourself".into()));
     }
     let password_hash = match password {
-        Some(password) => Some(hash_password(password).await?),
+        Some(password) => {
+            let _turn = state.passwords.turn().await?;
+            Some(hash_password(password).await?)
+        }
         None => None,
     };
     in_transaction(&state.db, &*state.bus, async |txn| {
@@ -80,6 +92,12 @@ pub async fn update_user(state: &AppState, acting_admin: i64, user_id: i64, chan
             .one(txn)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("user {user_id} does not exist")))?;
+        let removes_an_admin = existing.role == Role::Admin.as_str()
+            && existing.is_active
+            && (role == Some(Role::AdminLimited) || changes.is_active == Some(false));
+        if removes_an_admin {
+            ensure_another_active_admin(txn, user_id).await?;
+        }
         let mut model: user::ActiveModel = existing.into();
         if let Some(role) = role {
             model.role = Set(role.as_str().to_owned());
@@ -101,12 +119,41 @@ pub async fn update_user(state: &AppState, acting_admin: i64, user_id: i64, chan
     .await
 }
 
-/// Signs a user out everywhere by revoking every refresh token they hold.
+/// The rule "at least one active ADMIN remains", checked under a lock that every
+/// demotion and disabling of an ADMIN takes: two ADMINs demoting each other at
+/// the same moment cannot both succeed.
+async fn ensure_another_active_admin(txn: &DatabaseTransaction, user_id: i64) -> Result<()> {
+    crate::db::serialize_on(txn, "users:active-admins").await?;
+    let others = user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin.as_str()))
+        .filter(user::Column::IsActive.eq(true))
+        .filter(user::Column::Id.ne(user_id))
+        .count(txn)
+        .await?;
+    if others == 0 {
+        return Err(AppError::InvalidState(
+            "at least one active ADMIN must remain: make another user ADMIN first".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Signs a user out everywhere by revoking every refresh token they hold, and
+/// ending the grace window of those already rotated (so none can be refreshed).
 pub async fn revoke_refresh_tokens(db: &impl ConnectionTrait, user_id: i64) -> Result<()> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
         .filter(refresh_token::Column::UserId.eq(user_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::RotatedAt,
+            sea_orm::sea_query::Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RotatedAt.is_not_null())
         .exec(db)
         .await?;
     Ok(())
