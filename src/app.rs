@@ -11,6 +11,7 @@ use axum::{
     routing::get,
 };
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{
@@ -155,7 +156,13 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let shutdown = self.shutdown.clone();
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
+        // No Nagle delay: an event frame written right after another must not wait for an ACK.
+        let listener = self.listener.tap_io(|socket| {
+            if let Err(err) = socket.set_nodelay(true) {
+                tracing::debug!(error = %err, "could not set TCP_NODELAY on an accepted socket");
+            }
+        });
+        axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 stop.await;
                 info!("shutting down: closing sessions, finishing requests");
