@@ -2,6 +2,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use axum::serve::ListenerExt;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request, State},
@@ -11,7 +12,6 @@ use axum::{
     routing::get,
 };
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
-use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{

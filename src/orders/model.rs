@@ -119,16 +119,10 @@ pub fn decide(
     if now >= deadline {
         return failed("timeout".into());
     }
-    if checks >= timing.max_checks {
-        let why = match &result {
-            CheckResult::Unreachable(error) => {
-                format!("the provider could not be reached after {checks} checks: {error}")
-            }
-            _ => format!("no final status after {checks} checks"),
-        };
-        return failed(why);
-    }
-    let wait = chrono::Duration::from_std(timing.backoff(checks)).unwrap_or(chrono::Duration::minutes(10));
+    // The fast backoff runs out after `max_checks`; the order stays watched at the
+    // sweep cadence until the deadline, so a late PIN is never lost.
+    let wait = if checks >= timing.max_checks { timing.sweep_interval } else { timing.backoff(checks) };
+    let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::minutes(10));
     Decision {
         status,
         check_attempts: checks,
@@ -246,14 +240,21 @@ mod tests {
     }
 
     #[test]
-    fn unreachable_providers_are_retried_until_the_checks_run_out() {
+    fn after_the_fast_checks_the_order_is_watched_at_the_sweep_cadence_until_the_deadline() {
         let now = Utc::now();
-        let retry = decide(OrderStatus::Sent, 5, now, now, CheckResult::Unreachable("HTTP 503".into()), &timing());
+        let t = timing();
+        let retry = decide(OrderStatus::Sent, 5, now, now, CheckResult::Unreachable("HTTP 503".into()), &t);
         assert_eq!((retry.status, retry.check_attempts), (OrderStatus::Sent, 6));
-        assert!(retry.next_check_at.is_some());
-        let last = decide(OrderStatus::Sent, 19, now, now, CheckResult::Unreachable("HTTP 503".into()), &timing());
-        assert_eq!(last.status, OrderStatus::Failed);
-        assert!(last.failure_reason.unwrap().contains("20 checks"));
+        assert_eq!(retry.next_check_at, Some(now + chrono::Duration::from_std(t.backoff(6)).unwrap()));
+        for (checks_before, result) in [(19, CheckResult::Unreachable("HTTP 503".into())), (40, CheckResult::Pending)] {
+            let late = decide(OrderStatus::Sent, checks_before, now, now, result, &t);
+            assert_eq!(late.status, OrderStatus::Sent, "still watched after {checks_before} checks");
+            assert_eq!(late.next_check_at, Some(now + chrono::Duration::from_std(t.sweep_interval).unwrap()));
+        }
+        let sent_5h_ago = now - chrono::Duration::hours(5);
+        let pin =
+            decide(OrderStatus::Sent, 60, sent_5h_ago, now, CheckResult::Completed { pin_code: Some("1".into()) }, &t);
+        assert_eq!(pin.status, OrderStatus::Completed, "a PIN at hour 5 still arrives");
     }
 
     #[test]

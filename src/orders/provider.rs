@@ -28,6 +28,22 @@ pub enum DispatchError {
     Unreachable(String),
 }
 
+/// The longest reference or PIN an order can store (the columns' size).
+pub const MAX_PROVIDER_TEXT: usize = 200;
+
+/// What the provider said to a request to cancel an order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelOutcome {
+    /// The provider cancelled it.
+    Cancelled,
+    /// HTTP 404 or 405: this provider cannot cancel remotely; the order is only stopped here.
+    NotSupported,
+    /// Another 4xx, e.g. the order is already fulfilled: nothing changes.
+    Refused(String),
+    /// Timeout, 5xx, connection refused: nothing changes; try again.
+    Unreachable(String),
+}
+
 /// A provider of product codes.
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
@@ -37,6 +53,8 @@ pub trait Provider: Send + Sync + 'static {
     async fn dispatch(&self, order: &OrderRequest) -> Result<String, DispatchError>;
     /// Asks for the status of a placed order.
     async fn check(&self, reference: &str) -> CheckResult;
+    /// Asks the provider to cancel a placed order.
+    async fn cancel(&self, reference: &str) -> CancelOutcome;
 }
 
 /// The HTTP protocol: `POST {url}/orders` and `GET {url}/orders/{reference}` with a bearer key.
@@ -113,6 +131,12 @@ impl Provider for HttpProvider {
             if reply.reference.trim().is_empty() {
                 return Err(DispatchError::Unreachable("the provider returned an empty reference".into()));
             }
+            if reply.reference.chars().count() > MAX_PROVIDER_TEXT {
+                // Retrying would place the order again and again: it fails instead.
+                return Err(DispatchError::Refused(format!(
+                    "the provider returned a reference longer than {MAX_PROVIDER_TEXT} characters"
+                )));
+            }
             return Ok(reply.reference);
         }
         if status.is_client_error() {
@@ -139,12 +163,44 @@ impl Provider for HttpProvider {
             Ok(reply) => match reply.status.as_str() {
                 "pending" => CheckResult::Pending,
                 "processing" => CheckResult::Processing,
+                "completed" if reply.pin_code.as_ref().is_some_and(|p| p.chars().count() > MAX_PROVIDER_TEXT) => {
+                    CheckResult::Failed {
+                        message: Some(format!("the provider sent a PIN longer than {MAX_PROVIDER_TEXT} characters")),
+                    }
+                }
                 "completed" => CheckResult::Completed { pin_code: reply.pin_code },
                 "failed" => CheckResult::Failed { message: reply.message },
                 other => CheckResult::Unreachable(format!("the provider reported an unknown status {other:?}")),
             },
             Err(_) => CheckResult::Unreachable("the provider's reply is not valid JSON".into()),
         }
+    }
+
+    async fn cancel(&self, reference: &str) -> CancelOutcome {
+        self.request_cancel(reference).await
+    }
+}
+
+impl HttpProvider {
+    /// `POST {url}/orders/{reference}/cancel`.
+    async fn request_cancel(&self, reference: &str) -> CancelOutcome {
+        let url = format!("{}/orders/{}/cancel", self.base, urlencode(reference));
+        let response = match self.request(self.client.post(url)).send().await {
+            Ok(response) => response,
+            Err(e) => return CancelOutcome::Unreachable(describe(&e)),
+        };
+        let status = response.status();
+        if status.is_success() {
+            return CancelOutcome::Cancelled;
+        }
+        if matches!(status, reqwest::StatusCode::NOT_FOUND | reqwest::StatusCode::METHOD_NOT_ALLOWED) {
+            return CancelOutcome::NotSupported;
+        }
+        let body = response.text().await.unwrap_or_default();
+        if status.is_client_error() {
+            return CancelOutcome::Refused(error_message(&body).unwrap_or_else(|| format!("HTTP {}", status.as_u16())));
+        }
+        CancelOutcome::Unreachable(format!("the provider answered HTTP {}", status.as_u16()))
     }
 }
 
@@ -206,6 +262,10 @@ impl Provider for SimulatedProvider {
                 .join("-");
             CheckResult::Completed { pin_code: Some(pin) }
         }
+    }
+
+    async fn cancel(&self, _reference: &str) -> CancelOutcome {
+        CancelOutcome::Cancelled
     }
 }
 

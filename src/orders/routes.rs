@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/orders", get(list_orders).post(create_order))
         .route("/api/orders/{id}", get(get_order))
         .route("/api/orders/{id}/check", post(check_order))
+        .route("/api/orders/{id}/cancel", post(cancel_order))
 }
 
 async fn create_order(
@@ -54,4 +55,12 @@ async fn check_order(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<OrderView>> {
     Ok(AppJson(service::check_now(&state, id).await?))
+}
+
+async fn cancel_order(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<OrderView>> {
+    Ok(AppJson(service::cancel_order(&state, &user, id).await?))
 }

@@ -13,7 +13,7 @@ use tracing::{instrument, warn};
 
 use super::{
     model::{CheckResult, Decision, OrderStatus, OrderView, decide},
-    provider::{DispatchError, OrderRequest},
+    provider::{CancelOutcome, DispatchError, OrderRequest},
 };
 use crate::{
     auth::CurrentUser,
@@ -332,10 +332,70 @@ pub async fn check_now(state: &AppState, order_id: i64) -> Result<OrderView> {
     }
 }
 
+/// `POST /api/orders/{id}/cancel` (the owner or an ADMIN): asks the provider to
+/// cancel, then stops the order here — `cancelled`, never checked again. A
+/// provider that cannot cancel remotely (404/405) still gets the order stopped
+/// here, and `failure_reason` says so. 409 once the order is final.
+#[instrument(skip(state), fields(user = user.id))]
+pub async fn cancel_order(state: &AppState, user: &CurrentUser, order_id: i64) -> Result<OrderView> {
+    let order = find_visible(&state.db, user, order_id).await?;
+    let final_already = |status: OrderStatus| {
+        AppError::InvalidState(format!("order {order_id} is {status} and can no longer be cancelled"))
+    };
+    if order.status.is_final() {
+        return Err(final_already(order.status));
+    }
+    let reason = match &order.provider_ref {
+        None => format!("cancelled by {} before the provider accepted it", user.username),
+        Some(reference) => match state.orders.provider()?.cancel(reference).await {
+            CancelOutcome::Cancelled => format!("cancelled by {}", user.username),
+            CancelOutcome::NotSupported => format!(
+                "cancelled by {}; the provider cannot cancel orders remotely, so it was only stopped here",
+                user.username
+            ),
+            CancelOutcome::Refused(message) => {
+                return Err(AppError::InvalidState(format!(
+                    "the provider refused to cancel order {order_id}: {message}"
+                )));
+            }
+            CancelOutcome::Unreachable(error) => {
+                return Err(AppError::Unavailable(format!(
+                    "the provider could not be asked to cancel order {order_id} ({error}); try again"
+                )));
+            }
+        },
+    };
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let now = Utc::now();
+        let cancelled = order::Entity::update_many()
+            .col_expr(order::Column::Status, Expr::value(OrderStatus::Cancelled))
+            .col_expr(order::Column::NextCheckAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(order::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(order::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(order::Column::FailureReason, Expr::value(reason.clone()))
+            .col_expr(order::Column::UpdatedAt, Expr::value(now))
+            .filter(order::Column::Id.eq(order_id))
+            .filter(order::Column::Status.is_in(OrderStatus::ACTIVE))
+            .exec(txn)
+            .await?;
+        let current = find_order(txn, order_id).await?;
+        if cancelled.rows_affected == 0 {
+            // A check finished it meanwhile.
+            return Err(final_already(current.status));
+        }
+        let view = view_of(txn, current).await?;
+        let events = vec![order_event("order.cancelled", &view)];
+        Ok((view, events))
+    })
+    .await
+}
+
 /// Query of `GET /api/orders`.
 #[derive(Debug, Default, Deserialize)]
 pub struct OrderFilter {
     pub status: Option<String>,
+    /// The provider's reference, exactly (indexed): finds the order a provider asks about.
+    pub provider_ref: Option<String>,
     pub limit: Option<u64>,
     pub before: Option<i64>,
 }
@@ -356,6 +416,9 @@ pub async fn list_orders(state: &AppState, user: &CurrentUser, filter: OrderFilt
     }
     if !user.is_admin() {
         query = query.filter(order::Column::CreatedBy.eq(user.id));
+    }
+    if let Some(reference) = filter.provider_ref.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        query = query.filter(order::Column::ProviderRef.eq(reference));
     }
     if let Some(before) = filter.before {
         query = query.filter(order::Column::Id.lt(before));

@@ -278,6 +278,23 @@ async fn an_orders_pin_appears_live_for_its_owner_and_admins() {
         assert_eq!(text(browser, &pin_css).await.trim(), "PIN-REF-1");
     }
     screenshot(&owner, "orders-owner.png").await;
+
+    // The owner cancels a second order; both pages show it cancelled, live.
+    for (field, value) in
+        [("#order-product", "never"), ("#order-package", "1 credit"), ("#order-user-identifier", "p-1")]
+    {
+        let input = wait_for(&owner, field).await;
+        input.clear().await.unwrap();
+        input.send_keys(value).await.unwrap();
+    }
+    click(&owner, "#create-order-button").await;
+    let never_css = r#"#orders-list .order-card[data-status="sent"] .cancel-order"#;
+    click(&owner, never_css).await;
+    owner.accept_alert().await.expect("the page asks before cancelling");
+    for browser in [&owner, &admin] {
+        let reason = text(browser, r#"#orders-list .order-card[data-status="cancelled"] .failure-reason"#).await;
+        assert!(reason.contains("cancelled by ann"), "{reason}");
+    }
     admin.close().await.ok();
     owner.close().await.ok();
     drop(driver);

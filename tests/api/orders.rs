@@ -164,30 +164,38 @@ async fn provider_errors_and_timeouts_count_as_attempts_and_are_retried() {
 }
 
 #[tokio::test]
-async fn max_checks_and_the_deadline_both_end_in_failed() {
+async fn after_the_fast_checks_an_order_is_watched_until_the_deadline() {
     let provider = FakeProvider::start().await;
-    let limited = spawn_app_with({
+    let watched = spawn_app_with({
         let fast = fast(&provider);
         move |c| {
             fast(c);
             c.order_timing.max_checks = 3;
+            c.order_timing.sweep_interval = Duration::from_millis(250);
         }
     })
     .await;
-    let ann = limited.token(ANN).await;
-    let mut ws = limited.ws_subscribed(&ann, &["orders"], None).await;
-    let order = place(&limited, &ann, "never", "p").await;
+    let ann = watched.token(ANN).await;
+    let mut ws = watched.ws_subscribed(&ann, &["orders"], None).await;
+    // The PIN arrives at the 6th check: three checks after the backoff ran out.
+    let order = place(&watched, &ann, "pin-after:6", "p").await;
     let end = order_end(&mut ws, order["id"].as_i64().unwrap()).await;
-    assert_eq!(end["data"]["failure_reason"], "no final status after 3 checks");
-    assert_eq!(end["data"]["check_attempts"], 3);
-    assert_eq!(provider.checks(order["provider_ref"].as_str().unwrap()), 3);
+    assert_eq!(end["event"], "order.completed", "{end}");
+    assert_eq!(end["data"]["pin_code"], format!("PIN-{}", order["provider_ref"].as_str().unwrap()));
+    assert_eq!(end["data"]["check_attempts"], 6);
+    let offsets = provider.check_offsets(order["provider_ref"].as_str().unwrap());
+    for late in 3..6 {
+        let gap = offsets[late] - offsets[late - 1];
+        assert!(gap >= Duration::from_millis(240), "check {} came {gap:?} after the one before", late + 1);
+    }
 
     let short = spawn_app_with({
         let fast = fast(&provider);
         move |c| {
             fast(c);
-            c.order_timing.deadline = Duration::from_millis(400);
-            c.order_timing.max_checks = 1000;
+            c.order_timing.deadline = Duration::from_millis(600);
+            c.order_timing.max_checks = 2;
+            c.order_timing.sweep_interval = Duration::from_millis(100);
         }
     })
     .await;
@@ -197,6 +205,79 @@ async fn max_checks_and_the_deadline_both_end_in_failed() {
     let end = order_end(&mut ws, order["id"].as_i64().unwrap()).await;
     assert_eq!(end["event"], "order.failed");
     assert_eq!(end["data"]["failure_reason"], "timeout");
+    assert!(end["data"]["check_attempts"].as_i64().unwrap() > 2, "watched past ORDER_MAX_CHECKS: {end}");
+}
+
+#[tokio::test]
+async fn an_order_is_cancelled_by_its_owner_or_an_admin_and_then_never_checked() {
+    let provider = FakeProvider::start().await;
+    let app = spawn_app_with({
+        let fast = fast(&provider);
+        move |c| {
+            fast(c);
+            c.order_timing.first_check_delay = Duration::from_secs(3600);
+        }
+    })
+    .await;
+    let (admin, ann, bob) = (app.token(ADMIN).await, app.token(ANN).await, app.token(BOB).await);
+    let mut ann_ws = app.ws_subscribed(&ann, &["orders"], None).await;
+    let order = place(&app, &ann, "never", "p").await;
+    let (id, reference) = (order["id"].as_i64().unwrap(), order["provider_ref"].as_str().unwrap().to_owned());
+    ann_ws.expect_event("order.created").await;
+    ann_ws.expect_event("order.status_changed").await;
+
+    assert_error(&app.post(&format!("/api/orders/{id}/cancel"), Some(&bob)).await, StatusCode::NOT_FOUND, "not_found");
+    let (status, cancelled) = app.post(&format!("/api/orders/{id}/cancel"), Some(&ann)).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["next_check_at"], Value::Null);
+    assert_eq!(cancelled["failure_reason"], "cancelled by ann");
+    assert!(provider.cancelled(&reference), "the provider was asked to cancel");
+    let event = ann_ws.expect_event("order.cancelled").await;
+    assert_eq!(event["data"]["status"], "cancelled");
+    let again = app.post(&format!("/api/orders/{id}/cancel"), Some(&admin)).await;
+    assert_error(&again, StatusCode::CONFLICT, "invalid_state");
+    let check = app.post(&format!("/api/orders/{id}/check"), Some(&admin)).await;
+    assert_error(&check, StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(provider.checks(&reference), 0, "a cancelled order is never checked");
+
+    // A provider that cannot cancel remotely: the order is still stopped here, and says so.
+    let stubborn = place(&app, &bob, "nocancel", "p").await;
+    let (status, stopped) = app.post(&format!("/api/orders/{}/cancel", stubborn["id"]), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+    assert_eq!(stopped["status"], "cancelled");
+    assert!(stopped["failure_reason"].as_str().unwrap().contains("cannot cancel orders remotely"), "{stopped}");
+}
+
+#[tokio::test]
+async fn admins_find_an_order_by_provider_reference_and_oversized_answers_fail_clearly() {
+    let provider = FakeProvider::start().await;
+    let app = spawn_app_with(fast(&provider)).await;
+    let (admin, ann) = (app.token(ADMIN).await, app.token(ANN).await);
+    let mut ws = app.ws_subscribed(&ann, &["orders"], None).await;
+    place(&app, &ann, "never", "first").await;
+    let wanted = place(&app, &ann, "never", "second").await;
+    let reference = wanted["provider_ref"].as_str().unwrap();
+    let (status, page) = app.get(&format!("/api/orders?provider_ref={reference}"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<i64> = page["items"].as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![wanted["id"].as_i64().unwrap()]);
+
+    let (status, long_ref) = app
+        .post_json(
+            "/api/orders",
+            Some(&ann),
+            &json!({"product": "never", "package": "basic", "user_identifier": "long-ref"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(long_ref["status"], "failed", "{long_ref}");
+    assert!(long_ref["failure_reason"].as_str().unwrap().contains("reference longer than 200"), "{long_ref}");
+
+    let long_pin = place(&app, &ann, "long-pin", "p").await;
+    let end = order_end(&mut ws, long_pin["id"].as_i64().unwrap()).await;
+    assert_eq!(end["event"], "order.failed");
+    assert!(end["data"]["failure_reason"].as_str().unwrap().contains("PIN longer than 200"), "{end}");
 }
 
 #[tokio::test]

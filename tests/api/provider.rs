@@ -1,6 +1,8 @@
 //! A real HTTP server playing the order provider. Each order's `product` scripts
 //! its behaviour, e.g. `pin-after:3` (pending twice, then completed with a PIN),
-//! `fail`, `unknown`, `never`, `flaky:2` (two 503s first), `slow:1` (first check too slow).
+//! `fail`, `unknown`, `never`, `flaky:2` (two 503s first), `slow:1` (first check too slow),
+//! `long-pin` (a PIN longer than any column); a `user_identifier` of `long-ref` gets a
+//! reference that long. Cancelling works, except for `nocancel` products (405).
 
 use std::{
     collections::HashMap,
@@ -24,6 +26,7 @@ pub struct Reference {
     pub checks: Vec<Instant>,
     pub in_flight: usize,
     pub max_in_flight: usize,
+    pub cancelled: bool,
 }
 
 #[derive(Default)]
@@ -47,6 +50,7 @@ impl FakeProvider {
         let router = Router::new()
             .route("/orders", post(dispatch))
             .route("/orders/{reference}", get(check))
+            .route("/orders/{reference}/cancel", post(cancel))
             .with_state(ledger.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -70,6 +74,10 @@ impl FakeProvider {
         self.ledger.lock().unwrap().references[reference].checks.len()
     }
 
+    pub fn cancelled(&self, reference: &str) -> bool {
+        self.ledger.lock().unwrap().references[reference].cancelled
+    }
+
     pub fn max_in_flight(&self, reference: &str) -> usize {
         self.ledger.lock().unwrap().references[reference].max_in_flight
     }
@@ -90,7 +98,10 @@ async fn dispatch(
     }
     let mut ledger = ledger.lock().unwrap();
     ledger.next += 1;
-    let reference = format!("REF-{}", ledger.next);
+    let reference = match body["user_identifier"].as_str() {
+        Some("long-ref") => format!("REF-{}-{}", ledger.next, "x".repeat(300)),
+        _ => format!("REF-{}", ledger.next),
+    };
     ledger.references.insert(
         reference.clone(),
         Reference {
@@ -125,6 +136,7 @@ async fn check(State(ledger): State<Shared>, Path(reference): Path<String>) -> (
         }
         "pin-after" if n >= 2 => (StatusCode::OK, json!({"status": "processing"})),
         "fail" => (StatusCode::OK, json!({"status": "failed", "message": "out of stock at the provider"})),
+        "long-pin" => (StatusCode::OK, json!({"status": "completed", "pin_code": "9".repeat(300)})),
         "unknown" => (StatusCode::NOT_FOUND, json!({"message": "no such order"})),
         "flaky" if n <= count => (StatusCode::SERVICE_UNAVAILABLE, json!({})),
         "flaky" | "slow" => (StatusCode::OK, json!({"status": "completed", "pin_code": "4242"})),
@@ -132,4 +144,16 @@ async fn check(State(ledger): State<Shared>, Path(reference): Path<String>) -> (
     };
     ledger.lock().unwrap().references.get_mut(&reference).unwrap().in_flight -= 1;
     (reply.0, Json(reply.1))
+}
+
+async fn cancel(State(ledger): State<Shared>, Path(reference): Path<String>) -> (StatusCode, Json<Value>) {
+    let mut ledger = ledger.lock().unwrap();
+    let Some(entry) = ledger.references.get_mut(&reference) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "no such order"})));
+    };
+    if entry.product == "nocancel" {
+        return (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"message": "orders cannot be cancelled"})));
+    }
+    entry.cancelled = true;
+    (StatusCode::OK, Json(json!({"status": "cancelled"})))
 }

@@ -12,7 +12,7 @@ import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
 
 const PAGE_SIZE = 100;
-const FOCUS_HOOKS = ['check-order', 'copy-pin'];
+const FOCUS_HOOKS = ['check-order', 'cancel-order', 'copy-pin'];
 
 const $ = (id) => document.getElementById(id);
 const list = $('orders-list');
@@ -87,15 +87,28 @@ function buildCard(order) {
     order.last_sync_at ? fact('Last checked', timeAgo(order.last_sync_at)) : null,
     order.completed_at ? fact('Completed', timeAgo(order.completed_at)) : null),
   order.failure_reason || order.status === 'failed'
-    ? el('p', { class: 'failure-reason' }, el('span', { class: 'label' }, 'Failure: '), order.failure_reason || 'No reason given.')
+    ? el('p', { class: 'failure-reason' },
+      el('span', { class: 'label' }, order.status === 'cancelled' ? 'Cancelled: ' : 'Failure: '),
+      order.failure_reason || 'No reason given.')
     : null,
   order.pin_code ? pinBox(order) : null,
-  me?.role === 'ADMIN' && !final
-    ? el('div', { class: 'task-actions' },
-      el('button', {
+  final ? null : orderActions(order));
+}
+
+/** "Check now" for ADMINs; "Cancel" for the owner and ADMINs, while the order is not final. */
+function orderActions(order) {
+  const isAdmin = me?.role === 'ADMIN';
+  const owns = me?.id === order.created_by;
+  if (!isAdmin && !owns) return null;
+  return el('div', { class: 'task-actions' },
+    isAdmin
+      ? el('button', {
         type: 'button', class: 'btn btn-small check-order', 'aria-label': `Check order ${order.id} now`,
-      }, 'Check now'))
-    : null);
+      }, 'Check now')
+      : null,
+    el('button', {
+      type: 'button', class: 'btn btn-small btn-danger-outline cancel-order', 'aria-label': `Cancel order ${order.id}`,
+    }, 'Cancel'));
 }
 
 const cardOf = (id) => list.querySelector(`.order-card[data-order-id="${CSS.escape(String(id))}"]`);
@@ -189,12 +202,28 @@ async function checkNow(card, button) {
   }
 }
 
+async function cancelOrder(card, button) {
+  const id = card.dataset.orderId;
+  if (!window.confirm(`Cancel order #${id}? The provider is asked to cancel it, and it is not checked again.`)) return;
+  try {
+    const order = await busy(button, () => api(`/api/orders/${id}/cancel`, { method: 'POST', body: {} }));
+    upsert(order, 'is-updated');
+    toast(`Order #${id} cancelled.`, 'success');
+  } catch (err) {
+    toast(errorMessage(err));
+    if (err.status === 409 || err.status === 404) {
+      api(`/api/orders/${id}`).then((o) => upsert(o)).catch(() => {});
+    }
+  }
+}
+
 list.addEventListener('click', (ev) => {
   const button = ev.target.closest('button');
   const card = button?.closest('.order-card');
   if (!card) return;
   if (button.classList.contains('copy-pin')) copyPin(card, button);
   else if (button.classList.contains('check-order')) checkNow(card, button);
+  else if (button.classList.contains('cancel-order')) cancelOrder(card, button);
 });
 
 // ---------- create form ----------
