@@ -9,6 +9,7 @@ mod m20261123_000004_events;
 mod m20261123_000005_jobs_stores_products;
 mod m20261123_000006_orders;
 mod m20261130_000007_abuse_limits;
+mod m20261130_000008_task_activity;
 
 /// The ordered list of every migration; `taskwire migrate` and `serve` apply it.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_jobs_stores_products::Migration),
             Box::new(m20261123_000006_orders::Migration),
             Box::new(m20261130_000007_abuse_limits::Migration),
+            Box::new(m20261130_000008_task_activity::Migration),
         ]
     }
 }

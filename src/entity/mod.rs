@@ -11,6 +11,7 @@ pub mod store;
 pub mod store_item;
 pub mod subtask;
 pub mod task;
+pub mod task_activity;
 pub mod user;
 pub mod workflow;
 

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{
     TaskView,
+    history::{self, ActivityView},
     service::{self, NewTask, TaskFilter, TaskPage},
 };
 use crate::{
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/tasks", get(list_tasks).post(create_task))
         .route("/api/tasks/{id}", get(get_task))
+        .route("/api/tasks/{id}/history", get(task_history))
         .route("/api/tasks/{id}/approve", post(approve_task))
         .route("/api/tasks/{id}/reject", post(reject_task))
         .route("/api/tasks/{id}/subtasks/{subtask_id}/complete", post(complete_subtask))
@@ -80,4 +82,12 @@ async fn complete_subtask(
     AppPath((id, subtask_id)): AppPath<(i64, i64)>,
 ) -> Result<AppJson<TaskView>> {
     Ok(AppJson(service::complete_subtask(&state, &user, id, subtask_id).await?))
+}
+
+async fn task_history(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Vec<ActivityView>>> {
+    Ok(AppJson(history::task_history(&state, &user, id).await?))
 }

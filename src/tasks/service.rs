@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use super::{
+    history,
     model::{TaskAction, TaskStatus, audience, can_complete_subtasks, can_view, check_transition},
     view::{TaskView, build_view, build_views},
 };
@@ -16,7 +17,9 @@ use crate::{
     auth::CurrentUser,
     entity::{
         subtask::{self, SubtaskStatus},
-        task, user,
+        task,
+        task_activity::TaskActivityKind,
+        user,
     },
     error::{AppError, Result},
     events::{NewEvent, Topic, outbox::in_transaction},
@@ -84,6 +87,7 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
         }
         .insert(txn)
         .await?;
+        history::record(txn, created.id, TaskActivityKind::Created, Some(user.id), None, None, now).await?;
         let view = build_view(txn, created).await?;
         let events = vec![task_event("task.created", &view)];
         Ok((view, events))
@@ -211,6 +215,8 @@ async fn decide(
     if won.rows_affected == 0 {
         return Err(transition_error(&task, action));
     }
+    let kind = if action == TaskAction::Reject { TaskActivityKind::Rejected } else { TaskActivityKind::Approved };
+    history::record(txn, task_id, kind, Some(user.id), None, reason.map(str::to_owned), now).await?;
     Ok(task)
 }
 
@@ -254,6 +260,8 @@ pub async fn complete_subtask(state: &AppState, user: &CurrentUser, task_id: i64
                 AppError::NotFound(format!("task {task_id} has no subtask {subtask_id}"))
             });
         }
+        history::record(txn, task_id, TaskActivityKind::SubtaskCompleted, Some(user.id), Some(subtask_id), None, now)
+            .await?;
         let open = subtask::Entity::find()
             .filter(subtask::Column::TaskId.eq(task_id))
             .filter(subtask::Column::Status.eq(SubtaskStatus::Open))
@@ -267,6 +275,7 @@ pub async fn complete_subtask(state: &AppState, user: &CurrentUser, task_id: i64
                 .filter(task::Column::Id.eq(task_id))
                 .exec(txn)
                 .await?;
+            history::record(txn, task_id, TaskActivityKind::Completed, None, None, None, now).await?;
         }
         let task = find_visible(txn, user, task_id).await?;
         let view = build_view(txn, task).await?;

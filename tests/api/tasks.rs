@@ -328,3 +328,42 @@ async fn workflows_are_data_that_admins_edit() {
         approved["subtasks"].as_array().unwrap().iter().map(|s| s["title"].as_str().unwrap().to_owned()).collect();
     assert_eq!(titles, ["Look", "Sign"]);
 }
+
+#[tokio::test]
+async fn a_tasks_history_says_who_did_what_when() {
+    let app = spawn_app().await;
+    let (admin, ann, bob) = (app.token(ADMIN).await, app.token(ANN).await, app.token(BOB).await);
+    let task = app.create_task(&ann, "Register the van").await;
+    let id = task["id"].as_i64().unwrap();
+    let approved = app.approve(&admin, id).await;
+    let subtasks: Vec<i64> =
+        approved["subtasks"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect();
+    for subtask in &subtasks {
+        let (status, _) = app.post(&format!("/api/tasks/{id}/subtasks/{subtask}/complete"), Some(&ann)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, history) = app.get(&format!("/api/tasks/{id}/history"), Some(&ann)).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let entries = history.as_array().unwrap();
+    let kinds: Vec<&str> = entries.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let mut expected = vec!["created", "approved"];
+    expected.extend(std::iter::repeat_n("subtask_completed", subtasks.len()));
+    expected.push("completed");
+    assert_eq!(kinds, expected);
+    assert_eq!(entries[0]["actor"]["name"], "ann");
+    assert_eq!(entries[1]["actor"]["name"], "admin");
+    assert_eq!(entries[2]["subtask"]["id"], subtasks[0]);
+    assert_eq!(entries[2]["actor"]["name"], "ann");
+    assert_eq!(entries.last().unwrap()["actor"], serde_json::Value::Null, "the server completed it");
+
+    let rejected = app.create_task(&ann, "Wrong form").await["id"].as_i64().unwrap();
+    let reason = json!({"reason": "use form B"});
+    assert_eq!(app.post_json(&format!("/api/tasks/{rejected}/reject"), Some(&admin), &reason).await.0, StatusCode::OK);
+    let (_, history) = app.get(&format!("/api/tasks/{rejected}/history"), Some(&admin)).await;
+    assert_eq!(history[1]["kind"], "rejected");
+    assert_eq!(history[1]["reason"], "use form B");
+
+    // Whoever may not see the task may not see its history either.
+    assert_error(&app.get(&format!("/api/tasks/{id}/history"), Some(&bob)).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(&app.get("/api/tasks/999999/history", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found");
+}
