@@ -23,3 +23,4 @@ mod tasks;
 mod users;
 mod websocket;
 mod worker;
+mod ws_limits;
