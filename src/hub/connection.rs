@@ -349,7 +349,7 @@ impl Replay {
     async fn start(state: &HubState, since: i64, up_to: i64, added: &[Channel]) -> Result<Replay, Utf8Bytes> {
         let max_rows = state.hub.settings().replay_max_rows;
         if up_to.saturating_sub(since) > i64::try_from(max_rows).unwrap_or(i64::MAX) {
-            return Err(protocol::error(
+            return Err(protocol::reload_required(
                 "invalid_message",
                 &format!("since: more than {max_rows} events to replay; reload the current state and subscribe again"),
             ));

@@ -70,6 +70,12 @@ pub fn error(code: &str, message: &str) -> Utf8Bytes {
     frame(json!({"type": "error", "code": code, "message": message}))
 }
 
+/// An error reply after which the client must reload its state over REST
+/// (`"reload": true`), e.g. a `since` too far back to replay.
+pub fn reload_required(code: &str, message: &str) -> Utf8Bytes {
+    frame(json!({"type": "error", "code": code, "message": message, "reload": true}))
+}
+
 fn frame(value: serde_json::Value) -> Utf8Bytes {
     Utf8Bytes::from(value.to_string())
 }

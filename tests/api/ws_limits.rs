@@ -61,8 +61,9 @@ async fn a_subscribe_past_ws_max_subscriptions_is_refused_and_adds_nothing() {
     assert_eq!(barrier["channel"], format!("job:{}", job["id"]));
 }
 
-/// Appends `count` task events that no ADMIN_LIMITED user may see, without the bus.
-async fn invisible_task_events(app: &TestApp, count: i64) {
+/// Appends `count` task events that no ADMIN_LIMITED user may see, without the bus
+/// (the hub's outbox catch-up dispatches them).
+pub async fn invisible_task_events(app: &TestApp, count: i64) {
     use sea_orm::TransactionTrait;
     use taskwire::events::{NewEvent, Topic, outbox};
     let txn = app.state.db.begin().await.unwrap();
@@ -93,6 +94,7 @@ async fn a_replay_reading_more_than_ws_replay_max_rows_is_refused_though_the_use
     assert_eq!(refused["code"], "invalid_message", "{refused}");
     assert!(refused["message"].as_str().unwrap().contains("more than 50 events"), "{refused}");
     assert!(refused["message"].as_str().unwrap().contains("reload"), "{refused}");
+    assert_eq!(refused["reload"], true, "it tells the client to reload: {refused}");
 
     // Not subscribed; exactly 50 rows back is allowed, and live events follow.
     ws.subscribe(&["tasks"], Some(10)).await;
