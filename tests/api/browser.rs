@@ -296,7 +296,7 @@ async fn a_page_too_far_behind_to_replay_reloads_its_snapshot_and_stays_live() {
 
     // More events than a replay may read go by, none of them Ann's, then her
     // session is dropped: the page resumes from an id too far back.
-    crate::ws_limits::invisible_task_events(&app, 8).await;
+    append_hidden_task_events(&app, 8).await;
     eventually("the hub dispatched the events", || app.state.hub.last_dispatched() == 8).await;
     app.state.hub.close_user_sessions(me["id"].as_i64().unwrap(), 4408, "too slow");
 

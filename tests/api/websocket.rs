@@ -304,22 +304,9 @@ async fn unsubscribing_from_an_unknown_channel_is_an_error_frame() {
 
 #[tokio::test]
 async fn a_replay_of_more_than_10000_events_is_refused_and_the_session_goes_on() {
-    use sea_orm::TransactionTrait;
-    use taskwire::events::{NewEvent, Topic, outbox};
     let app = spawn_app().await;
     let admin = app.token(ADMIN).await;
-    let txn = app.state.db.begin().await.unwrap();
-    let events = (1..=10_001)
-        .map(|n| NewEvent {
-            topic: Topic::Tasks,
-            entity_id: n,
-            kind: "task.created",
-            payload: json!({"id": n}),
-            audience: vec![],
-        })
-        .collect();
-    outbox::append(&txn, events).await.unwrap();
-    txn.commit().await.unwrap();
+    append_hidden_task_events(&app, 10_001).await;
     // Written without the bus: the hub's outbox catch-up dispatches them.
     eventually("the hub dispatched the events", || app.state.hub.last_dispatched() == 10_001).await;
     let mut ws = app.ws(&admin).await;

@@ -21,6 +21,14 @@ async fn connect(app: &TestApp, token: &str) -> (Result<Value, u16>, WsClient) {
     (first, client)
 }
 
+/// Creates a job, whose `job.created` event serves as a barrier on `job:{id}`.
+async fn create_job(app: &TestApp, admin: &str) -> Value {
+    let body = json!({"kind": "export", "name": "Barrier", "scope": "shop:1", "items_total": 1});
+    let (status, job) = app.post_json("/api/jobs", Some(admin), &body).await;
+    assert_eq!(status, 201, "{job}");
+    job
+}
+
 fn jobs(range: std::ops::RangeInclusive<i64>) -> Vec<String> {
     range.map(|id| format!("job:{id}")).collect()
 }
@@ -49,42 +57,16 @@ async fn a_subscribe_past_ws_max_subscriptions_is_refused_and_adds_nothing() {
     assert_eq!(ws.next_json().await["code"], "too_many_subscriptions");
 
     // The task event above never arrives: the next frame is the job's.
-    let (status, job) = app
-        .post_json(
-            "/api/jobs",
-            Some(&admin),
-            &json!({"kind": "export", "name": "Barrier", "scope": "shop:1", "items_total": 1}),
-        )
-        .await;
-    assert_eq!(status, 201, "{job}");
+    let job = create_job(&app, &admin).await;
     let barrier = ws.expect_event("job.created").await;
     assert_eq!(barrier["channel"], format!("job:{}", job["id"]));
-}
-
-/// Appends `count` task events that no ADMIN_LIMITED user may see, without the bus
-/// (the hub's outbox catch-up dispatches them).
-pub async fn invisible_task_events(app: &TestApp, count: i64) {
-    use sea_orm::TransactionTrait;
-    use taskwire::events::{NewEvent, Topic, outbox};
-    let txn = app.state.db.begin().await.unwrap();
-    let events = (1..=count)
-        .map(|n| NewEvent {
-            topic: Topic::Tasks,
-            entity_id: n,
-            kind: "task.created",
-            payload: json!({"id": n}),
-            audience: vec![],
-        })
-        .collect();
-    outbox::append(&txn, events).await.unwrap();
-    txn.commit().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_replay_reading_more_than_ws_replay_max_rows_is_refused_though_the_user_sees_none_of_them() {
     let app = spawn_app_with(|c| c.ws_replay_max_rows = 50).await;
     let ann = app.token(ANN).await;
-    invisible_task_events(&app, 60).await;
+    append_hidden_task_events(&app, 60).await;
     eventually("the hub dispatched the events", || app.state.hub.last_dispatched() == 60).await;
     let mut ws = app.ws(&ann).await;
 
@@ -196,14 +178,7 @@ async fn subscribe_messages_past_the_rate_get_rate_limited_and_subscribe_nothing
     ws.send_json(json!({"type": "ping"})).await;
     assert_eq!(ws.next_json().await["type"], "pong");
     app.create_task(&ann, "Not for this session").await;
-    let (status, job) = app
-        .post_json(
-            "/api/jobs",
-            Some(&admin),
-            &json!({"kind": "export", "name": "Barrier", "scope": "shop:1", "items_total": 1}),
-        )
-        .await;
-    assert_eq!(status, 201, "{job}");
+    let job = create_job(&app, &admin).await;
     assert_eq!(job["id"], 1);
     assert_eq!(ws.expect_event("job.created").await["channel"], "job:1");
 }
