@@ -1,7 +1,7 @@
 //! The WebSocket hub: connected sessions, their subscriptions, and fan-out.
 //!
-//! "Who is connected" (`sessions`) is kept apart from "who subscribes to what"
-//! (`subscriptions`). One dispatcher task receives committed events from the
+//! "Who is connected" (`users`, indexed by user) is kept apart from "who
+//! subscribes to what" (`subscriptions`). One dispatcher task receives committed events from the
 //! bus, restores id order by filling gaps from the outbox, and offers each
 //! event — serialized once — to the sessions entitled to it.
 
@@ -10,6 +10,7 @@ mod dispatcher;
 mod policy;
 mod protocol;
 mod rate;
+mod replay;
 mod session;
 
 use std::{
