@@ -198,6 +198,12 @@ fn hub_settings(config: &Config) -> HubSettings {
         ping_interval: config.ws_ping_interval,
         auth_timeout: config.ws_auth_timeout,
         queue_capacity: config.ws_queue_capacity,
+        max_subscriptions: config.ws_max_subscriptions,
+        replay_max_rows: config.ws_replay_max_rows,
+        max_sessions_per_user: config.ws_max_sessions_per_user,
+        max_sessions: config.ws_max_sessions,
+        subscribe_rate: config.ws_subscribe_rate,
+        subscribe_burst: config.ws_subscribe_burst,
     }
 }
 

@@ -37,6 +37,17 @@ pub struct Config {
     pub ws_auth_timeout: Duration,
     /// Frames a session may have queued before it is closed with 4408.
     pub ws_queue_capacity: usize,
+    /// Channels one WebSocket session may subscribe to at once.
+    pub ws_max_subscriptions: usize,
+    /// Outbox rows one `since` replay may read; further back, the client reloads.
+    pub ws_replay_max_rows: u64,
+    /// WebSocket sessions one user may hold on one instance (close 4429 past it).
+    pub ws_max_sessions_per_user: usize,
+    /// WebSocket sessions one instance holds (close 1013 past it).
+    pub ws_max_sessions: usize,
+    /// Subscribe messages per second per session, after `ws_subscribe_burst`.
+    pub ws_subscribe_rate: u32,
+    pub ws_subscribe_burst: u32,
     /// How often each hub reads the outbox for events the bus did not bring.
     pub outbox_catch_up: Duration,
     /// How long events are kept for `since` replay.
@@ -129,6 +140,13 @@ impl Config {
             ws_ping_interval: duration_or(get("WS_PING_INTERVAL"), "WS_PING_INTERVAL", Duration::from_secs(25))?,
             ws_auth_timeout: duration_or(get("WS_AUTH_TIMEOUT"), "WS_AUTH_TIMEOUT", Duration::from_secs(10))?,
             ws_queue_capacity: parse_or(get("WS_QUEUE_CAPACITY"), "WS_QUEUE_CAPACITY", 1024usize)?.max(1),
+            ws_max_subscriptions: parse_or(get("WS_MAX_SUBSCRIPTIONS"), "WS_MAX_SUBSCRIPTIONS", 1000usize)?.max(1),
+            ws_replay_max_rows: parse_or(get("WS_REPLAY_MAX_ROWS"), "WS_REPLAY_MAX_ROWS", 10_000u64)?,
+            ws_max_sessions_per_user: parse_or(get("WS_MAX_SESSIONS_PER_USER"), "WS_MAX_SESSIONS_PER_USER", 100usize)?
+                .max(1),
+            ws_max_sessions: parse_or(get("WS_MAX_SESSIONS"), "WS_MAX_SESSIONS", 10_000usize)?.max(1),
+            ws_subscribe_rate: parse_or(get("WS_SUBSCRIBE_RATE"), "WS_SUBSCRIBE_RATE", 10u32)?,
+            ws_subscribe_burst: parse_or(get("WS_SUBSCRIBE_BURST"), "WS_SUBSCRIBE_BURST", 20u32)?.max(1),
             outbox_catch_up: duration_or(
                 get("OUTBOX_CATCH_UP_INTERVAL"),
                 "OUTBOX_CATCH_UP_INTERVAL",
@@ -341,5 +359,34 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.key, "WS_PING_INTERVAL");
+    }
+
+    #[test]
+    fn parses_the_websocket_limits() {
+        let defaults = Config::from_lookup(true, lookup(&[])).unwrap();
+        assert_eq!(defaults.ws_max_subscriptions, 1000);
+        assert_eq!(defaults.ws_replay_max_rows, 10_000);
+        assert_eq!(defaults.ws_max_sessions_per_user, 100);
+        assert_eq!(defaults.ws_max_sessions, 10_000);
+        assert_eq!((defaults.ws_subscribe_rate, defaults.ws_subscribe_burst), (10, 20));
+        let config = Config::from_lookup(
+            true,
+            lookup(&[
+                ("WS_MAX_SUBSCRIPTIONS", "5"),
+                ("WS_REPLAY_MAX_ROWS", "0"),
+                ("WS_MAX_SESSIONS_PER_USER", "0"),
+                ("WS_MAX_SESSIONS", "7"),
+                ("WS_SUBSCRIBE_RATE", "0"),
+                ("WS_SUBSCRIBE_BURST", "3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.ws_max_subscriptions, 5);
+        assert_eq!(config.ws_replay_max_rows, 0, "zero: only live events, no replay");
+        assert_eq!(config.ws_max_sessions_per_user, 1, "at least one");
+        assert_eq!(config.ws_max_sessions, 7);
+        assert_eq!((config.ws_subscribe_rate, config.ws_subscribe_burst), (0, 3));
+        let err = Config::from_lookup(true, lookup(&[("WS_MAX_SESSIONS", "-1")])).unwrap_err();
+        assert_eq!(err.key, "WS_MAX_SESSIONS");
     }
 }

@@ -28,7 +28,9 @@ use tracing::debug;
 use super::{
     HubState,
     protocol::{self, ClientMessage},
-    session::{Delivery, Outbound, SessionHandle},
+    rate::TokenBucket,
+    replay::Replay,
+    session::{Outbound, SessionHandle},
 };
 use crate::{
     auth::{
@@ -37,15 +39,13 @@ use crate::{
         origin::origin_allowed,
     },
     error::AppError,
-    events::{Channel, ChannelForm, outbox},
+    events::Channel,
 };
 
 /// Largest frame or message a client may send.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// A write that takes longer than this means a dead or stuck peer.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A `since` further back than this many events is refused; the client should reload instead.
-const REPLAY_LIMIT: usize = 10_000;
 
 /// `GET /ws`: checks the Origin and upgrades; authentication happens on the socket
 /// so that browsers, which cannot read an HTTP status here, see a close code.
@@ -100,7 +100,10 @@ async fn run_connection(mut socket: WebSocket, state: HubState, origin_ok: bool,
     let capacity = hub.settings().queue_capacity;
     let (queue, queue_rx) = mpsc::channel(capacity);
     let session = Arc::new(SessionHandle::new(hub.next_session_id(), user, queue, capacity));
-    hub.add_session(session.clone());
+    if let Err((code, reason)) = hub.add_session(session.clone()) {
+        debug!(user = session.user.id, code, "session refused");
+        return close(&mut socket, code, reason).await;
+    }
     let ready = protocol::ready(&session.user, hub.last_dispatched());
     if socket.send(Message::Text(ready)).await.is_ok() {
         let (sink, stream) = socket.split();
@@ -162,13 +165,13 @@ async fn write_loop(
             request = session.close_requested() => break request,
             _ = shutdown.cancelled() => break (1001, "server shutting down"),
             item = queue.recv() => {
-                let sent = match item {
-                    Some(Outbound::Frame(frame) | Outbound::Event(frame)) => send(&mut sink, Message::Text(frame)).await,
-                    Some(Outbound::Batch(frames)) => send_all(&mut sink, frames).await,
-                    None => return,
-                };
-                if !sent {
-                    return;
+                let Some(Outbound::Frame(frame) | Outbound::Event(frame)) = item else { return };
+                // A peer that stopped reading blocks this send; a close request
+                // (4408 above all) must not wait for it to time out.
+                tokio::select! {
+                    biased;
+                    sent = send(&mut sink, Message::Text(frame)) => if !sent { return },
+                    _ = session.close_requested() => {}
                 }
             }
             _ = ping.tick() => {
@@ -191,15 +194,6 @@ async fn send(sink: &mut SplitSink<WebSocket, Message>, message: Message) -> boo
     matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
 }
 
-async fn send_all(sink: &mut SplitSink<WebSocket, Message>, frames: Vec<Utf8Bytes>) -> bool {
-    for frame in frames {
-        if !send(sink, Message::Text(frame)).await {
-            return false;
-        }
-    }
-    true
-}
-
 /// Handles client messages until the peer leaves or a close is requested.
 async fn read_loop(
     mut stream: SplitStream<WebSocket>,
@@ -208,10 +202,12 @@ async fn read_loop(
     last_heard: &AtomicU64,
     started: Instant,
 ) {
+    let settings = state.hub.settings();
+    let mut subscribes = TokenBucket::new(settings.subscribe_rate, settings.subscribe_burst, Instant::now());
     while let Some(message) = stream.next().await {
         last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         match message {
-            Ok(Message::Text(text)) => handle_text(state, session, text.as_str()).await,
+            Ok(Message::Text(text)) => handle_text(state, session, &mut subscribes, text.as_str()).await,
             Ok(Message::Binary(_)) => {
                 session.send_frame(protocol::error("invalid_message", "frames must be JSON text")).await
             }
@@ -240,13 +236,20 @@ fn is_too_large(err: &axum::Error) -> bool {
     false
 }
 
-async fn handle_text(state: &HubState, session: &Arc<SessionHandle>, text: &str) {
+async fn handle_text(state: &HubState, session: &Arc<SessionHandle>, subscribes: &mut TokenBucket, text: &str) {
     let reply = match serde_json::from_str::<ClientMessage>(text) {
         Err(err) => Some(protocol::error("invalid_message", &format!("not a valid message: {err}"))),
-        Ok(ClientMessage::Ping) => Some(protocol::pong()),
+        Ok(ClientMessage::Ping {}) => Some(protocol::pong()),
         Ok(ClientMessage::Auth { .. }) => {
             Some(protocol::error("invalid_message", "this session is already authenticated"))
         }
+        Ok(ClientMessage::Subscribe { .. }) if !subscribes.try_take(Instant::now()) => Some(protocol::error(
+            "rate_limited",
+            &format!(
+                "more than {} subscribe messages a second; nothing was subscribed, wait and send it again",
+                state.hub.settings().subscribe_rate
+            ),
+        )),
         Ok(ClientMessage::Subscribe { channels, since }) => subscribe(state, session, &channels, since).await.err(),
         Ok(ClientMessage::Unsubscribe { channels }) => match parse_channels(&channels) {
             Ok(parsed) => {
@@ -263,7 +266,8 @@ async fn handle_text(state: &HubState, session: &Arc<SessionHandle>, text: &str)
 }
 
 /// Subscribes, then queues the acknowledgement, the replay after `since` and the
-/// live events that arrived meanwhile, in id order. `Err` carries an error frame.
+/// live events that arrived meanwhile, in id order, each waiting for room in the
+/// session's queue. `Err` carries an error frame; nothing was subscribed then.
 async fn subscribe(
     state: &HubState,
     session: &Arc<SessionHandle>,
@@ -273,6 +277,14 @@ async fn subscribe(
     let requested = parse_channels(names)?;
     if since.is_some_and(|s| s < 0) {
         return Err(protocol::error("invalid_message", "since: must be a non-negative event id"));
+    }
+    // Only this session's reader changes its channels, so the count cannot change before `add_channels`.
+    let max_subscriptions = state.hub.settings().max_subscriptions;
+    if session.channel_count_with(&requested) > max_subscriptions {
+        return Err(protocol::error(
+            "too_many_subscriptions",
+            &format!("a session may subscribe to at most {max_subscriptions} channels; nothing was subscribed"),
+        ));
     }
     for channel in &requested {
         state
@@ -286,21 +298,28 @@ async fn subscribe(
     let added = session.add_channels(&requested);
     let up_to = state.hub.subscribe(session, &added);
     let replay = match since {
-        Some(since) if !added.is_empty() => load_replay(state, session, since, up_to, &added, &before).await,
-        _ => Ok(Vec::new()),
+        Some(since) if !added.is_empty() => match Replay::start(state, since, up_to, &added).await {
+            Ok(replay) => Some(replay),
+            Err(reply) => {
+                // Nothing was replayed: undo the subscription so a retry starts clean.
+                state.hub.unsubscribe(session.id, session.remove_channels(&added));
+                session.send_frame(reply).await;
+                session.resume_live_events().await;
+                return Ok(());
+            }
+        },
+        _ => None,
     };
-    match replay {
-        Ok(replay) => {
-            session.release_held_events(protocol::subscribed(names), replay);
-            Ok(())
-        }
-        Err(reply) => {
-            // Nothing was replayed: undo the subscription so a retry starts clean.
-            state.hub.unsubscribe(session.id, session.remove_channels(&added));
-            session.release_held_events(reply, Vec::new());
-            Ok(())
-        }
+    session.send_frame(protocol::subscribed(names)).await;
+    if let Some(replay) = replay
+        && replay.stream(state, session, &added, &before).await.is_err()
+    {
+        // Part of the replay is out: the client resumes from the last id it received.
+        session.request_close(1011, "the event history cannot be read right now; reconnect and resume with since");
+        return Ok(());
     }
+    session.resume_live_events().await;
+    Ok(())
 }
 
 fn parse_channels(names: &[String]) -> Result<Vec<Channel>, Utf8Bytes> {
@@ -313,47 +332,4 @@ fn parse_channels(names: &[String]) -> Result<Vec<Channel>, Utf8Bytes> {
             Channel::parse(name).ok_or_else(|| protocol::error("unknown_channel", &format!("unknown channel {name:?}")))
         })
         .collect()
-}
-
-/// The visible events in `(since, up_to]` of the newly added channels that the
-/// session's earlier channels did not already deliver.
-async fn load_replay(
-    state: &HubState,
-    session: &SessionHandle,
-    since: i64,
-    up_to: i64,
-    added: &[Channel],
-    before: &[Channel],
-) -> Result<Vec<Delivery>, Utf8Bytes> {
-    let mut topics: Vec<_> = added.iter().map(|c| c.topic()).collect();
-    topics.dedup();
-    let mut replay = Vec::new();
-    let mut after = since;
-    while after < up_to {
-        let page = outbox::load(&state.db, after, Some(up_to), &topics, 1000)
-            .await
-            .map_err(|_| protocol::error("unavailable", "the event history cannot be read right now; try again"))?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for event in page {
-            let form = if added.contains(&Channel::All(event.topic)) {
-                ChannelForm::Collection
-            } else if added.contains(&Channel::One(event.topic, event.entity_id)) {
-                ChannelForm::Entity
-            } else {
-                continue;
-            };
-            let delivered_before = before.iter().any(|c| c.matches(event.topic, event.entity_id));
-            if !delivered_before && event.may_receive(session.user.id, session.user.is_admin()) {
-                replay.push((event, form));
-            }
-        }
-        if replay.len() > REPLAY_LIMIT {
-            return Err(protocol::error(
-                "invalid_message",
-                "since: more than 10000 events to replay; reload the current state and subscribe again",
-            ));
-        }
-    }
-    Ok(replay)
 }

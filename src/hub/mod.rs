@@ -1,7 +1,7 @@
 //! The WebSocket hub: connected sessions, their subscriptions, and fan-out.
 //!
-//! "Who is connected" (`sessions`) is kept apart from "who subscribes to what"
-//! (`subscriptions`). One dispatcher task receives committed events from the
+//! "Who is connected" (`users`, indexed by user) is kept apart from "who
+//! subscribes to what" (`subscriptions`). One dispatcher task receives committed events from the
 //! bus, restores id order by filling gaps from the outbox, and offers each
 //! event — serialized once — to the sessions entitled to it.
 
@@ -9,13 +9,15 @@ mod connection;
 mod dispatcher;
 mod policy;
 mod protocol;
+mod rate;
+mod replay;
 mod session;
 
 use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering},
     },
 };
 
@@ -44,7 +46,24 @@ pub struct HubSettings {
     pub auth_timeout: std::time::Duration,
     /// Frames a session may have waiting before it is closed as too slow.
     pub queue_capacity: usize,
+    /// Channels one session may subscribe to at once.
+    pub max_subscriptions: usize,
+    /// Outbox rows one replay may read: a `since` further back than this many
+    /// event ids is refused (the client reloads), so its cost does not depend on
+    /// how few of the events the user may see.
+    pub replay_max_rows: u64,
+    /// Sessions one user may have open at once, on this instance.
+    pub max_sessions_per_user: usize,
+    /// Sessions this instance holds at once.
+    pub max_sessions: usize,
+    /// Subscribe messages a session may send per second, after a burst.
+    pub subscribe_rate: u32,
+    pub subscribe_burst: u32,
 }
+
+/// Close codes and reasons for a session refused at admission.
+const USER_FULL: (u16, &str) = (4429, "too many sessions for this user; close some and reconnect");
+const SERVER_FULL: (u16, &str) = (1013, "the server is at its session limit; try again later");
 
 /// What `GET /ws` needs, taken from the application state through `FromRef`.
 #[derive(Clone)]
@@ -62,8 +81,12 @@ pub struct Hub {
 }
 
 struct HubInner {
-    /// Every connected, authenticated session, by session id.
-    sessions: DashMap<u64, Arc<SessionHandle>>,
+    /// Every connected, authenticated session, by user id, then session id: the
+    /// per-user index that both the per-user cap and `close_user_sessions` use.
+    users: DashMap<i64, HashMap<u64, Arc<SessionHandle>>>,
+    /// Sessions admitted and not yet removed; reserved before a session is added,
+    /// so simultaneous connects cannot overshoot `max_sessions`.
+    session_total: AtomicUsize,
     /// For each channel, the sessions subscribed to it.
     subscriptions: DashMap<Channel, HashMap<u64, Arc<SessionHandle>>>,
     /// The highest event id dispatched to sessions; the `since` baseline handed out in `ready`.
@@ -94,7 +117,8 @@ impl Hub {
     ) -> Self {
         Hub {
             inner: Arc::new(HubInner {
-                sessions: DashMap::new(),
+                users: DashMap::new(),
+                session_total: AtomicUsize::new(0),
                 subscriptions: DashMap::new(),
                 last_dispatched: AtomicI64::new(last_event_id),
                 next_session_id: AtomicU64::new(1),
@@ -119,13 +143,15 @@ impl Hub {
 
     /// Number of connected, authenticated sessions.
     pub fn session_count(&self) -> usize {
-        self.inner.sessions.len()
+        self.inner.session_total.load(Ordering::Acquire)
     }
 
     /// Closes every session of one user, e.g. after their role changed or they were disabled.
     pub fn close_user_sessions(&self, user_id: i64, code: u16, reason: &'static str) {
-        for session in self.inner.sessions.iter().filter(|s| s.user.id == user_id) {
-            session.request_close(code, reason);
+        if let Some(sessions) = self.inner.users.get(&user_id) {
+            for session in sessions.values() {
+                session.request_close(code, reason);
+            }
         }
     }
 
@@ -163,16 +189,48 @@ impl Hub {
         self.inner.next_session_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn add_session(&self, session: Arc<SessionHandle>) {
-        self.inner.sessions.insert(session.id, session);
-        self.inner.metrics.sessions_connected.set(self.inner.sessions.len() as i64);
+    /// Admits a session unless this instance or its user is at the session cap;
+    /// `Err` carries the close code and reason. Both checks are atomic: the total
+    /// is reserved with a compare-and-swap, the user's count checked and raised
+    /// under the index entry's lock.
+    fn add_session(&self, session: Arc<SessionHandle>) -> Result<(), (u16, &'static str)> {
+        let inner = &self.inner;
+        let settings = &inner.settings;
+        let reserved = inner
+            .session_total
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < settings.max_sessions).then_some(n + 1));
+        if reserved.is_err() {
+            return Err(SERVER_FULL);
+        }
+        let user_id = session.user.id;
+        let admitted = {
+            let mut sessions = inner.users.entry(user_id).or_default();
+            let room = sessions.len() < settings.max_sessions_per_user;
+            if room {
+                sessions.insert(session.id, session);
+            }
+            room
+        };
+        if !admitted {
+            inner.users.remove_if(&user_id, |_, sessions| sessions.is_empty());
+            inner.session_total.fetch_sub(1, Ordering::AcqRel);
+            return Err(USER_FULL);
+        }
+        inner.metrics.sessions_connected.set(self.session_count() as i64);
+        Ok(())
     }
 
     /// Forgets a session and all its subscriptions.
     fn remove_session(&self, session: &SessionHandle, channels: impl IntoIterator<Item = Channel>) {
         self.unsubscribe(session.id, channels);
-        self.inner.sessions.remove(&session.id);
-        self.inner.metrics.sessions_connected.set(self.inner.sessions.len() as i64);
+        let inner = &self.inner;
+        let user_id = session.user.id;
+        if let Some(mut sessions) = inner.users.get_mut(&user_id) {
+            sessions.remove(&session.id);
+        }
+        inner.users.remove_if(&user_id, |_, sessions| sessions.is_empty());
+        inner.session_total.fetch_sub(1, Ordering::AcqRel);
+        inner.metrics.sessions_connected.set(self.session_count() as i64);
     }
 
     /// Registers channels for a session and starts holding its live events back;

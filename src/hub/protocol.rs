@@ -25,7 +25,8 @@ pub enum ClientMessage {
     Unsubscribe {
         channels: Vec<String>,
     },
-    Ping,
+    /// A struct variant, so that unknown fields are refused here too.
+    Ping {},
 }
 
 /// `ready`: sent once the session is authenticated.
@@ -69,6 +70,12 @@ pub fn error(code: &str, message: &str) -> Utf8Bytes {
     frame(json!({"type": "error", "code": code, "message": message}))
 }
 
+/// An error reply after which the client must reload its state over REST
+/// (`"reload": true`), e.g. a `since` too far back to replay.
+pub fn reload_required(code: &str, message: &str) -> Utf8Bytes {
+    frame(json!({"type": "error", "code": code, "message": message, "reload": true}))
+}
+
 fn frame(value: serde_json::Value) -> Utf8Bytes {
     Utf8Bytes::from(value.to_string())
 }
@@ -76,6 +83,18 @@ fn frame(value: serde_json::Value) -> Utf8Bytes {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
+
+    #[test]
+    fn client_messages_refuse_unknown_fields_and_deep_nesting() {
+        let parse = |text: &str| serde_json::from_str::<ClientMessage>(text);
+        assert!(matches!(parse(r#"{"type":"ping"}"#), Ok(ClientMessage::Ping {})));
+        assert!(parse(r#"{"type":"ping","extra":1}"#).is_err());
+        assert!(parse(r#"{"type":"subscribe","channels":["tasks"],"extra":1}"#).is_err());
+        // serde_json stops at 128 levels instead of overflowing the stack.
+        let nested = "[".repeat(100_000) + &"]".repeat(100_000);
+        let err = parse(&format!(r#"{{"type":"subscribe","channels":{nested}}}"#)).unwrap_err();
+        assert!(err.to_string().contains("recursion limit"), "{err}");
+    }
 
     use super::*;
     use crate::events::Topic;

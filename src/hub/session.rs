@@ -29,8 +29,6 @@ pub enum Outbound {
     Frame(Utf8Bytes),
     /// One live event.
     Event(Utf8Bytes),
-    /// A subscription's acknowledgement, its replay and the live events held back meanwhile.
-    Batch(Vec<Utf8Bytes>),
 }
 
 /// The hub's handle on a connected session.
@@ -92,24 +90,38 @@ impl SessionHandle {
         lock(&self.held).get_or_insert_with(Vec::new);
     }
 
-    /// Queues the acknowledgement, then the replay, then the events held back —
-    /// all with ids above the replay's — and resumes live delivery.
-    pub(super) fn release_held_events(&self, ack: Utf8Bytes, replay: Vec<Delivery>) {
-        let mut held = lock(&self.held);
-        let waiting = held.take().unwrap_or_default();
-        // A subscription rolled back meanwhile: its held events are not wanted any more.
-        let channels: Vec<Channel> = lock(&self.channels).iter().copied().collect();
-        let wanted = |event: &StoredEvent| channels.iter().any(|c| c.matches(event.topic, event.entity_id));
-        let mut frames = Vec::with_capacity(1 + replay.len() + waiting.len());
-        frames.push(ack);
-        frames.extend(
-            replay
-                .iter()
-                .chain(waiting.iter().filter(|(event, _)| wanted(event)))
-                .map(|(event, form)| protocol::event(event, *form)),
-        );
-        if self.queue.try_send(Outbound::Batch(frames)).is_err() {
-            self.request_close(4408, TOO_SLOW);
+    /// Queues a replayed event, waiting for room: a replay counts against the
+    /// queue like any frame, so it is never held in one unbounded batch.
+    /// `false` once the session is closing.
+    pub(super) async fn send_replayed(&self, (event, form): &Delivery) -> bool {
+        !self.closing.load(Ordering::Relaxed)
+            && self.queue.send(Outbound::Event(protocol::event(event, *form))).await.is_ok()
+    }
+
+    /// Queues the live events held back during a subscription (all with ids above
+    /// its replay's), waiting for room, and then resumes live delivery. Events that
+    /// arrive meanwhile are held too, behind these; more than the queue's capacity
+    /// of them closes the session with 4408.
+    pub(super) async fn resume_live_events(&self) {
+        loop {
+            let waiting = {
+                let mut held = lock(&self.held);
+                match held.as_mut() {
+                    Some(waiting) if !waiting.is_empty() => std::mem::take(waiting),
+                    _ => {
+                        *held = None;
+                        return;
+                    }
+                }
+            };
+            // A subscription rolled back meanwhile: its held events are not wanted any more.
+            let channels = self.channels();
+            let wanted = |event: &StoredEvent| channels.iter().any(|c| c.matches(event.topic, event.entity_id));
+            for delivery in waiting.iter().filter(|(event, _)| wanted(event)) {
+                if !self.send_replayed(delivery).await {
+                    return;
+                }
+            }
         }
     }
 
@@ -140,6 +152,13 @@ impl SessionHandle {
 
     pub fn channels(&self) -> Vec<Channel> {
         lock(&self.channels).iter().copied().collect()
+    }
+
+    /// How many channels the session would subscribe to after adding `channels`.
+    pub(super) fn channel_count_with(&self, channels: &[Channel]) -> usize {
+        let current = lock(&self.channels);
+        let new: HashSet<&Channel> = channels.iter().filter(|c| !current.contains(c)).collect();
+        current.len() + new.len()
     }
 
     /// Records channels as subscribed; returns those that were not already.
@@ -195,35 +214,54 @@ mod tests {
         assert_eq!(lock(&session.close_request).map(|(code, _)| code), Some(4408));
     }
 
-    #[test]
-    fn events_held_for_a_rolled_back_subscription_are_dropped() {
+    fn ids(rx: &mut mpsc::Receiver<Outbound>) -> Vec<i64> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|item| match item {
+                Outbound::Event(frame) => {
+                    serde_json::from_str::<serde_json::Value>(frame.as_str()).unwrap()["id"].as_i64().unwrap()
+                }
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn events_held_for_a_rolled_back_subscription_are_dropped() {
         let (session, mut rx) = session(8);
         session.hold_live_events();
         session.add_channels(&[Channel::All(Topic::Tasks)]);
         session.offer(&event(5, vec![2]), ChannelForm::Collection);
         session.remove_channels(&[Channel::All(Topic::Tasks)]);
-        session.release_held_events("error".into(), Vec::new());
-        let Outbound::Batch(frames) = rx.try_recv().unwrap() else { panic!("expected a batch") };
-        assert_eq!(frames.len(), 1, "only the error frame");
+        session.resume_live_events().await;
+        assert!(ids(&mut rx).is_empty());
     }
 
-    #[test]
-    fn held_events_follow_the_replay() {
+    #[tokio::test]
+    async fn held_events_follow_the_replay() {
         let (session, mut rx) = session(8);
         session.hold_live_events();
         session.add_channels(&[Channel::All(Topic::Tasks)]);
         session.offer(&event(5, vec![2]), ChannelForm::Collection);
         assert!(rx.try_recv().is_err(), "held back while replaying");
-        session.release_held_events("ack".into(), vec![(event(3, vec![2]), ChannelForm::Collection)]);
-        let Outbound::Batch(frames) = rx.try_recv().unwrap() else { panic!("expected a batch") };
-        let ids: Vec<_> = frames
-            .iter()
-            .skip(1)
-            .map(|f| serde_json::from_str::<serde_json::Value>(f.as_str()).unwrap()["id"].as_i64().unwrap())
-            .collect();
-        assert_eq!(frames[0].as_str(), "ack");
-        assert_eq!(ids, vec![3, 5]);
+        assert!(session.send_replayed(&(event(3, vec![2]), ChannelForm::Collection)).await);
+        session.resume_live_events().await;
         session.offer(&event(6, vec![2]), ChannelForm::Collection);
-        assert!(matches!(rx.try_recv().unwrap(), Outbound::Event(_)));
+        assert_eq!(ids(&mut rx), vec![3, 5, 6]);
+    }
+
+    #[tokio::test]
+    async fn a_replay_waits_for_room_in_the_queue() {
+        let (session, mut rx) = session(2);
+        session.hold_live_events();
+        for id in 1..=2 {
+            assert!(session.send_replayed(&(event(id, vec![2]), ChannelForm::Collection)).await);
+        }
+        let delivery = (event(3, vec![2]), ChannelForm::Collection);
+        let third = session.send_replayed(&delivery);
+        tokio::pin!(third);
+        assert!(futures_util::poll!(third.as_mut()).is_pending(), "the queue is full");
+        assert!(rx.try_recv().is_ok());
+        assert!(third.await);
+        assert_eq!(ids(&mut rx), vec![2, 3]);
     }
 }

@@ -300,3 +300,32 @@ async fn an_orders_pin_appears_live_for_its_owner_and_admins() {
     drop(driver);
     let _ = std::fs::remove_dir_all(profiles);
 }
+
+#[tokio::test]
+async fn a_page_too_far_behind_to_replay_reloads_its_snapshot_and_stays_live() {
+    let app = spawn_app_with(|c| c.ws_replay_max_rows = 5).await;
+    let ann = app.token(ANN).await;
+    let (_, me) = app.get("/api/me", Some(&ann)).await;
+    let profiles = std::env::temp_dir().join(format!("taskwire-browser-{}", rand::random::<u64>()));
+    let driver = ChromeDriver::start().await;
+    let worker = driver.browser(&profiles.join("worker")).await;
+    log_in(&worker, &app, ANN, "/my").await;
+
+    // More events than a replay may read go by, none of them Ann's, then her
+    // session is dropped: the page resumes from an id too far back.
+    append_hidden_task_events(&app, 8).await;
+    eventually("the hub dispatched the events", || app.state.hub.last_dispatched() == 8).await;
+    app.state.hub.close_user_sessions(me["id"].as_i64().unwrap(), 4408, "too slow");
+
+    // It loads its snapshot again and subscribes afresh: a task of hers shows up.
+    let task = app.create_task(&ann, "After the resync").await;
+    let card = format!(r#"#my-tasks .task-card[data-task-id="{}"]"#, task["id"]);
+    assert!(text(&worker, &card).await.contains("After the resync"));
+    wait_for(&worker, r#"#conn-status[data-state="live"]"#).await;
+    let live = app.create_task(&ann, "Live after the resync").await;
+    let card = format!(r#"#my-tasks .task-card[data-task-id="{}"]"#, live["id"]);
+    assert!(text(&worker, &card).await.contains("Live after the resync"));
+    worker.close().await.ok();
+    drop(driver);
+    let _ = std::fs::remove_dir_all(profiles);
+}

@@ -366,3 +366,22 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Appends `count` task events that no ADMIN_LIMITED user may see, without the
+/// bus (the hub's outbox catch-up dispatches them).
+pub async fn append_hidden_task_events(app: &TestApp, count: i64) {
+    use sea_orm::TransactionTrait;
+    use taskwire::events::{NewEvent, Topic, outbox};
+    let txn = app.state.db.begin().await.unwrap();
+    let events = (1..=count)
+        .map(|n| NewEvent {
+            topic: Topic::Tasks,
+            entity_id: n,
+            kind: "task.created",
+            payload: json!({"id": n}),
+            audience: vec![],
+        })
+        .collect();
+    outbox::append(&txn, events).await.unwrap();
+    txn.commit().await.unwrap();
+}

@@ -24,3 +24,5 @@ mod tasks;
 mod users;
 mod websocket;
 mod worker;
+mod ws_fuzz;
+mod ws_limits;

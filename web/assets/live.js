@@ -106,6 +106,10 @@ export class LiveClient {
         try { this.onEvent(frame); } catch (e) { console.error(e); }
         break;
       case 'error':
+        if (frame.reload) { // too far behind to replay: start over with a fresh snapshot
+          this.resync();
+          break;
+        }
         this.onError(frame.message || 'The live connection reported an error.');
         break;
       default: // pong and unknown frames: nothing to do
@@ -155,6 +159,14 @@ export class LiveClient {
       // for an expired token. /api/me refreshes the session, or goes to login.
       api('/api/me').catch(() => {});
     }
+    this.scheduleReconnect();
+  }
+
+  /** Reconnect as if for the first time: the page loads its snapshot again. */
+  resync() {
+    this.synced = false;
+    this.lastId = null;
+    this.drop();
     this.scheduleReconnect();
   }
 
