@@ -40,7 +40,8 @@ use crate::{
         provider::{HttpProvider, Provider, SimulatedProvider},
     },
     state::AppState,
-    stores, tasks, users, web, workflows,
+    stores::{self, AllowedHost, PageFetcher, ScrapePolicy},
+    tasks, users, web, workflows,
 };
 
 /// Largest request body accepted (413 above).
@@ -95,11 +96,14 @@ impl Application {
             shutdown.child_token(),
         );
         let Backends { bus, locks: lock_backend } = scale_out_backends(&config, &metrics, &shutdown, &tasks)?;
+        let listener = bind(config.bind, config.socket_send_buffer)?;
         let http = reqwest::Client::builder()
-            .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+price and order monitor)"))
+            .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+order monitor)"))
             .connect_timeout(Duration::from_secs(5))
-            .timeout(config.scrape_timeout.max(Duration::from_secs(1)) * 3)
+            .timeout(config.provider_timeout.max(Duration::from_secs(1)) * 3)
             .build()
+            .map_err(|e| StartupError::HttpClient(e.to_string()))?;
+        let scraper = PageFetcher::new(scrape_policy(&config, listener.local_addr()?))
             .map_err(|e| StartupError::HttpClient(e.to_string()))?;
         let provider = order_provider(&config, &http);
         let lease = config.provider_timeout + Duration::from_secs(5);
@@ -109,6 +113,7 @@ impl Application {
             jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),
             locks: Locks::new(lock_backend, config.import_lock_ttl),
             http,
+            scraper: Arc::new(scraper),
             keys: Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl)),
             throttle: Arc::new(LoginThrottle::new(config.login_max_failures, config.login_window)),
             db: db.clone(),
@@ -118,7 +123,6 @@ impl Application {
             config: config.clone(),
         };
         spawn_background_tasks(&state, &shutdown, &tasks).await?;
-        let listener = bind(config.bind, config.socket_send_buffer)?;
         if config.demo {
             crate::demo::seed_store(&state, listener.local_addr()?)
                 .await
@@ -206,6 +210,16 @@ fn scale_out_backends(
     let locks = RedisLock::new(url, &config.redis_prefix).map_err(|e| redis(&e))?;
     info!("events and locks are shared between instances through Redis");
     Ok(Backends { bus: Arc::new(bus), locks: Arc::new(locks) })
+}
+
+/// What a scrape may reach: `SCRAPE_ALLOWED_HOSTS`, plus in demo mode exactly this server's demo shop.
+fn scrape_policy(config: &Config, address: SocketAddr) -> ScrapePolicy {
+    let mut allowed: Vec<AllowedHost> =
+        config.scrape_allowed_hosts.iter().filter_map(|entry| AllowedHost::parse(entry).ok()).collect();
+    if config.demo {
+        allowed.extend(AllowedHost::parse(&crate::demo::shop_host(address)).ok());
+    }
+    ScrapePolicy::new(allowed)
 }
 
 /// The order provider: HTTP when `PROVIDER_URL` is set, simulated in demo mode, else none (orders answer 503).

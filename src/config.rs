@@ -50,6 +50,9 @@ pub struct Config {
     pub scrape_timeout: Duration,
     /// Pages of one store fetched at the same time.
     pub scrape_concurrency: usize,
+    /// Hosts (`name`, `name:port`, IP or `IP:port`) a scrape may reach even though
+    /// they are loopback, private, link-local or otherwise internal; empty by default.
+    pub scrape_allowed_hosts: Vec<String>,
     /// TTL of the catalog-import lock; it is renewed every third of that while the import runs.
     pub import_lock_ttl: Duration,
     /// The HTTP order provider; unset outside demo mode means orders cannot be placed.
@@ -90,6 +93,12 @@ impl Config {
                 v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
             })
             .unwrap_or_default();
+        let scrape_allowed_hosts: Vec<String> = get("SCRAPE_ALLOWED_HOSTS")
+            .map(|v| v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        for entry in &scrape_allowed_hosts {
+            crate::stores::AllowedHost::parse(entry).map_err(|e| problem("SCRAPE_ALLOWED_HOSTS", &e))?;
+        }
         let job_concurrency = parse_or(get("JOB_CONCURRENCY"), "JOB_CONCURRENCY", 4usize)?;
         let import_lock_ttl = duration_or(get("IMPORT_LOCK_TTL"), "IMPORT_LOCK_TTL", Duration::from_secs(30))?;
         if import_lock_ttl < Duration::from_secs(1) {
@@ -129,6 +138,7 @@ impl Config {
             login_window: duration_or(get("LOGIN_WINDOW"), "LOGIN_WINDOW", Duration::from_secs(15 * 60))?,
             scrape_timeout: duration_or(get("SCRAPE_TIMEOUT"), "SCRAPE_TIMEOUT", Duration::from_secs(10))?,
             scrape_concurrency: parse_or(get("SCRAPE_CONCURRENCY"), "SCRAPE_CONCURRENCY", 4usize)?.max(1),
+            scrape_allowed_hosts,
             import_lock_ttl,
             provider_url: get("PROVIDER_URL"),
             provider_api_key: get("PROVIDER_API_KEY"),
@@ -278,5 +288,22 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.key, "WS_PING_INTERVAL");
+    }
+
+    #[test]
+    fn parses_the_scrape_allow_list() {
+        const SECRET: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let defaults = Config::from_lookup(false, lookup(&[SECRET])).unwrap();
+        assert!(defaults.scrape_allowed_hosts.is_empty(), "nothing internal is allowed by default");
+        let config = Config::from_lookup(
+            false,
+            lookup(&[SECRET, ("SCRAPE_ALLOWED_HOSTS", "shop.internal, 127.0.0.1:8080,[::1]:81")]),
+        )
+        .unwrap();
+        assert_eq!(config.scrape_allowed_hosts, ["shop.internal", "127.0.0.1:8080", "[::1]:81"]);
+        for (key, value) in [("SCRAPE_ALLOWED_HOSTS", "shop:http"), ("SCRAPE_ALLOWED_HOSTS", "http://shop")] {
+            let pairs: &'static [(&str, &str)] = Box::leak(Box::new([SECRET, (key, value)]));
+            assert_eq!(Config::from_lookup(false, lookup(pairs)).unwrap_err().key, key);
+        }
     }
 }

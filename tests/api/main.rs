@@ -17,6 +17,7 @@ mod postgres;
 mod provider;
 mod rejections;
 mod scale;
+mod scrape_guard;
 mod scraping;
 mod shop;
 mod tasks;
