@@ -22,7 +22,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     auth::{self, throttle::LoginThrottle, tokens::TokenKeys},
-    bus::{Bus, InProcessBus, RedisBus},
+    bus::{Bus, BusKey, InProcessBus, RedisBus},
     catalog,
     channels::DomainChannelPolicy,
     config::{Config, ConfigError},
@@ -205,7 +205,8 @@ fn scale_out_backends(
         });
     };
     let redis = |e: &dyn std::fmt::Display| StartupError::Redis(e.to_string());
-    let bus = RedisBus::start(url, &config.redis_prefix, metrics.clone(), shutdown.child_token(), tasks)
+    let key = BusKey::new(config.bus_secret.as_deref(), &config.jwt_secret);
+    let bus = RedisBus::start(url, &config.redis_prefix, key, metrics.clone(), shutdown.child_token(), tasks)
         .map_err(|e| redis(&e))?;
     let locks = RedisLock::new(url, &config.redis_prefix).map_err(|e| redis(&e))?;
     info!("events and locks are shared between instances through Redis");

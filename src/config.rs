@@ -21,6 +21,9 @@ pub struct Config {
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
     pub redis_prefix: String,
     pub jwt_secret: Vec<u8>,
+    /// Key of the HMAC on every event sent through Redis; `None` derives one from `jwt_secret`.
+    /// Every instance of a deployment needs the same.
+    pub bus_secret: Option<Vec<u8>>,
     /// Origins allowed for the WebSocket and cookie-authenticated writes; empty means the server's own.
     pub allowed_origins: Vec<String>,
     pub catalog_dir: PathBuf,
@@ -93,6 +96,11 @@ impl Config {
                 v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
             })
             .unwrap_or_default();
+        let bus_secret = match get("BUS_SECRET") {
+            Some(secret) if secret.len() >= 32 => Some(secret.into_bytes()),
+            Some(_) => return Err(problem("BUS_SECRET", "must be at least 32 bytes long")),
+            None => None,
+        };
         let scrape_allowed_hosts: Vec<String> = get("SCRAPE_ALLOWED_HOSTS")
             .map(|v| v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
@@ -113,6 +121,7 @@ impl Config {
             redis_url: get("REDIS_URL"),
             redis_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "taskwire:".into()),
             jwt_secret,
+            bus_secret,
             allowed_origins,
             catalog_dir: get("CATALOG_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("catalog")),
             job_concurrency,
@@ -291,17 +300,25 @@ mod tests {
     }
 
     #[test]
-    fn parses_the_scrape_allow_list() {
+    fn parses_the_scrape_allow_list_and_bus_secret() {
         const SECRET: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
         let defaults = Config::from_lookup(false, lookup(&[SECRET])).unwrap();
         assert!(defaults.scrape_allowed_hosts.is_empty(), "nothing internal is allowed by default");
+        assert_eq!(defaults.bus_secret, None);
         let config = Config::from_lookup(
             false,
-            lookup(&[SECRET, ("SCRAPE_ALLOWED_HOSTS", "shop.internal, 127.0.0.1:8080,[::1]:81")]),
+            lookup(&[
+                SECRET,
+                ("SCRAPE_ALLOWED_HOSTS", "shop.internal, 127.0.0.1:8080,[::1]:81"),
+                ("BUS_SECRET", "bus-secret-bus-secret-bus-secret-0"),
+            ]),
         )
         .unwrap();
         assert_eq!(config.scrape_allowed_hosts, ["shop.internal", "127.0.0.1:8080", "[::1]:81"]);
-        for (key, value) in [("SCRAPE_ALLOWED_HOSTS", "shop:http"), ("SCRAPE_ALLOWED_HOSTS", "http://shop")] {
+        assert_eq!(config.bus_secret.as_deref(), Some(&b"bus-secret-bus-secret-bus-secret-0"[..]));
+        for (key, value) in
+            [("SCRAPE_ALLOWED_HOSTS", "shop:http"), ("SCRAPE_ALLOWED_HOSTS", "http://shop"), ("BUS_SECRET", "short")]
+        {
             let pairs: &'static [(&str, &str)] = Box::leak(Box::new([SECRET, (key, value)]));
             assert_eq!(Config::from_lookup(false, lookup(pairs)).unwrap_err().key, key);
         }

@@ -6,6 +6,7 @@
 
 mod auth;
 mod browser;
+mod bus_trust;
 mod demo;
 mod helpers;
 mod imports;
