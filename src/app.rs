@@ -81,7 +81,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database, migrates it, starts the hub, and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let db = db::connect(&config.database_url).await?;
+        let db = db::connect_with(&config.database_url, config.database_acquire_timeout).await?;
         db::migrate(&db).await?;
         if config.demo {
             crate::demo::seed(&db).await.map_err(|e| StartupError::Demo(e.to_string()))?;

@@ -17,6 +17,8 @@ pub struct ConfigError {
 pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
+    /// How long a query waits for a database connection before the request gets 503.
+    pub database_acquire_timeout: Duration,
     pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
     pub redis_prefix: String,
@@ -107,6 +109,11 @@ impl Config {
         for entry in &scrape_allowed_hosts {
             crate::stores::AllowedHost::parse(entry).map_err(|e| problem("SCRAPE_ALLOWED_HOSTS", &e))?;
         }
+        let database_acquire_timeout =
+            duration_or(get("DATABASE_ACQUIRE_TIMEOUT"), "DATABASE_ACQUIRE_TIMEOUT", Duration::from_secs(10))?;
+        if database_acquire_timeout < Duration::from_millis(100) {
+            return Err(problem("DATABASE_ACQUIRE_TIMEOUT", "must be at least 100ms"));
+        }
         let job_concurrency = parse_or(get("JOB_CONCURRENCY"), "JOB_CONCURRENCY", 4usize)?;
         let import_lock_ttl = duration_or(get("IMPORT_LOCK_TTL"), "IMPORT_LOCK_TTL", Duration::from_secs(30))?;
         if import_lock_ttl < Duration::from_secs(1) {
@@ -118,6 +125,7 @@ impl Config {
         Ok(Config {
             bind,
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://taskwire.db?mode=rwc".into()),
+            database_acquire_timeout,
             redis_url: get("REDIS_URL"),
             redis_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "taskwire:".into()),
             jwt_secret,
@@ -300,25 +308,31 @@ mod tests {
     }
 
     #[test]
-    fn parses_the_scrape_allow_list_and_bus_secret() {
+    fn parses_the_scrape_allow_list_bus_secret_and_acquire_timeout() {
         const SECRET: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
         let defaults = Config::from_lookup(false, lookup(&[SECRET])).unwrap();
         assert!(defaults.scrape_allowed_hosts.is_empty(), "nothing internal is allowed by default");
         assert_eq!(defaults.bus_secret, None);
+        assert_eq!(defaults.database_acquire_timeout, Duration::from_secs(10));
         let config = Config::from_lookup(
             false,
             lookup(&[
                 SECRET,
                 ("SCRAPE_ALLOWED_HOSTS", "shop.internal, 127.0.0.1:8080,[::1]:81"),
                 ("BUS_SECRET", "bus-secret-bus-secret-bus-secret-0"),
+                ("DATABASE_ACQUIRE_TIMEOUT", "2s"),
             ]),
         )
         .unwrap();
         assert_eq!(config.scrape_allowed_hosts, ["shop.internal", "127.0.0.1:8080", "[::1]:81"]);
         assert_eq!(config.bus_secret.as_deref(), Some(&b"bus-secret-bus-secret-bus-secret-0"[..]));
-        for (key, value) in
-            [("SCRAPE_ALLOWED_HOSTS", "shop:http"), ("SCRAPE_ALLOWED_HOSTS", "http://shop"), ("BUS_SECRET", "short")]
-        {
+        assert_eq!(config.database_acquire_timeout, Duration::from_secs(2));
+        for (key, value) in [
+            ("SCRAPE_ALLOWED_HOSTS", "shop:http"),
+            ("SCRAPE_ALLOWED_HOSTS", "http://shop"),
+            ("BUS_SECRET", "short"),
+            ("DATABASE_ACQUIRE_TIMEOUT", "1ms"),
+        ] {
             let pairs: &'static [(&str, &str)] = Box::leak(Box::new([SECRET, (key, value)]));
             assert_eq!(Config::from_lookup(false, lookup(pairs)).unwrap_err().key, key);
         }

@@ -14,6 +14,7 @@ mod jobs;
 mod locks;
 mod ops;
 mod orders;
+mod pg_restart;
 mod postgres;
 mod provider;
 mod rejections;
