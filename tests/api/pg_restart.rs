@@ -10,7 +10,10 @@ use std::{
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::{helpers::*, scale::until_ready_is};
+use crate::{
+    helpers::*,
+    scale::{read_events, until_ready_is},
+};
 
 /// Set to run the suite on a machine without PostgreSQL's server binaries: the test then skips, loudly.
 const ALLOW_SKIP: &str = "TASKWIRE_ALLOW_SKIP_PG_RESTART";
@@ -114,21 +117,6 @@ fn running_as_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Reads `n` events: (event name, task title) pairs, checking that ids increase.
-async fn events(ws: &mut WsClient, n: usize) -> Vec<(String, String)> {
-    let mut seen = Vec::new();
-    let mut last = 0;
-    for _ in 0..n {
-        let frame = ws.next_json().await;
-        assert_eq!(frame["type"], "event", "{frame}");
-        let id = frame["id"].as_i64().unwrap();
-        assert!(id > last, "ids increase: {id} after {last}");
-        last = id;
-        seen.push((frame["event"].as_str().unwrap().to_owned(), frame["data"]["title"].as_str().unwrap().to_owned()));
-    }
-    seen
-}
-
 #[tokio::test]
 async fn postgres_restarting_mid_run_fails_changes_cleanly_and_loses_or_repeats_no_event() {
     let Some(postgres) = OwnPostgres::start() else {
@@ -182,7 +170,7 @@ async fn postgres_restarting_mid_run_fails_changes_cleanly_and_loses_or_repeats_
     .map(|(e, t)| ((*e).to_owned(), (*t).to_owned()))
     .collect();
     for ws in &mut sessions {
-        assert_eq!(events(ws, expected.len()).await, expected);
+        assert_eq!(read_events(ws, expected.len()).await.0, expected);
         ws.expect_silence().await;
     }
     let (_, tasks) = app.get("/api/tasks", Some(&admin)).await;

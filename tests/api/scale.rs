@@ -40,7 +40,7 @@ pub async fn two_instances_polling(redis_url: &str, catch_up: Duration) -> (Test
 }
 
 /// Reads `n` events and returns (event name, task title) pairs and the highest id.
-async fn read_events(ws: &mut WsClient, n: usize) -> (Vec<(String, String)>, i64) {
+pub async fn read_events(ws: &mut WsClient, n: usize) -> (Vec<(String, String)>, i64) {
     let mut seen = Vec::new();
     let mut last = 0;
     for _ in 0..n {
