@@ -86,6 +86,8 @@ impl PageFetcher {
             .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+price monitor)"))
             .connect_timeout(Duration::from_secs(5))
             .redirect(redirect::Policy::none())
+            // A proxy would resolve and connect in our place, out of the guard's sight.
+            .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver { policy: policy.clone() }))
             .build()?;
         Ok(PageFetcher { client, policy })

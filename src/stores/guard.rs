@@ -115,6 +115,7 @@ pub struct ScrapePolicy {
 }
 
 impl ScrapePolicy {
+    /// A policy allowing the listed hosts; the default allows no internal host at all.
     pub fn new(allowed: Vec<AllowedHost>) -> Self {
         ScrapePolicy { allowed }
     }
