@@ -41,7 +41,7 @@ impl OwnPostgres {
     }
 
     /// Creates and starts a cluster with trust authentication; `None` when the binaries are missing.
-    fn start() -> Option<OwnPostgres> {
+    async fn start() -> Option<OwnPostgres> {
         let bin = Self::server_binaries()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = std::env::temp_dir().join(format!("taskwire-pg-{:016x}", rand::random::<u64>()));
@@ -53,8 +53,8 @@ impl OwnPostgres {
             assert!(owned.is_ok_and(|s| s.success()), "chown the cluster directory to postgres");
         }
         let data = cluster.data().display().to_string();
-        cluster.run("initdb", &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
-        cluster.start_server();
+        cluster.run("initdb", &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]).await;
+        cluster.start_server().await;
         Some(cluster)
     }
 
@@ -66,33 +66,34 @@ impl OwnPostgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    /// Runs one of the server binaries, as the postgres user when the test runs as root.
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// Runs one of the server binaries, as the postgres user when the test runs as root,
+    /// without blocking the runtime the server under test runs on.
+    async fn run(&self, tool: &str, args: &[&str]) {
         let program = self.bin.join(tool);
         let mut command = if running_as_root() {
-            let mut c = Command::new("runuser");
+            let mut c = tokio::process::Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(&program);
             c
         } else {
-            Command::new(&program)
+            tokio::process::Command::new(&program)
         };
-        let output = command.args(args).stdin(Stdio::null()).output().expect("the PostgreSQL tools run");
+        let output = command.args(args).stdin(Stdio::null()).output().await.expect("the PostgreSQL tools run");
         assert!(output.status.success(), "{tool} {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     }
 
-    fn start_server(&self) {
+    async fn start_server(&self) {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
             self.port,
             self.dir.display()
         );
         let (data, log) = (self.data().display().to_string(), self.dir.join("log").display().to_string());
-        self.run("pg_ctl", &["-D", &data, "-o", &options, "-l", &log, "-w", "-t", "20", "start"]);
+        self.run("pg_ctl", &["-D", &data, "-o", &options, "-l", &log, "-w", "-t", "20", "start"]).await;
     }
 
     /// A clean, fast shutdown: sessions are cut, committed work stays.
-    fn stop_server(&self) {
-        self.run("pg_ctl", &["-D", &self.data().display().to_string(), "-m", "fast", "-w", "stop"]);
+    async fn stop_server(&self) {
+        self.run("pg_ctl", &["-D", &self.data().display().to_string(), "-m", "fast", "-w", "stop"]).await;
     }
 }
 
@@ -119,7 +120,7 @@ fn running_as_root() -> bool {
 
 #[tokio::test]
 async fn postgres_restarting_mid_run_fails_changes_cleanly_and_loses_or_repeats_no_event() {
-    let Some(postgres) = OwnPostgres::start() else {
+    let Some(postgres) = OwnPostgres::start().await else {
         if std::env::var_os(ALLOW_SKIP).is_some() {
             eprintln!("SKIPPED: PostgreSQL's initdb/pg_ctl are not installed ({ALLOW_SKIP} is set)");
             return;
@@ -140,7 +141,7 @@ async fn postgres_restarting_mid_run_fails_changes_cleanly_and_loses_or_repeats_
     let before = app.create_task(&ann, "before").await;
     let before_id = before["id"].as_i64().unwrap();
 
-    postgres.stop_server();
+    postgres.stop_server().await;
     let body = until_ready_is(&app, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(body["checks"]["database"], "down", "{body}");
     let body = json!({"title": "during", "workflow": "vehicle_registration"});
@@ -154,7 +155,7 @@ async fn postgres_restarting_mid_run_fails_changes_cleanly_and_loses_or_repeats_
         assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     }
 
-    postgres.start_server();
+    postgres.start_server().await;
     until_ready_is(&app, StatusCode::OK).await;
     app.create_task(&ann, "after 1").await;
     app.approve(&admin, before_id).await;
