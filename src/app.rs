@@ -23,7 +23,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     auth::{self, password::PasswordGate, throttle::LoginThrottle, tokens::TokenKeys},
-    bus::{Bus, InProcessBus, RedisBus},
+    bus::{Bus, BusKey, InProcessBus, RedisBus},
     catalog,
     channels::DomainChannelPolicy,
     config::{Config, ConfigError},
@@ -41,7 +41,8 @@ use crate::{
         provider::{HttpProvider, Provider, SimulatedProvider},
     },
     state::AppState,
-    stores, tasks, users, web, workflows,
+    stores::{self, AllowedHost, PageFetcher, ScrapePolicy},
+    tasks, users, web, workflows,
 };
 
 /// Largest request body accepted (413 above).
@@ -84,7 +85,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database, migrates it, starts the hub, and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let db = db::connect(&config.database_url).await?;
+        let db = db::connect_with(&config.database_url, config.database_acquire_timeout).await?;
         db::migrate(&db).await?;
         if config.demo {
             crate::demo::seed(&db).await.map_err(|e| StartupError::Demo(e.to_string()))?;
@@ -99,11 +100,14 @@ impl Application {
             shutdown.child_token(),
         );
         let Backends { bus, locks: lock_backend } = scale_out_backends(&config, &metrics, &shutdown, &tasks)?;
+        let listener = bind(config.bind, config.socket_send_buffer)?;
         let http = reqwest::Client::builder()
-            .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+price and order monitor)"))
+            .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+order monitor)"))
             .connect_timeout(Duration::from_secs(5))
-            .timeout(config.scrape_timeout.max(Duration::from_secs(1)) * 3)
+            .timeout(config.provider_timeout.max(Duration::from_secs(1)) * 3)
             .build()
+            .map_err(|e| StartupError::HttpClient(e.to_string()))?;
+        let scraper = PageFetcher::new(scrape_policy(&config, listener.local_addr()?))
             .map_err(|e| StartupError::HttpClient(e.to_string()))?;
         let provider = order_provider(&config, &http);
         let lease = config.provider_timeout + Duration::from_secs(5);
@@ -113,6 +117,7 @@ impl Application {
             jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),
             locks: Locks::new(lock_backend, config.import_lock_ttl),
             http,
+            scraper: Arc::new(scraper),
             keys: Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl)),
             throttle: Arc::new(LoginThrottle::new(
                 config.login_max_failures,
@@ -127,7 +132,6 @@ impl Application {
             config: config.clone(),
         };
         spawn_background_tasks(&state, &shutdown, &tasks).await?;
-        let listener = bind(config.bind, config.socket_send_buffer)?;
         if config.demo {
             crate::demo::seed_store(&state, listener.local_addr()?)
                 .await
@@ -222,11 +226,22 @@ fn scale_out_backends(
         });
     };
     let redis = |e: &dyn std::fmt::Display| StartupError::Redis(e.to_string());
-    let bus = RedisBus::start(url, &config.redis_prefix, metrics.clone(), shutdown.child_token(), tasks)
+    let key = BusKey::new(config.bus_secret.as_deref(), &config.jwt_secret);
+    let bus = RedisBus::start(url, &config.redis_prefix, key, metrics.clone(), shutdown.child_token(), tasks)
         .map_err(|e| redis(&e))?;
     let locks = RedisLock::new(url, &config.redis_prefix).map_err(|e| redis(&e))?;
     info!("events and locks are shared between instances through Redis");
     Ok(Backends { bus: Arc::new(bus), locks: Arc::new(locks) })
+}
+
+/// What a scrape may reach: `SCRAPE_ALLOWED_HOSTS`, plus in demo mode exactly this server's demo shop.
+fn scrape_policy(config: &Config, address: SocketAddr) -> ScrapePolicy {
+    let mut allowed: Vec<AllowedHost> =
+        config.scrape_allowed_hosts.iter().filter_map(|entry| AllowedHost::parse(entry).ok()).collect();
+    if config.demo {
+        allowed.extend(AllowedHost::parse(&crate::demo::shop_host(address)).ok());
+    }
+    ScrapePolicy::new(allowed)
 }
 
 /// The order provider: HTTP when `PROVIDER_URL` is set, simulated in demo mode, else none (orders answer 503).

@@ -17,10 +17,15 @@ pub struct ConfigError {
 pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
+    /// How long a query waits for a database connection before the request gets 503.
+    pub database_acquire_timeout: Duration,
     pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
     pub redis_prefix: String,
     pub jwt_secret: Vec<u8>,
+    /// Key of the HMAC on every event sent through Redis; `None` derives one from `jwt_secret`.
+    /// Every instance of a deployment needs the same.
+    pub bus_secret: Option<Vec<u8>>,
     /// Origins allowed for the WebSocket and cookie-authenticated writes; empty means the server's own.
     pub allowed_origins: Vec<String>,
     pub catalog_dir: PathBuf,
@@ -72,6 +77,9 @@ pub struct Config {
     pub scrape_timeout: Duration,
     /// Pages of one store fetched at the same time.
     pub scrape_concurrency: usize,
+    /// Hosts (`name`, `name:port`, IP or `IP:port`) a scrape may reach even though
+    /// they are loopback, private, link-local or otherwise internal; empty by default.
+    pub scrape_allowed_hosts: Vec<String>,
     /// TTL of the catalog-import lock; it is renewed every third of that while the import runs.
     pub import_lock_ttl: Duration,
     /// The HTTP order provider; unset outside demo mode means orders cannot be placed.
@@ -112,6 +120,22 @@ impl Config {
                 v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
             })
             .unwrap_or_default();
+        let bus_secret = match get("BUS_SECRET") {
+            Some(secret) if secret.len() >= 32 => Some(secret.into_bytes()),
+            Some(_) => return Err(problem("BUS_SECRET", "must be at least 32 bytes long")),
+            None => None,
+        };
+        let scrape_allowed_hosts: Vec<String> = get("SCRAPE_ALLOWED_HOSTS")
+            .map(|v| v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        for entry in &scrape_allowed_hosts {
+            crate::stores::AllowedHost::parse(entry).map_err(|e| problem("SCRAPE_ALLOWED_HOSTS", &e))?;
+        }
+        let database_acquire_timeout =
+            duration_or(get("DATABASE_ACQUIRE_TIMEOUT"), "DATABASE_ACQUIRE_TIMEOUT", Duration::from_secs(10))?;
+        if database_acquire_timeout < Duration::from_millis(100) {
+            return Err(problem("DATABASE_ACQUIRE_TIMEOUT", "must be at least 100ms"));
+        }
         let job_concurrency = parse_or(get("JOB_CONCURRENCY"), "JOB_CONCURRENCY", 4usize)?;
         let import_lock_ttl = duration_or(get("IMPORT_LOCK_TTL"), "IMPORT_LOCK_TTL", Duration::from_secs(30))?;
         if import_lock_ttl < Duration::from_secs(1) {
@@ -123,9 +147,11 @@ impl Config {
         Ok(Config {
             bind,
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://taskwire.db?mode=rwc".into()),
+            database_acquire_timeout,
             redis_url: get("REDIS_URL"),
             redis_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "taskwire:".into()),
             jwt_secret,
+            bus_secret,
             allowed_origins,
             catalog_dir: get("CATALOG_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("catalog")),
             job_concurrency,
@@ -180,6 +206,7 @@ impl Config {
             order_rate_limit: parse_or(get("ORDER_RATE_LIMIT"), "ORDER_RATE_LIMIT", 30u32)?.max(1),
             scrape_timeout: duration_or(get("SCRAPE_TIMEOUT"), "SCRAPE_TIMEOUT", Duration::from_secs(10))?,
             scrape_concurrency: parse_or(get("SCRAPE_CONCURRENCY"), "SCRAPE_CONCURRENCY", 4usize)?.max(1),
+            scrape_allowed_hosts,
             import_lock_ttl,
             provider_url: get("PROVIDER_URL"),
             provider_api_key: get("PROVIDER_API_KEY"),
@@ -388,5 +415,36 @@ mod tests {
         assert_eq!((config.ws_subscribe_rate, config.ws_subscribe_burst), (0, 3));
         let err = Config::from_lookup(true, lookup(&[("WS_MAX_SESSIONS", "-1")])).unwrap_err();
         assert_eq!(err.key, "WS_MAX_SESSIONS");
+    }
+
+    #[test]
+    fn parses_the_scrape_allow_list_bus_secret_and_acquire_timeout() {
+        const SECRET: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let defaults = Config::from_lookup(false, lookup(&[SECRET])).unwrap();
+        assert!(defaults.scrape_allowed_hosts.is_empty(), "nothing internal is allowed by default");
+        assert_eq!(defaults.bus_secret, None);
+        assert_eq!(defaults.database_acquire_timeout, Duration::from_secs(10));
+        let config = Config::from_lookup(
+            false,
+            lookup(&[
+                SECRET,
+                ("SCRAPE_ALLOWED_HOSTS", "shop.internal, 127.0.0.1:8080,[::1]:81"),
+                ("BUS_SECRET", "bus-secret-bus-secret-bus-secret-0"),
+                ("DATABASE_ACQUIRE_TIMEOUT", "2s"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.scrape_allowed_hosts, ["shop.internal", "127.0.0.1:8080", "[::1]:81"]);
+        assert_eq!(config.bus_secret.as_deref(), Some(&b"bus-secret-bus-secret-bus-secret-0"[..]));
+        assert_eq!(config.database_acquire_timeout, Duration::from_secs(2));
+        for (key, value) in [
+            ("SCRAPE_ALLOWED_HOSTS", "shop:http"),
+            ("SCRAPE_ALLOWED_HOSTS", "http://shop"),
+            ("BUS_SECRET", "short"),
+            ("DATABASE_ACQUIRE_TIMEOUT", "1ms"),
+        ] {
+            let pairs: &'static [(&str, &str)] = Box::leak(Box::new([SECRET, (key, value)]));
+            assert_eq!(Config::from_lookup(false, lookup(pairs)).unwrap_err().key, key);
+        }
     }
 }

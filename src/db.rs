@@ -12,8 +12,14 @@ use sea_orm::{
 /// SQLite gets a single connection: writes serialize there anyway, and one
 /// connection rules out `SQLITE_BUSY` on transactions that read before they write.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, Duration::from_secs(10)).await
+}
+
+/// Like `connect`, waiting at most `acquire_timeout` for a connection (`DATABASE_ACQUIRE_TIMEOUT`):
+/// while the database is down, a request gets its 503 after that long.
+pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
-    options.connect_timeout(Duration::from_secs(5)).acquire_timeout(Duration::from_secs(10)).sqlx_logging(false);
+    options.connect_timeout(Duration::from_secs(5)).acquire_timeout(acquire_timeout).sqlx_logging(false);
     if url.starts_with("sqlite:") {
         options.max_connections(1).min_connections(1);
     } else {

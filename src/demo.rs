@@ -62,10 +62,15 @@ pub async fn seed(db: &DatabaseConnection) -> Result<()> {
     Ok(())
 }
 
+/// Where the demo shop's pages are fetched from: this server's own address
+/// (loopback when it listens on all interfaces); the only internal host a demo scrape may reach.
+pub fn shop_host(address: SocketAddr) -> String {
+    if address.ip().is_unspecified() { format!("127.0.0.1:{}", address.port()) } else { address.to_string() }
+}
+
 /// Creates the demo store, or points its items at this run's address.
 pub async fn seed_store(state: &AppState, address: SocketAddr) -> Result<()> {
-    let host =
-        if address.ip().is_unspecified() { format!("127.0.0.1:{}", address.port()) } else { address.to_string() };
+    let host = shop_host(address);
     let existing = store::Entity::find().filter(store::Column::Name.eq(DEMO_STORE)).one(&state.db).await?;
     let store_id = match existing {
         Some(store) => store.id,

@@ -114,13 +114,31 @@ impl AppError {
 impl From<sea_orm::DbErr> for AppError {
     /// A database that cannot be reached is 503 `unavailable`; anything else it says is a 500.
     fn from(err: sea_orm::DbErr) -> Self {
-        match err {
-            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
-                tracing::warn!(error = %err, "the database is unavailable");
-                AppError::Unavailable("the database is unavailable right now; try again shortly".into())
-            }
-            other => AppError::Database(other),
+        if database_unreachable(&err) {
+            tracing::warn!(error = %err, "the database is unavailable");
+            return AppError::Unavailable("the database is unavailable right now; try again shortly".into());
         }
+        AppError::Database(err)
+    }
+}
+
+/// Whether the error says the database cannot be reached (no connection, a
+/// connection cut, a server shutting down or starting up) rather than that the query was wrong.
+fn database_unreachable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(cause)) | DbErr::Query(RuntimeErr::SqlxError(cause)) => match cause {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                true
+            }
+            // SQLSTATE class 08 (connection exception) and 57P (operator intervention: shutdown, restart).
+            sqlx::Error::Database(db) => {
+                db.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+            }
+            _ => false,
+        },
+        _ => false,
     }
 }
 
@@ -267,5 +285,32 @@ impl<T> ResultExt<T> for std::result::Result<T, sea_orm::DbErr> {
             }
             _ => AppError::Database(err),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+
+    use super::*;
+
+    #[test]
+    fn a_database_that_cannot_be_reached_is_503_and_a_bad_query_is_500() {
+        let cut = || sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        for unreachable in [
+            DbErr::Exec(RuntimeErr::SqlxError(cut())),
+            DbErr::Query(RuntimeErr::SqlxError(cut())),
+            DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::PoolTimedOut)),
+            DbErr::Conn(RuntimeErr::Internal("refused".into())),
+        ] {
+            assert_eq!(AppError::from(unreachable).status(), StatusCode::SERVICE_UNAVAILABLE);
+        }
+        for wrong in [
+            DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::RowNotFound)),
+            DbErr::Exec(RuntimeErr::Internal("syntax".into())),
+            DbErr::RecordNotFound("x".into()),
+        ] {
+            assert_eq!(AppError::from(wrong).status(), StatusCode::INTERNAL_SERVER_ERROR);
+        }
     }
 }

@@ -53,6 +53,8 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_latency: Family<MethodLabels, Histogram>,
     pub bus_reconnects: Counter,
+    /// Bus messages dropped because they were not signed with the deployment's key.
+    pub bus_rejected: Counter,
     pub jobs_by_status: Family<StatusLabels, Gauge>,
 }
 
@@ -71,6 +73,7 @@ impl Default for Metrics {
             http_requests: Family::default(),
             http_latency: Family::new_with_constructor(latency_histogram),
             bus_reconnects: Counter::default(),
+            bus_rejected: Counter::default(),
             jobs_by_status: Family::default(),
         };
         {
@@ -94,6 +97,11 @@ impl Default for Metrics {
             registry.register("http_requests", "HTTP requests by route and status", metrics.http_requests.clone());
             registry.register("http_request_duration_seconds", "HTTP request latency", metrics.http_latency.clone());
             registry.register("bus_reconnects", "Reconnections of the bus to Redis", metrics.bus_reconnects.clone());
+            registry.register(
+                "bus_rejected",
+                "Bus messages dropped as forged, unsigned or garbled",
+                metrics.bus_rejected.clone(),
+            );
             registry.register("jobs", "Jobs by status", metrics.jobs_by_status.clone());
         }
         metrics

@@ -14,6 +14,7 @@ use crate::{
     lock::Locks,
     metrics::Metrics,
     orders::monitor::OrderMonitor,
+    stores::PageFetcher,
 };
 
 /// Cheap to clone: every field is a handle.
@@ -40,8 +41,10 @@ pub struct AppState {
     pub locks: Locks,
     /// Order provider, leases and check timers of this instance.
     pub orders: Arc<OrderMonitor>,
-    /// The outgoing HTTP client (scraper, order provider), with its timeouts and user agent.
+    /// The outgoing HTTP client for services the operator configured (the order provider).
     pub http: reqwest::Client,
+    /// The scraper's own client, which refuses internal addresses (`SCRAPE_ALLOWED_HOSTS`).
+    pub scraper: Arc<PageFetcher>,
 }
 
 impl FromRef<AppState> for HubState {

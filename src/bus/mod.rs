@@ -5,6 +5,7 @@
 //! alone: it fills gaps from the outbox, so a lost publication only delays delivery.
 
 pub mod redis;
+pub mod signature;
 
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ pub trait Bus: Send + Sync + 'static {
     }
 }
 
-pub use self::redis::RedisBus;
+pub use self::{redis::RedisBus, signature::BusKey};
 
 /// One process, one broadcast channel.
 pub struct InProcessBus {

@@ -6,6 +6,10 @@
 //! so other instances get them at least once — their hubs drop ids they already
 //! delivered. A subscriber task feeds events from other instances to the local
 //! hub and reconnects with backoff.
+//!
+//! Every message is signed with the deployment's `BusKey`; a message that does
+//! not verify (forged, unsigned, garbled, or for another channel) is dropped and
+//! counted in `taskwire_bus_rejected_total`.
 
 use std::{
     collections::VecDeque,
@@ -22,9 +26,9 @@ use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-use super::Bus;
+use super::{Bus, signature::BusKey};
 use crate::{
     events::{StoredEvent, Topic},
     metrics::Metrics,
@@ -63,6 +67,7 @@ impl RedisBus {
     pub fn start(
         url: &str,
         prefix: &str,
+        key: BusKey,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
         tasks: &TaskTracker,
@@ -73,10 +78,11 @@ impl RedisBus {
         let incoming = broadcast::channel(4096).0;
         let connected = Arc::new(AtomicBool::new(false));
         let resubscribed = watch::channel(0).0;
-        tasks.spawn(run_publisher(client.clone(), channel.clone(), queue, shutdown.clone()));
+        tasks.spawn(run_publisher(client.clone(), channel.clone(), key.clone(), queue, shutdown.clone()));
         tasks.spawn(run_subscriber(
             client,
             channel,
+            key,
             incoming.clone(),
             connected.clone(),
             resubscribed.clone(),
@@ -118,6 +124,7 @@ fn connection_config() -> AsyncConnectionConfig {
 async fn run_publisher(
     client: Client,
     channel: String,
+    key: BusKey,
     mut queue: mpsc::UnboundedReceiver<Arc<StoredEvent>>,
     shutdown: CancellationToken,
 ) {
@@ -147,7 +154,7 @@ async fn run_publisher(
             }
         }
         if let Some(event) = unpublished.pop_front() {
-            if !publish_one(connection.as_mut().expect("connected above"), &channel, &event).await {
+            if !publish_one(connection.as_mut().expect("connected above"), &channel, &key, &event).await {
                 unpublished.push_front(event);
                 connection = None;
             }
@@ -170,7 +177,7 @@ fn remember(unpublished: &mut VecDeque<Arc<StoredEvent>>, event: Arc<StoredEvent
     unpublished.push_back(event);
 }
 
-async fn publish_one(connection: &mut MultiplexedConnection, channel: &str, event: &StoredEvent) -> bool {
+async fn publish_one(connection: &mut MultiplexedConnection, channel: &str, key: &BusKey, event: &StoredEvent) -> bool {
     let wire = WireEvent {
         id: event.id,
         topic: event.topic.as_str().to_owned(),
@@ -180,7 +187,8 @@ async fn publish_one(connection: &mut MultiplexedConnection, channel: &str, even
         audience: event.audience.clone(),
         at: event.at,
     };
-    let Ok(payload) = serde_json::to_string(&wire) else { return true };
+    let Ok(body) = serde_json::to_string(&wire) else { return true };
+    let payload = key.sign(channel, &body);
     match redis::cmd("PUBLISH").arg(channel).arg(payload).query_async::<i64>(connection).await {
         Ok(_) => true,
         Err(err) => {
@@ -190,9 +198,11 @@ async fn publish_one(connection: &mut MultiplexedConnection, channel: &str, even
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_subscriber(
     client: Client,
     channel: String,
+    key: BusKey,
     incoming: broadcast::Sender<Arc<StoredEvent>>,
     connected: Arc<AtomicBool>,
     resubscribed: watch::Sender<u64>,
@@ -222,8 +232,14 @@ async fn run_subscriber(
                     tokio::select! {
                         message = messages.next() => match message {
                             Some(message) => {
-                                if let Some(event) = decode(message.get_payload_bytes()) {
-                                    let _ = incoming.send(event);
+                                match decode(&key, &channel, message.get_payload_bytes()) {
+                                    Some(event) => {
+                                        let _ = incoming.send(event);
+                                    }
+                                    None => {
+                                        metrics.bus_rejected.inc();
+                                        debug!("dropped a bus message that is not a signed event of this deployment");
+                                    }
                                 }
                             }
                             None => break,
@@ -246,8 +262,9 @@ async fn run_subscriber(
     }
 }
 
-fn decode(bytes: &[u8]) -> Option<Arc<StoredEvent>> {
-    let wire: WireEvent = serde_json::from_slice(bytes).ok()?;
+/// The event in a message, if it carries this deployment's signature for this channel.
+fn decode(key: &BusKey, channel: &str, message: &[u8]) -> Option<Arc<StoredEvent>> {
+    let wire: WireEvent = serde_json::from_slice(key.verify(channel, message)?).ok()?;
     let topic = Topic::parse(&wire.topic)?;
     Some(StoredEvent::new(wire.id, topic, wire.entity_id, wire.kind, wire.payload, wire.audience, wire.at))
 }

@@ -13,8 +13,9 @@ use crate::events::{StoredEvent, outbox};
 const PAGE: u64 = 500;
 
 /// Runs until shutdown. Events are dispatched in id order, each once: an id
-/// already dispatched is dropped, and missing ids below a received one are read
-/// from the outbox first (ids commit in order, so they are there or never will be).
+/// already dispatched is dropped, and when ids are missing below a received one,
+/// that range is read from the outbox (ids commit in order, so they are there or
+/// never will be) and the outbox's copies are dispatched.
 /// A catch-up reads anything the bus lost: every `catch_up_every`, and at once
 /// whenever the bus re-subscribes after an outage.
 pub async fn run_dispatcher(
@@ -58,19 +59,23 @@ async fn resubscribed(signal: &mut Option<watch::Receiver<u64>>) -> bool {
     }
 }
 
+/// The next id is fanned out as it came. An event further ahead is only a hint
+/// that the outbox has more: everything up to it is read from the outbox and
+/// dispatched from there, so an id the outbox does not hold (a bug, a message
+/// from another deployment's past, `i64::MAX`) is never fanned out and can
+/// neither make the hub skip the ids below it nor hold back the ones after.
 async fn dispatch(hub: &Hub, db: &DatabaseConnection, event: Arc<StoredEvent>) {
     let last = hub.last_dispatched();
     if event.id <= last {
         return;
     }
-    if event.id > last + 1 {
-        debug!(from = last + 1, to = event.id - 1, "filling a gap from the outbox");
-        if !dispatch_from_outbox(hub, db, Some(event.id - 1)).await {
-            // The catch-up tick retries from the outbox, where this event is too.
-            return;
-        }
+    if event.id == last + 1 {
+        hub.fan_out(&event);
+        return;
     }
-    hub.fan_out(&event);
+    debug!(from = last + 1, to = event.id, "filling a gap from the outbox");
+    // On failure the catch-up tick retries from the outbox, where this event is too.
+    dispatch_from_outbox(hub, db, Some(event.id)).await;
 }
 
 async fn catch_up(hub: &Hub, db: &DatabaseConnection) {

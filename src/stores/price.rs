@@ -2,12 +2,62 @@
 
 use chrono::{DateTime, Utc};
 
+/// Characters of page text an error message may quote.
+pub const SNIPPET_CHARS: usize = 200;
+/// Characters of an item's whole error message.
+pub const REASON_CHARS: usize = 300;
+
+/// Page text made safe to quote in an error: tags removed, control and invisible
+/// formatting characters turned into spaces, whitespace collapsed, at most `SNIPPET_CHARS`.
+pub fn snippet(text: &str) -> String {
+    let mut in_tag = false;
+    let visible = text.chars().filter(|&c| match c {
+        '<' => {
+            in_tag = true;
+            false
+        }
+        '>' if in_tag => {
+            in_tag = false;
+            false
+        }
+        _ => !in_tag,
+    });
+    clean(visible, SNIPPET_CHARS)
+}
+
+/// A whole error message bounded to `REASON_CHARS`, control characters removed.
+pub fn bounded(reason: &str) -> String {
+    clean(reason.chars(), REASON_CHARS)
+}
+
+fn clean(chars: impl Iterator<Item = char>, limit: usize) -> String {
+    let invisible = |c: char| {
+        c.is_control()
+            || c.is_whitespace()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+    };
+    let mut out = String::new();
+    let mut count = 0;
+    for c in chars.map(|c| if invisible(c) { ' ' } else { c }) {
+        if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
+            continue;
+        }
+        if count == limit {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out.trim_end().to_owned()
+}
+
 /// A price written the way shops write them: `7490.00`, `1 234,50 ₽`, `$1,234.56`, `1.234,56 €`.
 pub fn parse_price(text: &str) -> Result<f64, String> {
     let kept: String = text.chars().filter(|c| c.is_ascii_digit() || *c == ',' || *c == '.').collect();
     let kept = kept.trim_matches(|c| c == ',' || c == '.');
     if !kept.chars().any(|c| c.is_ascii_digit()) {
-        return Err(format!("unparsable price {:?}", text.trim()));
+        return Err(format!("unparsable price {:?}", snippet(text)));
     }
     let normalized = match (kept.rfind(','), kept.rfind('.')) {
         // Both present: the later one separates the decimals.
@@ -25,9 +75,9 @@ pub fn parse_price(text: &str) -> Result<f64, String> {
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
     let digits = text.chars().filter(|c| c.is_ascii_digit()).count();
     if letters > digits + 3 {
-        return Err(format!("unparsable price {:?}", text.trim()));
+        return Err(format!("unparsable price {:?}", snippet(text)));
     }
-    normalized.parse::<f64>().map_err(|_| format!("unparsable price {:?}", text.trim()))
+    normalized.parse::<f64>().map_err(|_| format!("unparsable price {:?}", snippet(text)))
 }
 
 /// Stock from text like "In stock", "Out of stock", "В наличии", "Нет в наличии", "12 pcs"; `None` when unclear.
@@ -91,6 +141,16 @@ mod tests {
         for text in ["abc", "", "call us for a price", "—", ".,"] {
             assert!(parse_price(text).is_err(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn snippets_are_short_and_carry_no_markup_or_control_characters() {
+        assert_eq!(snippet("  call\n us  "), "call us");
+        assert_eq!(snippet("<b>ask</b> <script>x</script>\u{7}us\u{202E}"), "ask x us");
+        let long = snippet(&"é".repeat(1000));
+        assert_eq!(long.chars().count(), SNIPPET_CHARS + 1);
+        assert!(long.ends_with('…'));
+        assert_eq!(bounded(&format!("a\u{1b}[31m{}", "b".repeat(400))).chars().count(), REASON_CHARS + 1);
     }
 
     #[test]

@@ -7,7 +7,10 @@ use futures_util::{StreamExt, stream};
 use scraper::{Html, Selector};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
 
-use super::price::{parse_price, parse_stock};
+use super::{
+    fetch::PageFetcher,
+    price::{bounded, parse_price, parse_stock},
+};
 use crate::{
     entity::{price_point, store_item},
     jobs::{JobContext, runner::JobOutcome},
@@ -35,13 +38,13 @@ pub async fn scrape_store(mut context: JobContext, store_id: i64) -> JobOutcome 
         .map_err(|e| format!("reading the store's items failed: {e}"))?;
     let total = items.len() as i64;
     context.set_total(total, format!("scraping {total} items")).await?;
-    let client = state.http.clone();
+    let fetcher = state.scraper.clone();
     let timeout = state.config.scrape_timeout;
     let mut fetches = stream::iter(items)
         .map(|item| {
-            let client = client.clone();
+            let fetcher = fetcher.clone();
             async move {
-                let reading = scrape_item(&client, &item, timeout).await;
+                let reading = scrape_item(&fetcher, &item, timeout).await.map_err(|reason| bounded(&reason));
                 (item, reading)
             }
         })
@@ -91,11 +94,11 @@ pub async fn scrape_store(mut context: JobContext, store_id: i64) -> JobOutcome 
 
 /// Fetches one page and reads it; the error says what went wrong in words.
 pub async fn scrape_item(
-    client: &reqwest::Client,
+    fetcher: &PageFetcher,
     item: &store_item::Model,
     timeout: Duration,
 ) -> Result<Reading, String> {
-    let response = client.get(&item.url).timeout(timeout).send().await.map_err(|e| describe(&e, timeout))?;
+    let response = fetcher.get(&item.url, timeout).await?;
     let status = response.status();
     if !status.is_success() {
         return Err(format!("HTTP {}", status.as_u16()));
@@ -106,7 +109,7 @@ pub async fn scrape_item(
     }
     let mut response = response;
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e, timeout))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| super::fetch::describe(&e, timeout))? {
         if body.len() + chunk.len() > MAX_PAGE_BYTES {
             return Err(too_large());
         }
@@ -140,16 +143,6 @@ pub fn read_page(html: &str, price_selector: &str, stock_selector: Option<&str>)
         None => None,
     };
     Ok(Reading { price, in_stock })
-}
-
-fn describe(error: &reqwest::Error, timeout: Duration) -> String {
-    if error.is_timeout() {
-        format!("timed out after {}", humantime::format_duration(timeout))
-    } else if error.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        format!("request failed: {error}")
-    }
 }
 
 #[cfg(test)]

@@ -212,6 +212,7 @@ pub async fn add_item(state: &AppState, store_id: i64, input: NewItem) -> Result
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(AppError::field("url", "must be an absolute http(s) URL"));
     }
+    state.scraper.policy().check_new_url(&url).map_err(|reason| AppError::field("url", &reason))?;
     let price_selector = input.price_selector.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let price_selector = price_selector.unwrap_or_else(|| DEFAULT_PRICE_SELECTOR.to_owned());
     check_selector("price_selector", &price_selector)?;

@@ -6,6 +6,7 @@
 
 mod auth;
 mod browser;
+mod bus_trust;
 mod demo;
 mod hardening;
 mod helpers;
@@ -14,10 +15,12 @@ mod jobs;
 mod locks;
 mod ops;
 mod orders;
+mod pg_restart;
 mod postgres;
 mod provider;
 mod rejections;
 mod scale;
+mod scrape_guard;
 mod scraping;
 mod shop;
 mod tasks;

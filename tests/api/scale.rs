@@ -23,7 +23,7 @@ async fn two_instances(redis_url: &str) -> (TestDatabase, TestApp, TestApp) {
 }
 
 /// Like `two_instances`, with the hubs' periodic outbox read set to `catch_up`.
-async fn two_instances_polling(redis_url: &str, catch_up: Duration) -> (TestDatabase, TestApp, TestApp) {
+pub async fn two_instances_polling(redis_url: &str, catch_up: Duration) -> (TestDatabase, TestApp, TestApp) {
     let (database, url) = TestDatabase::create_postgres().await;
     let prefix = prefix();
     let configure = |c: &mut taskwire::Config| {
@@ -40,7 +40,7 @@ async fn two_instances_polling(redis_url: &str, catch_up: Duration) -> (TestData
 }
 
 /// Reads `n` events and returns (event name, task title) pairs and the highest id.
-async fn read_events(ws: &mut WsClient, n: usize) -> (Vec<(String, String)>, i64) {
+pub async fn read_events(ws: &mut WsClient, n: usize) -> (Vec<(String, String)>, i64) {
     let mut seen = Vec::new();
     let mut last = 0;
     for _ in 0..n {
@@ -151,11 +151,11 @@ impl Drop for OwnRedis {
     }
 }
 
-async fn ready_status(app: &TestApp) -> (StatusCode, Value) {
+pub async fn ready_status(app: &TestApp) -> (StatusCode, Value) {
     app.get("/ready", None).await
 }
 
-async fn until_ready_is(app: &TestApp, status: StatusCode) -> Value {
+pub async fn until_ready_is(app: &TestApp, status: StatusCode) -> Value {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (current, body) = ready_status(app).await;

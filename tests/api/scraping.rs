@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 
 use crate::{helpers::*, shop::FakeShop};
 
-async fn create_store(app: &TestApp, token: &str, name: &str) -> i64 {
+pub async fn create_store(app: &TestApp, token: &str, name: &str) -> i64 {
     let (status, store) = app.post_json("/api/stores", Some(token), &json!({"name": name})).await;
     assert_eq!(status, StatusCode::CREATED, "{store}");
     store["id"].as_i64().unwrap()
 }
 
-async fn add_item(app: &TestApp, token: &str, store: i64, body: Value) -> Value {
+pub async fn add_item(app: &TestApp, token: &str, store: i64, body: Value) -> Value {
     let (status, item) = app.post_json(&format!("/api/stores/{store}/items"), Some(token), &body).await;
     assert_eq!(status, StatusCode::CREATED, "{item}");
     item
@@ -41,7 +41,11 @@ pub async fn job_end(ws: &mut WsClient, job_id: i64) -> Value {
 #[tokio::test]
 async fn a_scrape_records_prices_and_says_why_items_failed() {
     let shop = FakeShop::start().await;
-    let app = spawn_app_with(|c| c.scrape_timeout = Duration::from_millis(300)).await;
+    let app = spawn_app_with(|c| {
+        c.scrape_timeout = Duration::from_millis(300);
+        c.scrape_allowed_hosts = vec![shop.host()];
+    })
+    .await;
     let admin = app.token(ADMIN).await;
     let mut dashboard = app.ws_subscribed(&admin, &["jobs"], None).await;
     let store = create_store(&app, &admin, "Shop A").await;
@@ -104,7 +108,12 @@ async fn several_stores_at_once_and_the_cheapest_store_per_product() {
     let shop = FakeShop::start().await;
     let catalog = tempdir_with(&[("catalog.csv", "sku,name,price\nSP-1,Ball,120.00\nSP-2,Net,50\n")]);
     let dir = catalog.clone();
-    let app = spawn_app_with(move |c| c.catalog_dir = dir).await;
+    let allowed = vec![shop.host()];
+    let app = spawn_app_with(move |c| {
+        c.catalog_dir = dir;
+        c.scrape_allowed_hosts = allowed;
+    })
+    .await;
     let admin = app.token(ADMIN).await;
     let mut dashboard = app.ws_subscribed(&admin, &["jobs"], None).await;
     let (_, import) = app.post_json("/api/imports/catalog", Some(&admin), &json!({})).await;
@@ -152,7 +161,11 @@ async fn several_stores_at_once_and_the_cheapest_store_per_product() {
 #[tokio::test]
 async fn a_running_scrape_stops_when_cancelled() {
     let shop = FakeShop::start().await;
-    let app = spawn_app_with(|c| c.scrape_concurrency = 1).await;
+    let app = spawn_app_with(|c| {
+        c.scrape_concurrency = 1;
+        c.scrape_allowed_hosts = vec![shop.host()];
+    })
+    .await;
     let admin = app.token(ADMIN).await;
     let mut dashboard = app.ws_subscribed(&admin, &["jobs"], None).await;
     let store = create_store(&app, &admin, "Sleepy shop").await;
@@ -253,6 +266,7 @@ async fn built_in_jobs_run_at_most_job_concurrency_at_once() {
     let app = spawn_app_with(|c| {
         c.job_concurrency = 1;
         c.scrape_concurrency = 1;
+        c.scrape_allowed_hosts = vec![shop.host()];
     })
     .await;
     let admin = app.token(ADMIN).await;

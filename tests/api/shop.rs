@@ -36,6 +36,11 @@ impl FakeShop {
         FakeShop { address }
     }
 
+    /// `127.0.0.1:port`, for `SCRAPE_ALLOWED_HOSTS`: a local shop is refused unless listed.
+    pub fn host(&self) -> String {
+        self.address.to_string()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
