@@ -164,10 +164,17 @@ async fn two_pages_work_a_task_through_live() {
     let in_worker = |rest: &str| format!(r#"#my-tasks .task-card[data-task-id="{task_id}"]{rest}"#);
     let in_admin = |list: &str, rest: &str| format!(r#"#{list} .task-card[data-task-id="{task_id}"]{rest}"#);
 
+    // The creator opens the task's history; it shows who created it.
+    click(&worker, &in_worker(" .task-history > summary")).await;
+    assert!(text(&worker, &in_worker(r#" .history-entry[data-kind="created"]"#)).await.contains("ann"));
+
     // The ADMIN page shows it without a reload, and approves it.
     assert!(text(&admin, &in_admin("pending-tasks", "")).await.contains("Register the red truck"));
     click(&admin, &in_admin("pending-tasks", " .approve-task")).await;
     wait_for(&admin, &in_admin("active-tasks", r#"[data-status="approved"]"#)).await;
+
+    // The open history shows the approval as it happens.
+    assert!(text(&worker, &in_worker(r#" .history-entry[data-kind="approved"]"#)).await.contains("admin"));
 
     // The ADMIN_LIMITED page shows the subtasks and completes them one by one.
     wait_for(&worker, &in_worker(r#"[data-status="approved"]"#)).await;

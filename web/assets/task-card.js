@@ -1,5 +1,5 @@
 // The pieces of a task card that the approval board and the "my tasks" page
-// share: title and meta, outcome line, progress bar and subtask list.
+// share: title and meta, outcome line, progress bar, subtask list and history.
 
 import { api } from './api.js';
 import { el } from './dom.js';
@@ -71,7 +71,53 @@ export function taskCardBase(task, { workflowName, extraMeta = [] } = {}) {
   el('p', { class: 'task-meta' },
     el('span', { class: 'meta-workflow' }, workflowName || task.workflow),
     ...extraMeta,
-    el('span', { class: 'meta-age' }, 'created ', timeAgo(task.created_at))));
+    el('span', { class: 'meta-age' }, 'created ', timeAgo(task.created_at))),
+  historyPanel(task));
+}
+
+// ---------- history ----------
+
+/** Tasks whose history is open: a card re-rendered by a live event keeps it open and reloads it. */
+const openHistories = new Set();
+
+const HISTORY_WORDS = {
+  created: () => 'created the task',
+  approved: () => 'approved it',
+  rejected: (entry) => `rejected it${entry.reason ? `: “${entry.reason}”` : ''}`,
+  subtask_completed: (entry) => `completed “${entry.subtask?.name ?? 'a subtask'}”`,
+  completed: () => 'All subtasks done: the task is completed',
+};
+
+/** A <details> with who did what when, loaded when opened and again on every change while open. */
+function historyPanel(task) {
+  const list = el('ol', { class: 'history-list' });
+  const details = el('details', { class: 'task-history', open: openHistories.has(task.id) },
+    el('summary', {}, 'History'), list);
+  details.addEventListener('toggle', () => {
+    if (details.open) {
+      openHistories.add(task.id);
+      loadHistory(task.id, list);
+    } else {
+      openHistories.delete(task.id);
+    }
+  });
+  if (details.open) loadHistory(task.id, list);
+  return details;
+}
+
+async function loadHistory(taskId, list) {
+  if (!list.childElementCount) list.append(el('li', { class: 'muted' }, 'Loading…'));
+  try {
+    const entries = await api(`/api/tasks/${taskId}/history`);
+    list.replaceChildren(...entries.map((entry) => {
+      const words = (HISTORY_WORDS[entry.kind] || (() => entry.kind))(entry);
+      return el('li', { class: 'history-entry', dataset: { kind: entry.kind } },
+        entry.actor ? el('strong', {}, entry.actor.name, ' ') : null,
+        words, ' · ', timeAgo(entry.at));
+    }));
+  } catch (err) {
+    list.replaceChildren(el('li', { class: 'muted' }, `Could not load the history: ${errorMessage(err)}`));
+  }
 }
 
 /** Decision / completion line for approved, completed and rejected tasks. */
