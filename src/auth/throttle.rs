@@ -39,12 +39,15 @@ struct Window {
 pub struct Attempt<'a> {
     throttle: &'a LoginThrottle,
     user_key: String,
+    address_key: String,
 }
 
 impl Attempt<'_> {
-    /// The password was right: the username's failures are cleared (the address's stay).
+    /// The password was right: the username's failures are cleared, and this
+    /// attempt no longer counts against the address (its earlier failures stay).
     pub fn succeeded(self) {
         self.throttle.failures.remove(&self.user_key);
+        self.throttle.give_back(&self.address_key);
     }
 }
 
@@ -72,7 +75,7 @@ impl LoginThrottle {
             self.give_back(&user_key);
             return Err(refused);
         }
-        Ok(Attempt { throttle: self, user_key })
+        Ok(Attempt { throttle: self, user_key, address_key })
     }
 
     /// Number of usernames and addresses remembered.
@@ -167,6 +170,15 @@ mod tests {
         }
         assert!(matches!(throttle.reserve("fresh", HOME), Err(AppError::RateLimited(_))));
         assert_eq!(throttle.failures.get("user:fresh").map_or(0, |w| w.count), 0, "a refused attempt is not counted");
+    }
+
+    #[test]
+    fn successful_logins_never_lock_out_an_address() {
+        let throttle = LoginThrottle::new(2, Duration::from_secs(60), 1000);
+        for i in 0..50 {
+            throttle.reserve(&format!("worker{}", i % 5), HOME).unwrap().succeeded();
+        }
+        assert!(throttle.reserve("anyone", HOME).is_ok(), "50 good logins from one address count for nothing");
     }
 
     #[test]

@@ -303,6 +303,10 @@ pub struct JobFilter {
     pub status: Option<String>,
     pub kind: Option<String>,
     pub scope: Option<String>,
+    /// Only jobs created at or after this moment (RFC 3339).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only jobs created before this moment (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
     pub limit: Option<u64>,
     pub before: Option<i64>,
 }
@@ -327,6 +331,17 @@ pub async fn list_jobs(state: &AppState, filter: JobFilter) -> Result<JobPage> {
     if let Some(scope) = filter.scope.filter(|s| !s.is_empty()) {
         query = query.filter(job::Column::Scope.eq(scope));
     }
+    if let (Some(after), Some(before)) = (filter.created_after, filter.created_before)
+        && after > before
+    {
+        return Err(AppError::field("created_after", "must not be later than created_before"));
+    }
+    if let Some(after) = filter.created_after {
+        query = query.filter(job::Column::CreatedAt.gte(after));
+    }
+    if let Some(before) = filter.created_before {
+        query = query.filter(job::Column::CreatedAt.lt(before));
+    }
     if let Some(before) = filter.before {
         query = query.filter(job::Column::Id.lt(before));
     }
@@ -347,6 +362,54 @@ pub struct JobStats {
     pub total_items_processed: i64,
     /// Completed share of finished jobs (completed + failed), in percent; null before any finished.
     pub success_rate: Option<f64>,
+    /// Mean run time of the jobs completed in the last 24 hours; null without any.
+    pub avg_duration_ms: Option<i64>,
+    /// Failed items / processed items of the jobs finished in the last 24 hours (0–1); null without items.
+    pub error_rate: Option<f64>,
+    /// Jobs finished in each of the last 24 hours, oldest hour first (the last entry is the current hour).
+    pub finished_per_hour: Vec<u64>,
+    /// The same figures per kind, by kind name.
+    pub by_kind: Vec<KindStats>,
+}
+
+/// One kind's figures on the dashboard.
+#[derive(Debug, Serialize)]
+pub struct KindStats {
+    pub kind: String,
+    pub total_jobs: u64,
+    pub active_jobs: u64,
+    pub failed_jobs: u64,
+    /// Over the last 24 hours, as for the totals.
+    pub avg_duration_ms: Option<i64>,
+    pub error_rate: Option<f64>,
+}
+
+/// Figures of the jobs finished within a window, for one kind or all.
+#[derive(Default)]
+struct Recent {
+    completed_ms: Vec<i64>,
+    processed: i64,
+    failed_items: i64,
+}
+
+impl Recent {
+    fn add(&mut self, status: JobStatus, duration_ms: Option<i64>, processed: i64, failed: i64) {
+        if status == JobStatus::Completed
+            && let Some(ms) = duration_ms
+        {
+            self.completed_ms.push(ms);
+        }
+        self.processed += processed;
+        self.failed_items += failed;
+    }
+
+    fn avg_duration_ms(&self) -> Option<i64> {
+        (!self.completed_ms.is_empty()).then(|| self.completed_ms.iter().sum::<i64>() / self.completed_ms.len() as i64)
+    }
+
+    fn error_rate(&self) -> Option<f64> {
+        (self.processed > 0).then(|| (self.failed_items as f64 / self.processed as f64 * 1000.0).round() / 1000.0)
+    }
 }
 
 /// Jobs and their processed items per status, in one grouped query.
@@ -378,7 +441,55 @@ pub async fn job_stats(state: &AppState) -> Result<JobStats> {
         .count(&state.db)
         .await?;
     let (completed, failed_jobs) = (jobs(JobStatus::Completed), jobs(JobStatus::Failed));
+    let now = Utc::now();
+    let day_ago = now - chrono::Duration::hours(24);
+    type FinishedRow = (String, JobStatus, Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64, i64);
+    let finished: Vec<FinishedRow> = job::Entity::find()
+        .select_only()
+        .columns([
+            job::Column::Kind,
+            job::Column::Status,
+            job::Column::StartedAt,
+            job::Column::FinishedAt,
+            job::Column::ItemsProcessed,
+            job::Column::ItemsFailed,
+        ])
+        .filter(job::Column::FinishedAt.gte(day_ago))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let mut all = Recent::default();
+    let mut per_kind: HashMap<String, Recent> = HashMap::new();
+    let mut finished_per_hour = vec![0u64; 24];
+    for (kind, status, started, finished_at, processed, failed) in finished {
+        let duration = started.zip(finished_at).map(|(s, f)| (f - s).num_milliseconds().max(0));
+        all.add(status, duration, processed, failed);
+        per_kind.entry(kind).or_default().add(status, duration, processed, failed);
+        if let Some(at) = finished_at {
+            let hours_ago = (now - at).num_hours().clamp(0, 23) as usize;
+            finished_per_hour[23 - hours_ago] += 1;
+        }
+    }
+    let by_kind = kind_counts(&state.db)
+        .await?
+        .into_iter()
+        .map(|(kind, counts)| {
+            let recent = per_kind.remove(&kind).unwrap_or_default();
+            KindStats {
+                total_jobs: counts.values().sum(),
+                active_jobs: [JobStatus::Pending, JobStatus::Running].iter().filter_map(|s| counts.get(s)).sum(),
+                failed_jobs: counts.get(&JobStatus::Failed).copied().unwrap_or(0),
+                avg_duration_ms: recent.avg_duration_ms(),
+                error_rate: recent.error_rate(),
+                kind,
+            }
+        })
+        .collect();
     Ok(JobStats {
+        avg_duration_ms: all.avg_duration_ms(),
+        error_rate: all.error_rate(),
+        finished_per_hour,
+        by_kind,
         total_jobs: counts.values().map(|(jobs, _)| jobs).sum(),
         active_jobs: jobs(JobStatus::Pending) + jobs(JobStatus::Running),
         completed_today,
@@ -386,6 +497,29 @@ pub async fn job_stats(state: &AppState) -> Result<JobStats> {
         total_items_processed: counts.values().map(|(_, items)| items).sum(),
         success_rate: success_rate(completed as i64, failed_jobs as i64),
     })
+}
+
+/// Jobs per kind and status, in one grouped query, kinds in name order.
+async fn kind_counts(db: &impl ConnectionTrait) -> Result<Vec<(String, HashMap<JobStatus, u64>)>> {
+    let rows = db
+        .query_all(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT kind, status, CAST(COUNT(*) AS BIGINT) AS jobs FROM jobs GROUP BY kind, status ORDER BY kind",
+        ))
+        .await?;
+    let mut kinds: Vec<(String, HashMap<JobStatus, u64>)> = Vec::new();
+    for row in rows {
+        let kind: String = row.try_get("", "kind")?;
+        let status: JobStatus = row.try_get("", "status")?;
+        let jobs: i64 = row.try_get("", "jobs")?;
+        if kinds.last().is_none_or(|(last, _)| *last != kind) {
+            kinds.push((kind, HashMap::new()));
+        }
+        if let Some((_, counts)) = kinds.last_mut() {
+            counts.insert(status, jobs.max(0) as u64);
+        }
+    }
+    Ok(kinds)
 }
 
 /// The job or 404.

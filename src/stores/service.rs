@@ -182,6 +182,7 @@ pub async fn store_jobs(state: &AppState, store_id: i64, query: StoreJobsQuery) 
         scope: Some(format!("store:{store_id}")),
         limit: query.limit,
         before: query.before,
+        ..Default::default()
     };
     list_jobs(state, filter).await
 }

@@ -335,3 +335,56 @@ async fn workers_cannot_drive_a_job_the_server_runs() {
     let (_, current) = app.get(&format!("/api/jobs/{}", job.id), Some(&admin)).await;
     assert_eq!((current["status"].as_str(), current["items_processed"].as_i64()), (Some("running"), Some(0)));
 }
+
+#[tokio::test]
+async fn stats_show_durations_error_rate_per_kind_and_per_hour_and_lists_filter_by_creation_time() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let mut finished = Vec::new();
+    for (kind, processed, failed, outcome) in
+        [("export", 10, 2, "completed"), ("export", 10, 0, "completed"), ("sync", 5, 5, "failed")]
+    {
+        let job =
+            create_job(&app, &admin, json!({"kind": kind, "name": format!("{kind} job"), "items_total": 10})).await;
+        let id = job["id"].as_i64().unwrap();
+        let figures = json!({"items_processed": processed, "items_failed": failed});
+        assert_eq!(app.post_json(&format!("/api/jobs/{id}/progress"), Some(&admin), &figures).await.0, StatusCode::OK);
+        finished.push(finish(&app, &admin, id, json!({"status": outcome})).await);
+    }
+    create_job(&app, &admin, json!({"kind": "sync", "name": "still running"})).await;
+
+    let (status, stats) = app.get("/api/jobs/stats", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let completed_ms: Vec<i64> =
+        finished.iter().filter(|j| j["status"] == "completed").map(|j| j["duration_ms"].as_i64().unwrap()).collect();
+    assert_eq!(stats["avg_duration_ms"], completed_ms.iter().sum::<i64>() / 2);
+    assert_eq!(stats["error_rate"], 0.28, "7 failed of 25 processed");
+    let per_hour = stats["finished_per_hour"].as_array().unwrap();
+    assert_eq!(per_hour.len(), 24);
+    assert_eq!(per_hour[23], 3, "all three finished this hour");
+    let by_kind = stats["by_kind"].as_array().unwrap();
+    let kinds: Vec<&str> = by_kind.iter().map(|k| k["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["export", "sync"]);
+    assert_eq!((by_kind[1]["total_jobs"].as_u64(), by_kind[1]["active_jobs"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(by_kind[1]["failed_jobs"], 1);
+    assert_eq!(by_kind[1]["error_rate"], 1.0);
+    assert_eq!(by_kind[1]["avg_duration_ms"], Value::Null, "no completed sync job");
+    assert_eq!(by_kind[0]["error_rate"], 0.1);
+
+    let first_created = finished[0]["created_at"].as_str().unwrap();
+    let encode = |t: &str| t.replace('+', "%2B").replace(':', "%3A");
+    let (_, all) = app.get(&format!("/api/jobs?created_after={}", encode(first_created)), Some(&admin)).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 4);
+    let (_, none) = app.get(&format!("/api/jobs?created_before={}", encode(first_created)), Some(&admin)).await;
+    assert_eq!(none["items"].as_array().unwrap().len(), 0);
+    let later = "2999-01-01T00:00:00Z";
+    let (_, future) = app.get(&format!("/api/jobs?created_after={}", encode(later)), Some(&admin)).await;
+    assert_eq!(future["items"].as_array().unwrap().len(), 0);
+    let reversed = format!("/api/jobs?created_after={}&created_before={}", encode(later), encode(first_created));
+    assert_error(&app.get(&reversed, Some(&admin)).await, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_error(
+        &app.get("/api/jobs?created_after=yesterday", Some(&admin)).await,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+    );
+}

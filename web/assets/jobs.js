@@ -360,10 +360,47 @@ async function loadStats() {
     setStat('stat-failed', s.failed_jobs, formatNumber(s.failed_jobs));
     setStat('stat-items', s.total_items_processed, formatNumber(s.total_items_processed));
     setStat('stat-success-rate', s.success_rate, s.success_rate == null ? '—' : `${s.success_rate}%`);
+    setStat('stat-avg-duration', s.avg_duration_ms, s.avg_duration_ms == null ? '—' : formatDuration(s.avg_duration_ms));
+    setStat('stat-error-rate', s.error_rate, s.error_rate == null ? '—' : `${Math.round(s.error_rate * 1000) / 10}%`);
+    drawFinishedChart(s.finished_per_hour || []);
   } catch (err) {
     if (!statsFailed) toast(`Could not load job statistics: ${errorMessage(err)}`);
     statsFailed = true;
   }
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** An SVG element with attributes (the page draws its own chart: nothing from a CDN). */
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  node.append(...children);
+  return node;
+}
+
+/** 24 bars, oldest hour on the left; each bar's title tells its hour and count. */
+function drawFinishedChart(perHour) {
+  const chart = document.getElementById('finished-chart');
+  const key = perHour.join(',');
+  if (chart.dataset.values === key) return;
+  chart.dataset.values = key;
+  const width = 480, height = 120, gap = 4, bar = (width - gap * 23) / 24;
+  const max = Math.max(1, ...perHour);
+  const total = perHour.reduce((a, b) => a + b, 0);
+  const bars = perHour.map((count, i) => {
+    const h = Math.max(count ? 3 : 1, Math.round((count / max) * (height - 20)));
+    const hoursAgo = 23 - i;
+    const label = hoursAgo === 0 ? 'this hour' : `${hoursAgo} h ago`;
+    return svg('rect', {
+      x: i * (bar + gap), y: height - h, width: bar, height: h, rx: 2,
+      class: count ? 'bar' : 'bar bar-empty', 'data-count': count,
+    }, svg('title', {}, `${label}: ${count} finished`));
+  });
+  chart.replaceChildren(svg('svg', {
+    viewBox: `0 0 ${width} ${height}`, role: 'img', preserveAspectRatio: 'none',
+    'aria-label': `${total} jobs finished in the last 24 hours; at most ${max} in one hour`,
+  }, ...bars));
 }
 
 // Stats are not pushed: refetch after job events, at most once per second.
