@@ -45,7 +45,7 @@ pub fn transition_error(job_id: i64, from: JobStatus, to: JobStatus) -> AppError
 }
 
 /// A job as the API and the events show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     pub id: i64,
     pub kind: String,

@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// Absolute progress figures; absent fields stay as they are.
-#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressUpdate {
     pub items_processed: Option<i64>,

@@ -276,7 +276,7 @@ pub async fn record_failure(db: &impl ConnectionTrait, job_id: i64, item: &str, 
 }
 
 /// One failed item, as the job detail shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FailureView {
     pub item: String,
     pub reason: String,
@@ -284,7 +284,7 @@ pub struct FailureView {
 }
 
 /// A job with its latest failures.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobDetail {
     #[serde(flatten)]
     pub job: JobView,
@@ -307,7 +307,8 @@ pub async fn get_job(state: &AppState, job_id: i64) -> Result<JobDetail> {
 }
 
 /// Query of the job lists.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct JobFilter {
     pub status: Option<String>,
     pub kind: Option<String>,
@@ -317,7 +318,7 @@ pub struct JobFilter {
 }
 
 /// A page of jobs, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobPage {
     pub items: Vec<JobView>,
     pub next_before: Option<i64>,
@@ -347,7 +348,7 @@ pub async fn list_jobs(state: &AppState, filter: JobFilter) -> Result<JobPage> {
 }
 
 /// The dashboard's figures.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobStats {
     pub total_jobs: u64,
     pub active_jobs: u64,

@@ -20,7 +20,7 @@ use crate::{
 pub const BUILT_IN_KINDS: [&str; 2] = ["scrape_store", "catalog_import"];
 
 /// The body of `POST /api/jobs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewExternalJob {
     kind: String,
@@ -71,7 +71,7 @@ impl NewExternalJob {
 }
 
 /// The body of `POST /api/jobs/{id}/finish`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FinishReport {
     status: String,

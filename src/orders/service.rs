@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// The body of `POST /api/orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewOrder {
     pub product: String,
     pub package: String,
@@ -304,7 +304,8 @@ pub async fn check_now(state: &AppState, order_id: i64) -> Result<OrderView> {
 }
 
 /// Query of `GET /api/orders`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderFilter {
     pub status: Option<String>,
     pub limit: Option<u64>,
@@ -312,7 +313,7 @@ pub struct OrderFilter {
 }
 
 /// A page of orders, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderPage {
     pub items: Vec<OrderView>,
     pub next_before: Option<i64>,

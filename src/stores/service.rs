@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// A store as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StoreView {
     pub id: i64,
     pub name: String,
@@ -31,7 +31,7 @@ pub struct StoreView {
 }
 
 /// An item with its latest price and how fresh it is.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ItemView {
     pub id: i64,
     pub store_id: i64,
@@ -43,6 +43,8 @@ pub struct ItemView {
     pub price: Option<f64>,
     pub in_stock: Option<bool>,
     pub scraped_at: Option<DateTime<Utc>>,
+    /// `never`, `fresh` (under an hour), `hours` (under a day) or `stale`.
+    #[schema(value_type = String, example = "fresh")]
     pub freshness: &'static str,
     pub last_error: Option<String>,
 }
@@ -125,7 +127,7 @@ pub async fn create_store(state: &AppState, name: &str) -> Result<StoreView> {
 }
 
 /// The body of `PATCH /api/stores/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreChanges {
     pub name: Option<String>,
@@ -166,7 +168,8 @@ pub async fn list_items(state: &AppState, store_id: i64) -> Result<Vec<ItemView>
 }
 
 /// Paging of `GET /api/stores/{id}/jobs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StoreJobsQuery {
     status: Option<String>,
     limit: Option<u64>,
@@ -187,7 +190,7 @@ pub async fn store_jobs(state: &AppState, store_id: i64, query: StoreJobsQuery) 
 }
 
 /// The body of `POST /api/stores/{id}/items`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
     pub name: String,
@@ -296,7 +299,7 @@ pub async fn start_scrapes(state: &AppState, user: &CurrentUser, store_ids: &[i6
 }
 
 /// A catalog product with the cheapest current store price for its SKU.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProductView {
     pub id: i64,
     pub sku: String,
@@ -310,7 +313,7 @@ pub struct ProductView {
 }
 
 /// Where a product is cheapest right now, among active stores.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheapestOffer {
     pub store_id: i64,
     pub store_name: String,
@@ -375,7 +378,7 @@ pub async fn list_products(state: &AppState, search: Option<&str>) -> Result<Vec
 }
 
 /// One recorded price of an item.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PricePointView {
     pub price: f64,
     pub in_stock: Option<bool>,

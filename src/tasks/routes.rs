@@ -27,6 +27,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/tasks/{id}/subtasks/{subtask_id}/complete", post(complete_subtask))
 }
 
+#[utoipa::path(
+    post, path = "/api/tasks", tag = "tasks", request_body = NewTask,
+    responses((status = 201, description = "created, pending approval", body = TaskView))
+)]
 async fn create_task(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -36,6 +40,10 @@ async fn create_task(
     Ok((StatusCode::CREATED, AppJson(task)))
 }
 
+#[utoipa::path(
+    get, path = "/api/tasks", tag = "tasks", params(TaskFilter),
+    responses((status = 200, description = "the tasks the caller may see, newest first", body = TaskPage))
+)]
 async fn list_tasks(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -44,6 +52,11 @@ async fn list_tasks(
     Ok(AppJson(service::list_tasks(&state.db, &user, filter).await?))
 }
 
+#[utoipa::path(
+    get, path = "/api/tasks/{id}", tag = "tasks", params(("id" = i64, Path, description = "task id")),
+    responses((status = 200, description = "the task with its subtasks", body = TaskView),
+        (status = 404, description = "no such task, or not the caller's (`not_found`)", body = crate::openapi::ErrorBody))
+)]
 async fn get_task(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -52,6 +65,11 @@ async fn get_task(
     Ok(AppJson(service::get_task(&state.db, &user, id).await?))
 }
 
+#[utoipa::path(
+    post, path = "/api/tasks/{id}/approve", tag = "tasks", params(("id" = i64, Path, description = "task id")),
+    responses((status = 200, description = "approved; subtasks generated", body = TaskView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such task (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the task is not pending approval (`invalid_state`)", body = crate::openapi::ErrorBody))
+)]
 async fn approve_task(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -60,11 +78,17 @@ async fn approve_task(
     Ok(AppJson(service::approve_task(&state, &admin, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Rejection {
     reason: String,
 }
 
+#[utoipa::path(
+    post, path = "/api/tasks/{id}/reject", tag = "tasks", params(("id" = i64, Path, description = "task id")),
+    request_body = Rejection,
+    responses((status = 200, description = "rejected", body = TaskView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such task (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the task is not pending approval (`invalid_state`)", body = crate::openapi::ErrorBody))
+)]
 async fn reject_task(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -74,6 +98,14 @@ async fn reject_task(
     Ok(AppJson(service::reject_task(&state, &admin, id, &body.reason).await?))
 }
 
+#[utoipa::path(
+    post, path = "/api/tasks/{id}/subtasks/{subtask_id}/complete", tag = "tasks",
+    params(("id" = i64, Path, description = "task id"), ("subtask_id" = i64, Path, description = "subtask id")),
+    responses((status = 200, description = "the subtask is done; the last one completes the task", body = TaskView),
+        (status = 403, description = "only the assignee or an ADMIN may work on the task (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such task or subtask, or not the caller's (`not_found`)", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the task is not approved, or the subtask is already done (`invalid_state`)", body = crate::openapi::ErrorBody))
+)]
 async fn complete_subtask(
     State(state): State<AppState>,
     user: CurrentUser,

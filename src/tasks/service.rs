@@ -30,7 +30,7 @@ const MAX_DESCRIPTION: usize = 5000;
 const MAX_REASON: usize = 1000;
 
 /// The body of `POST /api/tasks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewTask {
     pub title: String,
     #[serde(default)]
@@ -92,7 +92,8 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
 }
 
 /// Query of `GET /api/tasks`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskFilter {
     /// One status or several, comma-separated.
     pub status: Option<String>,
@@ -102,7 +103,7 @@ pub struct TaskFilter {
 }
 
 /// A page of tasks, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskPage {
     pub items: Vec<TaskView>,
     pub next_before: Option<i64>,

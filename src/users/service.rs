@@ -53,7 +53,7 @@ pub async fn list_users(db: &impl ConnectionTrait) -> Result<Vec<UserView>> {
 }
 
 /// What an ADMIN may change about a user.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChanges {
     pub role: Option<String>,

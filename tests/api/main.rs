@@ -11,6 +11,7 @@ mod helpers;
 mod imports;
 mod jobs;
 mod locks;
+mod openapi;
 mod ops;
 mod orders;
 mod postgres;
