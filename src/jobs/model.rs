@@ -25,6 +25,21 @@ impl JobStatus {
     }
 }
 
+/// The largest item count a job may report (10^12): figures stay exact in the
+/// pages' JavaScript numbers, and the dashboard's sum over every job cannot overflow.
+pub const MAX_ITEMS: i64 = 1_000_000_000_000;
+
+/// One reported item count: 0 to [`MAX_ITEMS`], or a 400 naming the field.
+pub fn check_item_count(field: &str, value: i64) -> Result<i64, AppError> {
+    if value < 0 {
+        return Err(AppError::field(field, "must not be negative"));
+    }
+    if value > MAX_ITEMS {
+        return Err(AppError::field(field, &format!("must be at most {MAX_ITEMS}")));
+    }
+    Ok(value)
+}
+
 /// Whether a job may go from one status to another.
 pub fn can_transition(from: JobStatus, to: JobStatus) -> bool {
     use JobStatus::*;
@@ -117,6 +132,14 @@ pub fn success_rate(completed: i64, failed: i64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_counts_are_bounded() {
+        assert_eq!(check_item_count("items_total", 0).unwrap(), 0);
+        assert_eq!(check_item_count("items_total", MAX_ITEMS).unwrap(), MAX_ITEMS);
+        assert!(check_item_count("items_total", -1).is_err());
+        assert!(check_item_count("items_total", MAX_ITEMS + 1).is_err());
+    }
     use JobStatus::*;
     use sea_orm::Iterable;
 

@@ -50,7 +50,7 @@ async fn job_stats(State(state): State<AppState>, _admin: AdminUser) -> Result<A
 }
 
 #[utoipa::path(
-    get, path = "/api/jobs/{id}", tag = "jobs", params(("id" = i64, Path, description = "job id")),
+    get, path = "/api/jobs/{id}", tag = "jobs", params(("id" = i64, Path, description = "job id", example = 1)),
     responses((status = 200, description = "the job and its latest failures", body = JobDetail), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such job (`not_found`)", body = crate::openapi::ErrorBody))
 )]
 async fn get_job(
@@ -75,7 +75,7 @@ async fn create_job(
 }
 
 #[utoipa::path(
-    post, path = "/api/jobs/{id}/progress", tag = "jobs", params(("id" = i64, Path, description = "job id")),
+    post, path = "/api/jobs/{id}/progress", tag = "jobs", params(("id" = i64, Path, description = "job id", example = 1)),
     request_body = ProgressUpdate,
     responses((status = 200, description = "accepted (progress is coalesced)", body = JobView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such job (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the job is not a running external job (`invalid_state`)", body = crate::openapi::ErrorBody))
@@ -90,7 +90,7 @@ async fn report_progress(
 }
 
 #[utoipa::path(
-    post, path = "/api/jobs/{id}/finish", tag = "jobs", params(("id" = i64, Path, description = "job id")),
+    post, path = "/api/jobs/{id}/finish", tag = "jobs", params(("id" = i64, Path, description = "job id", example = 1)),
     request_body = FinishReport,
     responses((status = 200, description = "finished", body = JobView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such job (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the job is not a running external job (`invalid_state`)", body = crate::openapi::ErrorBody))
@@ -105,7 +105,7 @@ async fn finish_job(
 }
 
 #[utoipa::path(
-    post, path = "/api/jobs/{id}/cancel", tag = "jobs", params(("id" = i64, Path, description = "job id")),
+    post, path = "/api/jobs/{id}/cancel", tag = "jobs", params(("id" = i64, Path, description = "job id", example = 1)),
     responses((status = 200, description = "cancelled, or cancellation requested from its runner", body = JobView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such job (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the job has already finished (`invalid_state`)", body = crate::openapi::ErrorBody))
 )]
@@ -118,7 +118,7 @@ async fn cancel_job(
 }
 
 #[utoipa::path(
-    delete, path = "/api/jobs/{id}", tag = "jobs", params(("id" = i64, Path, description = "job id")),
+    delete, path = "/api/jobs/{id}", tag = "jobs", params(("id" = i64, Path, description = "job id", example = 1)),
     responses((status = 204, description = "deleted"), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such job (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the job has not finished (`invalid_state`)", body = crate::openapi::ErrorBody))
 )]
 async fn delete_job(State(state): State<AppState>, _admin: AdminUser, AppPath(id): AppPath<i64>) -> Result<StatusCode> {

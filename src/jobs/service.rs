@@ -313,6 +313,7 @@ pub struct JobFilter {
     pub status: Option<String>,
     pub kind: Option<String>,
     pub scope: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     pub before: Option<i64>,
 }

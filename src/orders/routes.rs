@@ -52,7 +52,7 @@ async fn list_orders(
 }
 
 #[utoipa::path(
-    get, path = "/api/orders/{id}", tag = "orders", params(("id" = i64, Path, description = "order id")),
+    get, path = "/api/orders/{id}", tag = "orders", params(("id" = i64, Path, description = "order id", example = 1)),
     responses((status = 200, description = "the order", body = OrderView), (status = 404, description = "no such order, or not the caller's (`not_found`)", body = crate::openapi::ErrorBody))
 )]
 async fn get_order(
@@ -64,7 +64,7 @@ async fn get_order(
 }
 
 #[utoipa::path(
-    post, path = "/api/orders/{id}/check", tag = "orders", params(("id" = i64, Path, description = "order id")),
+    post, path = "/api/orders/{id}/check", tag = "orders", params(("id" = i64, Path, description = "order id", example = 1)),
     responses((status = 200, description = "checked with the provider now", body = OrderView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such order (`not_found`)", body = crate::openapi::ErrorBody),
         (status = 409, description = "the order is finished (`invalid_state`) or being checked (`conflict`)", body = crate::openapi::ErrorBody))
 )]

@@ -27,10 +27,14 @@ use crate::{
 /// The body of `POST /api/orders`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewOrder {
+    #[schema(min_length = 1, max_length = 200)]
     pub product: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub package: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub user_identifier: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub extra_field: Option<String>,
 }
 
@@ -308,6 +312,7 @@ pub async fn check_now(state: &AppState, order_id: i64) -> Result<OrderView> {
 #[into_params(parameter_in = Query)]
 pub struct OrderFilter {
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     pub before: Option<i64>,
 }

@@ -39,6 +39,7 @@ async fn list_stores(State(state): State<AppState>, _admin: AdminUser) -> Result
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewStore {
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
 }
 
@@ -55,7 +56,7 @@ async fn create_store(
 }
 
 #[utoipa::path(
-    patch, path = "/api/stores/{id}", tag = "stores", params(("id" = i64, Path, description = "store id")),
+    patch, path = "/api/stores/{id}", tag = "stores", params(("id" = i64, Path, description = "store id", example = 1)),
     request_body = StoreChanges,
     responses((status = 200, description = "updated", body = StoreView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody),
         (status = 409, description = "the name is taken (`conflict`)", body = crate::openapi::ErrorBody))
@@ -70,7 +71,7 @@ async fn update_store(
 }
 
 #[utoipa::path(
-    get, path = "/api/stores/{id}/items", tag = "stores", params(("id" = i64, Path, description = "store id")),
+    get, path = "/api/stores/{id}/items", tag = "stores", params(("id" = i64, Path, description = "store id", example = 1)),
     responses((status = 200, description = "the store's items", body = Vec<ItemView>), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody))
 )]
 async fn list_items(
@@ -82,7 +83,7 @@ async fn list_items(
 }
 
 #[utoipa::path(
-    post, path = "/api/stores/{id}/items", tag = "stores", params(("id" = i64, Path, description = "store id")),
+    post, path = "/api/stores/{id}/items", tag = "stores", params(("id" = i64, Path, description = "store id", example = 1)),
     request_body = NewItem,
     responses((status = 201, description = "added", body = ItemView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody),
         (status = 409, description = "the store already has an item with this URL (`conflict`)", body = crate::openapi::ErrorBody))
@@ -97,7 +98,7 @@ async fn add_item(
 }
 
 #[utoipa::path(
-    post, path = "/api/stores/{id}/scrape", tag = "stores", params(("id" = i64, Path, description = "store id")),
+    post, path = "/api/stores/{id}/scrape", tag = "stores", params(("id" = i64, Path, description = "store id", example = 1)),
     responses((status = 202, description = "the scrape job, started", body = JobView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody),
         (status = 409, description = "the store is inactive (`invalid_state`) or is being scraped (`already_running`)", body = crate::openapi::ErrorBody))
 )]
@@ -113,6 +114,7 @@ async fn scrape_store(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ScrapeMany {
+    #[schema(min_items = 1)]
     store_ids: Vec<i64>,
 }
 
@@ -131,7 +133,7 @@ async fn scrape_stores(
 }
 
 #[utoipa::path(
-    get, path = "/api/stores/{id}/jobs", tag = "stores", params(("id" = i64, Path, description = "store id"), StoreJobsQuery),
+    get, path = "/api/stores/{id}/jobs", tag = "stores", params(("id" = i64, Path, description = "store id", example = 1), StoreJobsQuery),
     responses((status = 200, description = "the store's scrape jobs, newest first", body = JobPage), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody))
 )]
 async fn store_jobs(
@@ -163,7 +165,7 @@ async fn list_products(
 
 #[utoipa::path(
     get, path = "/api/stores/{id}/items/{item_id}/history", tag = "stores",
-    params(("id" = i64, Path, description = "store id"), ("item_id" = i64, Path, description = "item id")),
+    params(("id" = i64, Path, description = "store id", example = 1), ("item_id" = i64, Path, description = "item id", example = 1)),
     responses((status = 200, description = "the item's price points, oldest first (the last 1000)", body = Vec<PricePointView>), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
         (status = 404, description = "the store has no such item (`not_found`)", body = crate::openapi::ErrorBody))
 )]

@@ -130,6 +130,7 @@ pub async fn create_store(state: &AppState, name: &str) -> Result<StoreView> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreChanges {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub is_active: Option<bool>,
 }
@@ -172,6 +173,7 @@ pub async fn list_items(state: &AppState, store_id: i64) -> Result<Vec<ItemView>
 #[into_params(parameter_in = Query)]
 pub struct StoreJobsQuery {
     status: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
     before: Option<i64>,
 }
@@ -193,10 +195,13 @@ pub async fn store_jobs(state: &AppState, store_id: i64, query: StoreJobsQuery) 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(example = "https://shop.example.com/items/1")]
     pub url: String,
     pub price_selector: Option<String>,
     pub stock_selector: Option<String>,
+    #[schema(max_length = 100)]
     pub sku: Option<String>,
 }
 

@@ -53,7 +53,7 @@ async fn list_tasks(
 }
 
 #[utoipa::path(
-    get, path = "/api/tasks/{id}", tag = "tasks", params(("id" = i64, Path, description = "task id")),
+    get, path = "/api/tasks/{id}", tag = "tasks", params(("id" = i64, Path, description = "task id", example = 1)),
     responses((status = 200, description = "the task with its subtasks", body = TaskView),
         (status = 404, description = "no such task, or not the caller's (`not_found`)", body = crate::openapi::ErrorBody))
 )]
@@ -66,7 +66,7 @@ async fn get_task(
 }
 
 #[utoipa::path(
-    post, path = "/api/tasks/{id}/approve", tag = "tasks", params(("id" = i64, Path, description = "task id")),
+    post, path = "/api/tasks/{id}/approve", tag = "tasks", params(("id" = i64, Path, description = "task id", example = 1)),
     responses((status = 200, description = "approved; subtasks generated", body = TaskView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such task (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the task is not pending approval (`invalid_state`)", body = crate::openapi::ErrorBody))
 )]
@@ -80,11 +80,12 @@ async fn approve_task(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct Rejection {
+    #[schema(min_length = 1, max_length = 1000)]
     reason: String,
 }
 
 #[utoipa::path(
-    post, path = "/api/tasks/{id}/reject", tag = "tasks", params(("id" = i64, Path, description = "task id")),
+    post, path = "/api/tasks/{id}/reject", tag = "tasks", params(("id" = i64, Path, description = "task id", example = 1)),
     request_body = Rejection,
     responses((status = 200, description = "rejected", body = TaskView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such task (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the task is not pending approval (`invalid_state`)", body = crate::openapi::ErrorBody))
@@ -100,7 +101,7 @@ async fn reject_task(
 
 #[utoipa::path(
     post, path = "/api/tasks/{id}/subtasks/{subtask_id}/complete", tag = "tasks",
-    params(("id" = i64, Path, description = "task id"), ("subtask_id" = i64, Path, description = "subtask id")),
+    params(("id" = i64, Path, description = "task id", example = 1), ("subtask_id" = i64, Path, description = "subtask id", example = 1)),
     responses((status = 200, description = "the subtask is done; the last one completes the task", body = TaskView),
         (status = 403, description = "only the assignee or an ADMIN may work on the task (`forbidden`)", body = crate::openapi::ErrorBody),
         (status = 404, description = "no such task or subtask, or not the caller's (`not_found`)", body = crate::openapi::ErrorBody),

@@ -32,9 +32,13 @@ const MAX_REASON: usize = 1000;
 /// The body of `POST /api/tasks`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewTask {
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
+    /// The key of a workflow template.
+    #[schema(example = "vehicle_registration")]
     pub workflow: String,
     #[serde(default)]
     pub assignee: Option<i64>,
@@ -97,6 +101,7 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
 pub struct TaskFilter {
     /// One status or several, comma-separated.
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// Only tasks with an id below this (the previous page's `next_before`).
     pub before: Option<i64>,

@@ -29,8 +29,11 @@ async fn list_users(State(state): State<AppState>, _admin: AdminUser) -> Result<
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct NewUser {
+    #[schema(min_length = 3, max_length = 64, pattern = "^[A-Za-z0-9._-]+$", example = "ann.lee")]
     username: String,
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
+    #[schema(value_type = crate::users::Role)]
     role: String,
 }
 
@@ -48,7 +51,7 @@ async fn create_user(
 }
 
 #[utoipa::path(
-    patch, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path, description = "user id")),
+    patch, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path, description = "user id", example = 1)),
     request_body = service::UserChanges,
     responses((status = 200, description = "updated", body = UserView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such user (`not_found`)", body = crate::openapi::ErrorBody),
         (status = 409, description = "the change would lock the caller or the last ADMIN out (`invalid_state`)", body = crate::openapi::ErrorBody))

@@ -27,7 +27,7 @@ async fn list_workflows(State(state): State<AppState>, _user: CurrentUser) -> Re
 
 #[utoipa::path(
     put, path = "/api/workflows/{key}", tag = "workflows",
-    params(("key" = String, Path, description = "the template's key: lowercase letters, digits and `_`")),
+    params(("key" = String, Path, description = "the template's key: lowercase letters, digits and `_`", example = "vehicle_registration")),
     request_body = service::WorkflowDefinition,
     responses((status = 200, description = "created or replaced", body = Workflow), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody))
 )]

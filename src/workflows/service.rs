@@ -31,7 +31,9 @@ impl TryFrom<workflow::Model> for Workflow {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowDefinition {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(min_items = 1, max_items = 50)]
     pub subtasks: Vec<String>,
 }
 

@@ -7,6 +7,7 @@
 mod auth;
 mod browser;
 mod demo;
+mod fuzz_findings;
 mod helpers;
 mod imports;
 mod jobs;
