@@ -1,5 +1,5 @@
-//! Inputs the schemathesis run (scripts/schemathesis) found to break the server,
-//! kept as regressions: each once answered 500 (on PostgreSQL, or on both backends).
+//! Inputs found to break the server while fuzzing the API (scripts/schemathesis,
+//! and probes of what it generates on PostgreSQL), kept as regressions: each once answered 500.
 
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
