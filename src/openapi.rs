@@ -105,7 +105,7 @@ pub struct ErrorDetail {
     ),
     components(schemas(ErrorBody)),
     security(("bearer" = []), ("cookie" = [])),
-    modifiers(&SecuritySchemes, &CommonErrors),
+    modifiers(&SecuritySchemes, &CommonErrors, &EveryFieldSent),
     tags(
         (name = "auth", description = "tokens and cookies"),
         (name = "users", description = "user management (ADMIN)"),
@@ -176,6 +176,44 @@ impl Modify for CommonErrors {
     }
 }
 
+/// The views the server answers with. It always sends every field of them,
+/// `null` when empty, so each field is `required` (and `Option`s stay nullable):
+/// a field that went missing would fail the schemathesis run.
+const RESPONSE_SCHEMAS: [&str; 18] = [
+    "TokenPair",
+    "PublicUser",
+    "UserView",
+    "Workflow",
+    "TaskView",
+    "SubtaskView",
+    "TaskPage",
+    "JobView",
+    "JobPage",
+    "JobStats",
+    "FailureView",
+    "StoreView",
+    "ItemView",
+    "ProductView",
+    "CheapestOffer",
+    "PricePointView",
+    "OrderView",
+    "OrderPage",
+];
+
+/// Marks every field of the [`RESPONSE_SCHEMAS`] as required.
+struct EveryFieldSent;
+
+impl Modify for EveryFieldSent {
+    fn modify(&self, api: &mut openapi::OpenApi) {
+        let Some(components) = api.components.as_mut() else { return };
+        for name in RESPONSE_SCHEMAS {
+            if let Some(RefOr::T(openapi::schema::Schema::Object(object))) = components.schemas.get_mut(name) {
+                object.required = object.properties.keys().cloned().collect();
+            }
+        }
+    }
+}
+
 /// `security: [{}]`: the operation needs no credentials.
 fn is_anonymous(requirement: &openapi::security::SecurityRequirement) -> bool {
     requirement == &openapi::security::SecurityRequirement::default()
@@ -241,6 +279,13 @@ mod tests {
         assert_eq!(login["security"], serde_json::json!([{}]));
         assert!(login["responses"]["401"].is_object() && login["responses"]["429"].is_object());
         assert!(login["responses"]["413"].is_object() && login["responses"]["400"].is_object());
+        for name in RESPONSE_SCHEMAS {
+            let schema = &doc["components"]["schemas"][name];
+            let fields = schema["properties"].as_object().unwrap_or_else(|| panic!("{name} is a schema")).len();
+            assert_eq!(schema["required"].as_array().unwrap().len(), fields, "{name}: every field required");
+        }
+        let decided_at = &doc["components"]["schemas"]["TaskView"]["properties"]["decided_at"]["type"];
+        assert_eq!(decided_at, &serde_json::json!(["string", "null"]), "still nullable");
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
                 for (status, response) in operation["responses"].as_object().unwrap() {

@@ -40,6 +40,20 @@ pub fn check_item_count(field: &str, value: i64) -> Result<i64, AppError> {
     Ok(value)
 }
 
+/// The longest job name the database holds (characters).
+pub const MAX_JOB_NAME: usize = 200;
+
+/// A job name that fits: names the server builds from other names (`Scrape <store>`,
+/// `Import <file>`) can be longer than a job name may be, so they are shortened with `…`.
+pub fn fit_job_name(name: String) -> String {
+    if name.chars().count() <= MAX_JOB_NAME {
+        return name;
+    }
+    let mut short: String = name.chars().take(MAX_JOB_NAME - 1).collect();
+    short.push('…');
+    short
+}
+
 /// Whether a job may go from one status to another.
 pub fn can_transition(from: JobStatus, to: JobStatus) -> bool {
     use JobStatus::*;
@@ -132,6 +146,14 @@ pub fn success_rate(completed: i64, failed: i64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_job_names_are_shortened_to_fit() {
+        assert_eq!(fit_job_name("Scrape shop".into()), "Scrape shop");
+        let long = fit_job_name(format!("Scrape {}", "ы".repeat(200)));
+        assert_eq!(long.chars().count(), MAX_JOB_NAME);
+        assert!(long.starts_with("Scrape ыы") && long.ends_with('…'));
+    }
 
     #[test]
     fn item_counts_are_bounded() {

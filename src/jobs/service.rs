@@ -66,7 +66,7 @@ pub async fn create_job(state: &AppState, new: NewJob) -> Result<JobView> {
         let status = if new.start_running { JobStatus::Running } else { JobStatus::Pending };
         let created = job::ActiveModel {
             kind: Set(new.kind),
-            name: Set(new.name),
+            name: Set(super::model::fit_job_name(new.name)),
             scope: Set(new.scope),
             status: Set(status),
             runner: Set(new.runner.as_str().to_owned()),

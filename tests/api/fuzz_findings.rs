@@ -81,3 +81,23 @@ async fn job_item_counts_are_bounded_so_the_dashboard_totals_cannot_overflow() {
     let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), StatusCode::OK);
 }
+
+/// A store may be named with 200 characters, but its scrape job is called
+/// `Scrape <name>` and a job name holds 200: the scrape answered 500 on PostgreSQL
+/// (and stored an overlong name on SQLite). The name is now shortened with `…`.
+#[tokio::test]
+async fn a_store_with_the_longest_name_can_be_scraped() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let name = "Я".repeat(200);
+    let (status, store) = app.post_json("/api/stores", Some(&admin), &json!({"name": name})).await;
+    assert_eq!(status, StatusCode::CREATED, "{store}");
+    let (status, job) = app.post(&format!("/api/stores/{}/scrape", store["id"]), Some(&admin)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    let job_name = job["name"].as_str().unwrap();
+    assert_eq!(job_name.chars().count(), 200, "{job_name}");
+    assert!(job_name.starts_with("Scrape ЯЯЯ") && job_name.ends_with('…'), "{job_name}");
+    let (status, listed) = app.get(&format!("/api/jobs/{}", job["id"]), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["name"], job["name"]);
+}
