@@ -34,7 +34,7 @@ use crate::{
     jobs::{self, JobRunner},
     lock::{LocalLock, LockBackend, Locks, RedisLock},
     metrics::{Metrics, track_http},
-    ops,
+    openapi, ops,
     orders::{
         self,
         monitor::OrderMonitor,
@@ -312,6 +312,7 @@ pub fn router(state: AppState) -> Router {
         .merge(orders::routes::router())
         .route("/ws", get(hub::ws_handler))
         .merge(ops::router())
+        .merge(openapi::router())
         .merge(web::router())
         .merge(if state.config.demo { crate::demo::shop_router() } else { Router::new() })
         .fallback(not_found)

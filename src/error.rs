@@ -177,12 +177,47 @@ where
 {
     type Rejection = AppError;
 
+    /// What `Json` does (content type, body, parse), then the NUL rule.
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(AppJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(AppError::InvalidJson("expected a body with Content-Type: application/json".into()));
         }
+        let body = axum::body::Bytes::from_request(req, state).await.map_err(bytes_rejection)?;
+        let Json(value) = Json::<T>::from_bytes(&body).map_err(json_rejection)?;
+        refuse_nul_in_json(&body)?;
+        Ok(AppJson(value))
     }
+}
+
+/// `application/json` or any `+json` type, as `Json` accepts.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some((kind, subtype)) => kind == "application" && (subtype == "json" || subtype.ends_with("+json")),
+        None => false,
+    }
+}
+
+fn bytes_rejection(rejection: axum::extract::rejection::BytesRejection) -> AppError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge(crate::app::BODY_LIMIT_BYTES)
+    } else {
+        AppError::InvalidJson(rejection.body_text())
+    }
+}
+
+/// Text never holds U+0000: PostgreSQL cannot store it, so every backend refuses it
+/// alike, as input, before any service sees it.
+const NUL_REFUSED: &str = "text must not contain the NUL character (\\u0000)";
+
+/// A valid JSON document holds a NUL only as the escape `\u0000` (raw control
+/// characters are not valid JSON); an escape is one preceded by an even run of backslashes.
+fn refuse_nul_in_json(body: &[u8]) -> Result<()> {
+    let escaped_nul = body.windows(6).enumerate().any(|(at, window)| {
+        window == b"\\u0000" && body[..at].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+    });
+    if escaped_nul { Err(AppError::Validation(NUL_REFUSED.into())) } else { Ok(()) }
 }
 
 fn json_rejection(rejection: JsonRejection) -> AppError {
@@ -229,6 +264,10 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // A `%` always starts an escape in a valid query, so `%00` is exactly an encoded NUL.
+        if parts.uri.query().is_some_and(|query| query.contains("%00")) {
+            return Err(AppError::Validation(NUL_REFUSED.into()));
+        }
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(AppQuery(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(err)) => Err(AppError::Validation(err.body_text())),
@@ -249,20 +288,16 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let body = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge(crate::app::BODY_LIMIT_BYTES)
-            } else {
-                AppError::InvalidJson(rejection.body_text())
-            }
-        })?;
+        let body = axum::body::Bytes::from_request(req, state).await.map_err(bytes_rejection)?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
-        serde_json::from_slice(&body).map(OptionalJson).map_err(|e| match e.classify() {
+        let value = serde_json::from_slice(&body).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => AppError::Validation(e.to_string()),
             _ => AppError::InvalidJson(format!("the body is not valid JSON: {e}")),
-        })
+        })?;
+        refuse_nul_in_json(&body)?;
+        Ok(OptionalJson(value))
     }
 }
 
@@ -311,6 +346,31 @@ mod tests {
             DbErr::RecordNotFound("x".into()),
         ] {
             assert_eq!(AppError::from(wrong).status(), StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    }
+
+    #[test]
+    fn a_nul_escape_is_refused_but_an_escaped_backslash_before_u0000_is_not() {
+        assert!(refuse_nul_in_json(br#"{"title":"a\u0000b"}"#).is_err());
+        assert!(refuse_nul_in_json(br#"{"title":"a\\\u0000"}"#).is_err());
+        assert!(refuse_nul_in_json(br#"{"title":"a\\u0000"}"#).is_ok());
+        assert!(refuse_nul_in_json(br#"{"title":"\u00001"}"#).is_err());
+        assert!(refuse_nul_in_json(br#"{"title":"u0000"}"#).is_ok());
+    }
+
+    #[test]
+    fn json_content_types() {
+        let mut headers = axum::http::HeaderMap::new();
+        assert!(!json_content_type(&headers));
+        for (value, json) in [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/problem+json", true),
+            ("text/json", false),
+            ("text/plain", false),
+        ] {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            assert_eq!(json_content_type(&headers), json, "{value}");
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod jobs;
 pub(crate) mod listing;
 pub mod lock;
 pub(crate) mod metrics;
+pub mod openapi;
 pub(crate) mod ops;
 pub(crate) mod orders;
 pub mod state;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The two roles of taskwire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Role {
     #[serde(rename = "ADMIN")]
     Admin,

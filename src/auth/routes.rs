@@ -31,12 +31,22 @@ pub fn router() -> Router<AppState> {
         .route("/api/me", get(me))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct LoginRequest {
     username: String,
     password: String,
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/login", tag = "auth", security(()),
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "signed in; the tokens are also set as HttpOnly cookies", body = TokenPair),
+        (status = 401, description = "wrong username or password, or a disabled account (`unauthenticated`)", body = crate::openapi::ErrorBody),
+        (status = 429, description = "too many failed logins (`rate_limited`); see Retry-After", body = crate::openapi::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds until the next attempt is allowed"))),
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -48,7 +58,7 @@ async fn login(
     Ok(with_cookies(&state, pair))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct RefreshRequest {
     refresh_token: Option<String>,
 }
@@ -69,6 +79,15 @@ fn presented_refresh_token(
     Ok(Some((token.to_owned(), TokenSource::Cookie)))
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/refresh", tag = "auth", security(()),
+    request_body(content = Option<RefreshRequest>, description = "optional: the pages send the refresh cookie instead"),
+    responses(
+        (status = 200, description = "a new token pair; the refresh token presented is spent", body = TokenPair),
+        (status = 401, description = "the refresh token is unknown, expired, spent or revoked (`unauthenticated`)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "a cookie request from an origin that is not allowed (`forbidden`)", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -80,6 +99,14 @@ async fn refresh(
     Ok(with_cookies(&state, pair))
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/logout", tag = "auth", security(()),
+    request_body(content = Option<RefreshRequest>, description = "optional: the pages send the refresh cookie instead"),
+    responses(
+        (status = 204, description = "signed out: the refresh token is revoked and the cookies cleared"),
+        (status = 403, description = "a cookie request from an origin that is not allowed (`forbidden`)", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -92,6 +119,10 @@ async fn logout(
     Ok(response)
 }
 
+#[utoipa::path(
+    get, path = "/api/me", tag = "auth",
+    responses((status = 200, description = "the caller", body = PublicUser))
+)]
 async fn me(user: CurrentUser) -> AppJson<PublicUser> {
     AppJson(PublicUser { id: user.id, username: user.username, role: user.role })
 }

@@ -20,17 +20,19 @@ use crate::{
 };
 
 /// The token pair a login or refresh hands out.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub refresh_token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     pub token_type: &'static str,
     pub expires_in: u64,
     pub user: PublicUser,
 }
 
 /// The user as the login response and `/api/me` show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PublicUser {
     pub id: i64,
     pub username: String,

@@ -23,7 +23,9 @@ impl ActiveModelBehavior for ActiveModel {}
 
 /// Whether a subtask still needs doing.
 /// Stored as the same lower-case words the API shows; no status string appears outside this enum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum SubtaskStatus {

@@ -24,7 +24,9 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 /// What happened to the task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(40))", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum TaskActivityKind {

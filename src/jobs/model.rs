@@ -25,6 +25,35 @@ impl JobStatus {
     }
 }
 
+/// The largest item count a job may report (10^12): figures stay exact in the
+/// pages' JavaScript numbers, and the dashboard's sum over every job cannot overflow.
+pub const MAX_ITEMS: i64 = 1_000_000_000_000;
+
+/// One reported item count: 0 to [`MAX_ITEMS`], or a 400 naming the field.
+pub fn check_item_count(field: &str, value: i64) -> Result<i64, AppError> {
+    if value < 0 {
+        return Err(AppError::field(field, "must not be negative"));
+    }
+    if value > MAX_ITEMS {
+        return Err(AppError::field(field, &format!("must be at most {MAX_ITEMS}")));
+    }
+    Ok(value)
+}
+
+/// The longest job name the database holds (characters).
+pub const MAX_JOB_NAME: usize = 200;
+
+/// A job name that fits: names the server builds from other names (`Scrape <store>`,
+/// `Import <file>`) can be longer than a job name may be, so they are shortened with `…`.
+pub fn fit_job_name(name: String) -> String {
+    if name.chars().count() <= MAX_JOB_NAME {
+        return name;
+    }
+    let mut short: String = name.chars().take(MAX_JOB_NAME - 1).collect();
+    short.push('…');
+    short
+}
+
 /// Whether a job may go from one status to another.
 pub fn can_transition(from: JobStatus, to: JobStatus) -> bool {
     use JobStatus::*;
@@ -45,7 +74,7 @@ pub fn transition_error(job_id: i64, from: JobStatus, to: JobStatus) -> AppError
 }
 
 /// A job as the API and the events show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     pub id: i64,
     pub kind: String,
@@ -117,6 +146,22 @@ pub fn success_rate(completed: i64, failed: i64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_job_names_are_shortened_to_fit() {
+        assert_eq!(fit_job_name("Scrape shop".into()), "Scrape shop");
+        let long = fit_job_name(format!("Scrape {}", "ы".repeat(200)));
+        assert_eq!(long.chars().count(), MAX_JOB_NAME);
+        assert!(long.starts_with("Scrape ыы") && long.ends_with('…'));
+    }
+
+    #[test]
+    fn item_counts_are_bounded() {
+        assert_eq!(check_item_count("items_total", 0).unwrap(), 0);
+        assert_eq!(check_item_count("items_total", MAX_ITEMS).unwrap(), MAX_ITEMS);
+        assert!(check_item_count("items_total", -1).is_err());
+        assert!(check_item_count("items_total", MAX_ITEMS + 1).is_err());
+    }
     use JobStatus::*;
     use sea_orm::Iterable;
 

@@ -21,12 +21,16 @@ use crate::{
 };
 
 /// Absolute progress figures; absent fields stay as they are.
-#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressUpdate {
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
     pub items_processed: Option<i64>,
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
     pub items_failed: Option<i64>,
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
     pub items_total: Option<i64>,
+    #[schema(max_length = 1000)]
     pub message: Option<String>,
 }
 
@@ -39,15 +43,15 @@ impl ProgressUpdate {
         self.message = newer.message.or(self.message.take());
     }
 
-    /// Rejects negative counts and an overlong message.
+    /// Rejects counts outside 0 to `MAX_ITEMS` and an overlong message.
     pub fn validate(&self) -> Result<()> {
         for (field, value) in [
             ("items_processed", self.items_processed),
             ("items_failed", self.items_failed),
             ("items_total", self.items_total),
         ] {
-            if value.is_some_and(|v| v < 0) {
-                return Err(AppError::field(field, "must not be negative"));
+            if let Some(value) = value {
+                super::model::check_item_count(field, value)?;
             }
         }
         if self.message.as_ref().is_some_and(|m| m.chars().count() > 1000) {

@@ -29,6 +29,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/jobs/{id}/cancel", post(cancel_job))
 }
 
+#[utoipa::path(
+    get, path = "/api/jobs", tag = "jobs", params(JobFilter),
+    responses((status = 200, description = "jobs, newest first", body = JobPage), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody))
+)]
 async fn list_jobs(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -37,10 +41,18 @@ async fn list_jobs(
     Ok(AppJson(service::list_jobs(&state, filter).await?))
 }
 
+#[utoipa::path(
+    get, path = "/api/jobs/stats", tag = "jobs",
+    responses((status = 200, description = "totals for the dashboard", body = JobStats), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody))
+)]
 async fn job_stats(State(state): State<AppState>, _admin: AdminUser) -> Result<AppJson<JobStats>> {
     Ok(AppJson(service::job_stats(&state).await?))
 }
 
+#[utoipa::path(
+    get, path = "/api/jobs/{id}", tag = "jobs", params(("id" = i64, Path, description = "job id", example = 1)),
+    responses((status = 200, description = "the job and its latest failures", body = JobDetail), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such job (`not_found`)", body = crate::openapi::ErrorBody))
+)]
 async fn get_job(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -49,6 +61,11 @@ async fn get_job(
     Ok(AppJson(service::get_job(&state, id).await?))
 }
 
+#[utoipa::path(
+    post, path = "/api/jobs", tag = "jobs", request_body = NewExternalJob,
+    responses((status = 201, description = "created, running", body = JobView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 409, description = "an exclusive job of this kind and scope is running (`already_running`)", body = crate::openapi::ErrorBody))
+)]
 async fn create_job(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -57,6 +74,12 @@ async fn create_job(
     Ok((StatusCode::CREATED, AppJson(worker::create(&state, &admin, request).await?)))
 }
 
+#[utoipa::path(
+    post, path = "/api/jobs/{id}/progress", tag = "jobs", params(("id" = i64, Path, description = "job id", example = 1)),
+    request_body = ProgressUpdate,
+    responses((status = 200, description = "accepted (progress is coalesced)", body = JobView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such job (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the job is not a running external job (`invalid_state`)", body = crate::openapi::ErrorBody))
+)]
 async fn report_progress(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -66,6 +89,12 @@ async fn report_progress(
     Ok(AppJson(worker::report_progress(&state, id, update).await?))
 }
 
+#[utoipa::path(
+    post, path = "/api/jobs/{id}/finish", tag = "jobs", params(("id" = i64, Path, description = "job id", example = 1)),
+    request_body = FinishReport,
+    responses((status = 200, description = "finished", body = JobView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such job (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the job is not a running external job (`invalid_state`)", body = crate::openapi::ErrorBody))
+)]
 async fn finish_job(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -75,6 +104,11 @@ async fn finish_job(
     Ok(AppJson(worker::finish(&state, id, report).await?))
 }
 
+#[utoipa::path(
+    post, path = "/api/jobs/{id}/cancel", tag = "jobs", params(("id" = i64, Path, description = "job id", example = 1)),
+    responses((status = 200, description = "cancelled, or cancellation requested from its runner", body = JobView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such job (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the job has already finished (`invalid_state`)", body = crate::openapi::ErrorBody))
+)]
 async fn cancel_job(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -83,6 +117,10 @@ async fn cancel_job(
     Ok(AppJson(service::cancel_job(&state, id).await?))
 }
 
+#[utoipa::path(
+    delete, path = "/api/jobs/{id}", tag = "jobs", params(("id" = i64, Path, description = "job id", example = 1)),
+    responses((status = 204, description = "deleted"), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such job (`not_found`)", body = crate::openapi::ErrorBody), (status = 409, description = "the job has not finished (`invalid_state`)", body = crate::openapi::ErrorBody))
+)]
 async fn delete_job(State(state): State<AppState>, _admin: AdminUser, AppPath(id): AppPath<i64>) -> Result<StatusCode> {
     service::delete_job(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -66,7 +66,7 @@ pub async fn create_job(state: &AppState, new: NewJob) -> Result<JobView> {
         let status = if new.start_running { JobStatus::Running } else { JobStatus::Pending };
         let created = job::ActiveModel {
             kind: Set(new.kind),
-            name: Set(new.name),
+            name: Set(super::model::fit_job_name(new.name)),
             scope: Set(new.scope),
             status: Set(status),
             runner: Set(new.runner.as_str().to_owned()),
@@ -267,7 +267,7 @@ pub async fn record_failure(db: &impl ConnectionTrait, job_id: i64, item: &str, 
 }
 
 /// One failed item, as the job detail shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FailureView {
     pub item: String,
     pub reason: String,
@@ -275,7 +275,7 @@ pub struct FailureView {
 }
 
 /// A job with its latest failures.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobDetail {
     #[serde(flatten)]
     pub job: JobView,
@@ -298,7 +298,8 @@ pub async fn get_job(state: &AppState, job_id: i64) -> Result<JobDetail> {
 }
 
 /// Query of the job lists.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct JobFilter {
     pub status: Option<String>,
     pub kind: Option<String>,
@@ -307,12 +308,13 @@ pub struct JobFilter {
     pub created_after: Option<DateTime<Utc>>,
     /// Only jobs created before this moment (RFC 3339).
     pub created_before: Option<DateTime<Utc>>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     pub before: Option<i64>,
 }
 
 /// A page of jobs, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobPage {
     pub items: Vec<JobView>,
     pub next_before: Option<i64>,
@@ -353,7 +355,7 @@ pub async fn list_jobs(state: &AppState, filter: JobFilter) -> Result<JobPage> {
 }
 
 /// The dashboard's figures.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobStats {
     pub total_jobs: u64,
     pub active_jobs: u64,
@@ -373,7 +375,7 @@ pub struct JobStats {
 }
 
 /// One kind's figures on the dashboard.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KindStats {
     pub kind: String,
     pub total_jobs: u64,

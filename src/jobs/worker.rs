@@ -20,12 +20,16 @@ use crate::{
 pub const BUILT_IN_KINDS: [&str; 2] = ["scrape_store", "catalog_import"];
 
 /// The body of `POST /api/jobs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewExternalJob {
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.:-]+$", example = "price_sync")]
     kind: String,
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    #[schema(max_length = 200)]
     scope: Option<String>,
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
     items_total: Option<i64>,
     #[serde(default)]
     exclusive: bool,
@@ -52,10 +56,7 @@ impl NewExternalJob {
         if scope.as_ref().is_some_and(|s| s.chars().count() > 200) {
             return Err(AppError::field("scope", "must be at most 200 characters long"));
         }
-        let items_total = self.items_total.unwrap_or(0);
-        if items_total < 0 {
-            return Err(AppError::field("items_total", "must not be negative"));
-        }
+        let items_total = super::model::check_item_count("items_total", self.items_total.unwrap_or(0))?;
         Ok(NewJob {
             kind: kind.to_owned(),
             name: name.to_owned(),
@@ -71,11 +72,14 @@ impl NewExternalJob {
 }
 
 /// The body of `POST /api/jobs/{id}/finish`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FinishReport {
+    #[schema(value_type = String, pattern = "^(completed|failed|cancelled)$", example = "completed")]
     status: String,
+    #[schema(max_length = 2000)]
     error_message: Option<String>,
+    #[schema(max_length = 1000)]
     message: Option<String>,
 }
 

@@ -133,7 +133,7 @@ pub fn decide(
 }
 
 /// An order as the API and the events show it; the PIN only to those allowed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderView {
     pub id: i64,
     pub product: String,

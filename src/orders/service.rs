@@ -25,12 +25,16 @@ use crate::{
 };
 
 /// The body of `POST /api/orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewOrder {
+    #[schema(min_length = 1, max_length = 200)]
     pub product: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub package: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub user_identifier: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub extra_field: Option<String>,
 }
 
@@ -391,17 +395,19 @@ pub async fn cancel_order(state: &AppState, user: &CurrentUser, order_id: i64) -
 }
 
 /// Query of `GET /api/orders`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderFilter {
     pub status: Option<String>,
     /// The provider's reference, exactly (indexed): finds the order a provider asks about.
     pub provider_ref: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     pub before: Option<i64>,
 }
 
 /// A page of orders, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderPage {
     pub items: Vec<OrderView>,
     pub next_before: Option<i64>,

@@ -28,16 +28,25 @@ pub fn router() -> Router<AppState> {
         .route("/api/products", get(list_products))
 }
 
+#[utoipa::path(
+    get, path = "/api/stores", tag = "stores",
+    responses((status = 200, description = "every store", body = Vec<StoreView>), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody))
+)]
 async fn list_stores(State(state): State<AppState>, _admin: AdminUser) -> Result<AppJson<Vec<StoreView>>> {
     Ok(AppJson(service::list_stores(&state).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewStore {
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
 }
 
+#[utoipa::path(
+    post, path = "/api/stores", tag = "stores", request_body = NewStore,
+    responses((status = 201, description = "created", body = StoreView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 409, description = "the name is taken (`conflict`)", body = crate::openapi::ErrorBody))
+)]
 async fn create_store(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -46,6 +55,12 @@ async fn create_store(
     Ok((StatusCode::CREATED, AppJson(service::create_store(&state, &body.name).await?)))
 }
 
+#[utoipa::path(
+    patch, path = "/api/stores/{id}", tag = "stores", params(("id" = i64, Path, description = "store id", example = 1)),
+    request_body = StoreChanges,
+    responses((status = 200, description = "updated", body = StoreView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the name is taken (`conflict`)", body = crate::openapi::ErrorBody))
+)]
 async fn update_store(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -55,6 +70,10 @@ async fn update_store(
     Ok(AppJson(service::update_store(&state, id, changes).await?))
 }
 
+#[utoipa::path(
+    get, path = "/api/stores/{id}/items", tag = "stores", params(("id" = i64, Path, description = "store id", example = 1)),
+    responses((status = 200, description = "the store's items", body = Vec<ItemView>), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody))
+)]
 async fn list_items(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -63,6 +82,12 @@ async fn list_items(
     Ok(AppJson(service::list_items(&state, id).await?))
 }
 
+#[utoipa::path(
+    post, path = "/api/stores/{id}/items", tag = "stores", params(("id" = i64, Path, description = "store id", example = 1)),
+    request_body = NewItem,
+    responses((status = 201, description = "added", body = ItemView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the store already has an item with this URL (`conflict`)", body = crate::openapi::ErrorBody))
+)]
 async fn add_item(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -72,6 +97,11 @@ async fn add_item(
     Ok((StatusCode::CREATED, AppJson(service::add_item(&state, id, body).await?)))
 }
 
+#[utoipa::path(
+    post, path = "/api/stores/{id}/scrape", tag = "stores", params(("id" = i64, Path, description = "store id", example = 1)),
+    responses((status = 202, description = "the scrape job, started", body = JobView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the store is inactive (`invalid_state`) or is being scraped (`already_running`)", body = crate::openapi::ErrorBody))
+)]
 async fn scrape_store(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -81,12 +111,19 @@ async fn scrape_store(
     Ok((StatusCode::ACCEPTED, AppJson(jobs.remove(0))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ScrapeMany {
+    #[schema(min_items = 1)]
     store_ids: Vec<i64>,
 }
 
+#[utoipa::path(
+    post, path = "/api/stores/scrape", tag = "stores", request_body = ScrapeMany,
+    responses((status = 202, description = "one scrape job per store, started", body = Vec<JobView>), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "a store does not exist (`not_found`)", body = crate::openapi::ErrorBody),
+        (status = 409, description = "a store is inactive (`invalid_state`) or is being scraped (`already_running`)", body = crate::openapi::ErrorBody))
+)]
 async fn scrape_stores(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -95,6 +132,10 @@ async fn scrape_stores(
     Ok((StatusCode::ACCEPTED, AppJson(service::start_scrapes(&state, &admin, &body.store_ids).await?)))
 }
 
+#[utoipa::path(
+    get, path = "/api/stores/{id}/jobs", tag = "stores", params(("id" = i64, Path, description = "store id", example = 1), StoreJobsQuery),
+    responses((status = 200, description = "the store's scrape jobs, newest first", body = JobPage), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody))
+)]
 async fn store_jobs(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -104,11 +145,16 @@ async fn store_jobs(
     Ok(AppJson(service::store_jobs(&state, id, query).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Search {
     search: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/api/products", tag = "stores", params(Search),
+    responses((status = 200, description = "products by name with their cheapest active store (at most 200)", body = Vec<ProductView>), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody))
+)]
 async fn list_products(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -117,6 +163,12 @@ async fn list_products(
     Ok(AppJson(service::list_products(&state, search.search.as_deref()).await?))
 }
 
+#[utoipa::path(
+    get, path = "/api/stores/{id}/items/{item_id}/history", tag = "stores",
+    params(("id" = i64, Path, description = "store id", example = 1), ("item_id" = i64, Path, description = "item id", example = 1)),
+    responses((status = 200, description = "the item's price points, oldest first (the last 1000)", body = Vec<PricePointView>), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "the store has no such item (`not_found`)", body = crate::openapi::ErrorBody))
+)]
 async fn item_history(
     State(state): State<AppState>,
     _admin: AdminUser,

@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// A store as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StoreView {
     pub id: i64,
     pub name: String,
@@ -31,7 +31,7 @@ pub struct StoreView {
 }
 
 /// An item with its latest price and how fresh it is.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ItemView {
     pub id: i64,
     pub store_id: i64,
@@ -43,6 +43,8 @@ pub struct ItemView {
     pub price: Option<f64>,
     pub in_stock: Option<bool>,
     pub scraped_at: Option<DateTime<Utc>>,
+    /// `never`, `fresh` (under an hour), `hours` (under a day) or `stale`.
+    #[schema(value_type = String, example = "fresh")]
     pub freshness: &'static str,
     pub last_error: Option<String>,
 }
@@ -125,9 +127,10 @@ pub async fn create_store(state: &AppState, name: &str) -> Result<StoreView> {
 }
 
 /// The body of `PATCH /api/stores/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreChanges {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub is_active: Option<bool>,
 }
@@ -166,9 +169,11 @@ pub async fn list_items(state: &AppState, store_id: i64) -> Result<Vec<ItemView>
 }
 
 /// Paging of `GET /api/stores/{id}/jobs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StoreJobsQuery {
     status: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
     before: Option<i64>,
 }
@@ -188,13 +193,16 @@ pub async fn store_jobs(state: &AppState, store_id: i64, query: StoreJobsQuery) 
 }
 
 /// The body of `POST /api/stores/{id}/items`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(example = "https://shop.example.com/items/1")]
     pub url: String,
     pub price_selector: Option<String>,
     pub stock_selector: Option<String>,
+    #[schema(max_length = 100)]
     pub sku: Option<String>,
 }
 
@@ -298,7 +306,7 @@ pub async fn start_scrapes(state: &AppState, user: &CurrentUser, store_ids: &[i6
 }
 
 /// A catalog product with the cheapest current store price for its SKU.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProductView {
     pub id: i64,
     pub sku: String,
@@ -312,7 +320,7 @@ pub struct ProductView {
 }
 
 /// Where a product is cheapest right now, among active stores.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheapestOffer {
     pub store_id: i64,
     pub store_name: String,
@@ -377,7 +385,7 @@ pub async fn list_products(state: &AppState, search: Option<&str>) -> Result<Vec
 }
 
 /// One recorded price of an item.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PricePointView {
     pub price: f64,
     pub in_stock: Option<bool>,

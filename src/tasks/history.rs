@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// One entry of `GET /api/tasks/{id}/history`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ActivityView {
     pub id: i64,
     pub kind: TaskActivityKind,
@@ -34,7 +34,7 @@ pub struct ActivityView {
 }
 
 /// An id with the name people know it by.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Named {
     pub id: i64,
     pub name: String,

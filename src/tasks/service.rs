@@ -33,11 +33,15 @@ const MAX_DESCRIPTION: usize = 5000;
 const MAX_REASON: usize = 1000;
 
 /// The body of `POST /api/tasks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewTask {
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
+    /// The key of a workflow template.
+    #[schema(example = "vehicle_registration")]
     pub workflow: String,
     #[serde(default)]
     pub assignee: Option<i64>,
@@ -96,17 +100,19 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
 }
 
 /// Query of `GET /api/tasks`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskFilter {
     /// One status or several, comma-separated.
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// Only tasks with an id below this (the previous page's `next_before`).
     pub before: Option<i64>,
 }
 
 /// A page of tasks, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskPage {
     pub items: Vec<TaskView>,
     pub next_before: Option<i64>,

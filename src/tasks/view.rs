@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// A task with its subtasks; the `data` of every task event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TaskView {
     pub id: i64,
     pub title: String,
@@ -38,7 +38,7 @@ pub struct TaskView {
 }
 
 /// One subtask of a task.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SubtaskView {
     pub id: i64,
     pub task_id: i64,

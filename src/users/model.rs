@@ -7,7 +7,7 @@ pub use crate::auth::Role;
 use crate::{entity::user, error::AppError};
 
 /// A user as the API shows it: never the hash.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: i64,
     pub username: String,

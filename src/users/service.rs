@@ -62,11 +62,13 @@ pub async fn list_users(db: &impl ConnectionTrait) -> Result<Vec<UserView>> {
 }
 
 /// What an ADMIN may change about a user.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChanges {
+    #[schema(value_type = Option<crate::users::Role>)]
     pub role: Option<String>,
     pub is_active: Option<bool>,
+    #[schema(min_length = 8, max_length = 256)]
     pub password: Option<String>,
 }
 

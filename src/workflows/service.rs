@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// A template as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Workflow {
     pub key: String,
     pub name: String,
@@ -28,10 +28,12 @@ impl TryFrom<workflow::Model> for Workflow {
 }
 
 /// The body of `PUT /api/workflows/{key}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowDefinition {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(min_items = 1, max_items = 50)]
     pub subtasks: Vec<String>,
 }
 
