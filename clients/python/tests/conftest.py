@@ -53,7 +53,9 @@ class Server:
             "RUST_LOG": "warn",
         }
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([str(BINARY), "serve", "--demo"], cwd=self.home, env=env, stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                [str(BINARY), "serve", "--demo"], cwd=self.home, env=env, stdout=log, stderr=log
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
