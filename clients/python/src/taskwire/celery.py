@@ -106,7 +106,10 @@ def report_progress(done: int, total: int | None, failed: int = 0, message: str 
         log.warning("taskwire: progress of task %s not sent: %s", task_id, exc)
     except Exception as exc:  # the worker's own job must not fail because the dashboard is unreachable
         log.warning("taskwire: progress of task %s not sent: %r", task_id, exc)
-    mirror.job.check_cancelled()
+    if mirror.job.cancel_requested:
+        bridge._cancel(task_id, mirror)  # type: ignore[union-attr]
+        if not bridge.terminate:  # type: ignore[union-attr]
+            raise JobCancelled(mirror.job.id)
 
 
 class _Mirror:
@@ -116,6 +119,8 @@ class _Mirror:
         self.job = job
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
+        self.cancelling = False
+        self.lock = threading.Lock()
 
 
 class Bridge:
@@ -212,10 +217,15 @@ class Bridge:
                 log.warning("taskwire: heartbeat of task %s failed: %s", task_id, exc)
                 continue
             if mirror.job.cancel_requested and not mirror.stop.is_set():
-                self._revoke(task_id, mirror)
+                self._cancel(task_id, mirror)
                 return
 
-    def _revoke(self, task_id: str, mirror: _Mirror) -> None:
+    def _cancel(self, task_id: str, mirror: _Mirror) -> None:
+        """Revokes the task whose job was cancelled (once): terminated, or stopped at its next report."""
+        with mirror.lock:
+            if mirror.cancelling:
+                return
+            mirror.cancelling = True
         if self.terminate:
             try:
                 mirror.job.finish("cancelled", message="cancelled on taskwire; the Celery task was terminated")
@@ -247,6 +257,10 @@ class Bridge:
             job = self.mirrors[task_id].job if task_id in self.mirrors else None
             done = job.processed if job else 0
             self._finish(task_id, "cancelled", message=f"cancelled on taskwire; stopped after {done} items")
+            try:  # Celery's view agrees: the task was revoked, it did not fail
+                sender.backend.mark_as_revoked(task_id, "cancelled on taskwire")
+            except Exception as exc:
+                log.warning("taskwire: could not mark task %s revoked: %s", task_id, exc)
             return
         text = _session.failure_text(exception) if exception is not None else "the task failed"
         if not self._finish(task_id, "failed", error_message=text) and self.selected(sender):
