@@ -123,3 +123,24 @@ def test_raw_job_calls(server: Server) -> None:
     tw.delete_job(job["id"])
     with pytest.raises(NotFound):
         tw.get_job(job["id"])
+
+
+def test_a_forked_child_signs_in_on_its_own_instead_of_reusing_the_refresh_token(server: Server) -> None:
+    import os
+
+    tw = admin(server)
+    tw.me()
+    parent_refresh = tw._creds.refresh_token
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: renew the token and report what it used
+        try:
+            tw.token(renew=True)
+            ok = tw.me()["username"] == "admin" and tw._creds.refresh_token != parent_refresh
+            os.write(write, b"ok" if ok else b"no")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 2) == b"ok"
+    # The child did not spend the parent's refresh token (a second use would be taken for a replay).
+    assert Taskwire(server.url, refresh_token=parent_refresh).me()["username"] == "admin"

@@ -46,6 +46,11 @@ class Credentials:
         self.user = answer.get("user")
         self.generation += 1
 
+    def forked(self) -> None:
+        """Forgets the parent's refresh token in a forked child (it must never be used twice)."""
+        self.refresh_token = None
+        self.generation += 1
+
     def login_body(self) -> dict[str, str]:
         """The body of ``POST /api/auth/login``."""
         return {"username": self.username or "", "password": self.password or ""}

@@ -56,6 +56,10 @@ class Taskwire:
             self._pid = os.getpid()
             self._http = httpx.Client(base_url=self.url, timeout=self.timeout)
             self._lock = threading.Lock()
+            # A refresh token is single-use: two processes refreshing the inherited one would look
+            # like a replay and sign the user out everywhere. The child keeps the (stateless) access
+            # token and signs in on its own when that expires.
+            self._creds.forked()
         return self._http
 
     def close(self) -> None:
@@ -88,6 +92,7 @@ class Taskwire:
 
     def token(self, renew: bool = False) -> str:
         """A current access token, signing in or refreshing first when needed (or when ``renew``)."""
+        self._client()  # after a fork: fresh connections and lock before anything else
         with self._lock:
             seen = self._creds.generation
             if renew or self._creds.needs_token():
