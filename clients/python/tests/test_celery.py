@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,22 +36,25 @@ def start_worker(server: Server, home: Path, queue: str, terminate: bool) -> sub
     command = [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--pool=prefork", "--concurrency=2"]
     command += ["-Q", queue, "-n", f"tw-{queue}@localhost", "--loglevel=INFO", "--without-gossip", "--without-mingle"]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=HERE, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=HERE, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + TIMEOUT
     while " ready." not in log.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             pytest.fail(f"the Celery worker did not start:\n{log.read_text()}")
         time.sleep(0.1)
     return process
 
 
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """Warm shutdown; if a task still runs after 15 s, the worker and its pool processes are killed."""
     process.terminate()
     try:
         process.wait(15)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
