@@ -30,7 +30,7 @@ tw = Taskwire(
 )
 # CELERY_TEST_TERMINATE=0 runs the cooperative variant: a cancel stops the task at its next report_progress.
 TERMINATE = os.environ.get("CELERY_TEST_TERMINATE", "1") == "1"
-bridge = taskwire.celery.install(app, tw, tasks="marked", terminate=TERMINATE, heartbeat=0.3, stale_after=3.0)
+bridge = taskwire.celery.install(app, tw, tasks="marked", terminate=TERMINATE, heartbeat=0.3, stale_after=10.0)
 
 
 @app.task(taskwire=True)

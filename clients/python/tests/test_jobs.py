@@ -40,7 +40,7 @@ def test_progress_is_sent_at_most_every_200ms_and_the_last_figure_always(server:
             time.sleep(0.02)
             job.advance(failed=1 if item % 10 == 9 else 0, message=f"item {item + 1}")
     sends = [at for at, _ in spy.sent]
-    assert 2 <= len(sends) <= 6, sends  # ~0.8 s of work: not 40 requests
+    assert 2 <= len(sends) < 20, sends  # ~0.8 s of work (more on a busy machine): not 40 requests
     gaps = [b - a for a, b in itertools.pairwise(sends)]
     # every send but the finishing flush (which sends the last figure at once) waits out the 200 ms
     assert all(gap >= 0.19 for gap in gaps[:-1]), gaps
@@ -104,14 +104,13 @@ def test_job_cancelled_is_raised_by_advance_once_the_server_says_so(server: Serv
 
 
 def test_the_async_job_reports_throttled_progress_and_finishes(server: Server) -> None:
-    async def scenario() -> tuple[int, dict[str, Any], dict[str, Any]]:
+    async def scenario() -> tuple[list[float], dict[str, Any], dict[str, Any]]:
         async with AsyncTaskwire(server.url, username=ADMIN[0], password=ADMIN[1]) as tw:
-            calls = 0
+            sent: list[float] = []
             real = tw.report_progress
 
             async def report(job_id: int, **figures: Any) -> dict[str, Any]:
-                nonlocal calls
-                calls += 1
+                sent.append(time.monotonic())
                 return await real(job_id, **figures)
 
             tw.report_progress = report  # type: ignore[method-assign]
@@ -126,10 +125,12 @@ def test_the_async_job_reports_throttled_progress_and_finishes(server: Server) -
                     raise RuntimeError("disk full")
             except RuntimeError:
                 pass
-            return calls, ok, await tw.get_job(failing.id)
+            return sent, ok, await tw.get_job(failing.id)
 
-    calls, ok, failed = asyncio.run(scenario())
-    assert calls <= 6
+    sent, ok, failed = asyncio.run(scenario())
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert len(sent) < 15, sent  # 30 advances, not 30 requests
+    assert all(gap >= 0.19 for gap in gaps[:-2]), gaps  # the last two are finishing flushes of two jobs
     assert ok["status"] == "completed"
     assert ok["items_processed"] == 30
     assert failed["status"] == "failed"

@@ -21,8 +21,9 @@ What happens, per task run (an *attempt*):
 - **Cancel on the dashboard**: a heartbeat thread reports every ``heartbeat`` seconds and
   learns ``cancel_requested``; the bridge then revokes the task. With ``terminate=True``
   (default) the job is finished ``cancelled`` and the worker kills the task's process
-  (prefork pool); with ``terminate=False`` the next ``report_progress`` raises
-  :class:`taskwire.JobCancelled` and the job ends ``cancelled``.
+  (prefork pool); with ``terminate=False`` the next ``report_progress`` ends the job
+  ``cancelled``, records the task ``REVOKED`` and raises :class:`TaskCancelled`
+  (a :class:`taskwire.JobCancelled` and a Celery ``Ignore``).
 - **Crashes**: a pool process that dies (SIGKILL, out of memory) is noticed by the worker's
   main process (Celery's ``WorkerLostError``), which fails the job. A whole worker that dies
   stops heartbeating; every bridge's main process sweeps running ``celery:`` jobs and fails
@@ -40,6 +41,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
 from celery import Celery, current_task, signals
+from celery.exceptions import Ignore
 
 from . import _session
 from .client import Taskwire
@@ -107,9 +109,18 @@ def report_progress(done: int, total: int | None, failed: int = 0, message: str 
     except Exception as exc:  # the worker's own job must not fail because the dashboard is unreachable
         log.warning("taskwire: progress of task %s not sent: %r", task_id, exc)
     if mirror.job.cancel_requested:
-        bridge._cancel(task_id, mirror)  # type: ignore[union-attr]
-        if not bridge.terminate:  # type: ignore[union-attr]
-            raise JobCancelled(mirror.job.id)
+        assert bridge is not None
+        bridge._cancel(task_id, mirror)
+        if not bridge.terminate:
+            bridge._stop_cooperatively(task_id, mirror)
+
+
+class TaskCancelled(JobCancelled, Ignore):
+    """Raised by ``report_progress`` once the task's job was cancelled (``terminate=False``).
+
+    A :class:`JobCancelled` for your code, and Celery's ``Ignore`` for the worker, so the
+    task's recorded state stays ``REVOKED`` instead of becoming a failure.
+    """
 
 
 class _Mirror:
@@ -235,6 +246,15 @@ class Bridge:
         else:
             self.app.control.revoke(task_id)
 
+    def _stop_cooperatively(self, task_id: str, mirror: _Mirror) -> None:
+        """Ends a cancelled task from inside it: job ``cancelled``, Celery state ``REVOKED``, then stops it."""
+        self._finish(task_id, "cancelled", message=f"cancelled on taskwire; stopped after {mirror.job.processed} items")
+        try:
+            current_task.backend.mark_as_revoked(task_id, "cancelled on taskwire", request=current_task.request)
+        except Exception as exc:
+            log.warning("taskwire: could not mark task %s revoked: %s", task_id, exc)
+        raise TaskCancelled(mirror.job.id)
+
     def _finish(self, task_id: str | None, status: str, **fields: Any) -> bool:
         """Finishes the attempt's job if this process runs it; False when it does not."""
         mirror = self.mirrors.get(task_id or "")
@@ -257,10 +277,6 @@ class Bridge:
             job = self.mirrors[task_id].job if task_id in self.mirrors else None
             done = job.processed if job else 0
             self._finish(task_id, "cancelled", message=f"cancelled on taskwire; stopped after {done} items")
-            try:  # Celery's view agrees: the task was revoked, it did not fail
-                sender.backend.mark_as_revoked(task_id, "cancelled on taskwire")
-            except Exception as exc:
-                log.warning("taskwire: could not mark task %s revoked: %s", task_id, exc)
             return
         text = _session.failure_text(exception) if exception is not None else "the task failed"
         if not self._finish(task_id, "failed", error_message=text) and self.selected(sender):
