@@ -21,6 +21,7 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     result_expires=600,
     task_track_started=True,
+    worker_lost_wait=1.0,  # report a killed pool process after 1 s, not 10 (before the 10 s stale sweep)
 )
 
 tw = Taskwire(
