@@ -90,7 +90,7 @@ def test_the_stream_resumes_after_a_server_restart_without_gaps_or_duplicates(fr
     asyncio.run(scenario())
 
 
-def test_an_account_change_closes_with_4401_and_the_stream_signs_in_again(server: Server) -> None:
+def test_an_account_change_closes_with_4401_and_the_stream_carries_on(server: Server) -> None:
     boss = Taskwire(server.url, username=ADMIN[0], password=ADMIN[1])
     worker = Taskwire(server.url, username=WORKER[0], password=WORKER[1])
     me = worker.me()
