@@ -6,7 +6,9 @@ honour cancellation, finish. Any language that speaks HTTP + JSON can do the sam
         python3 examples/worker.py
 
 Optional: WORKER_ITEMS (default 50), WORKER_DELAY seconds per item (default 0.2),
-WORKER_KIND / WORKER_NAME / WORKER_SCOPE. Only the standard library is used.
+WORKER_KIND / WORKER_NAME / WORKER_SCOPE. Only the standard library is used, so it runs
+on any python3; the same worker with the taskwire package (pip install ./clients/python)
+is clients/python/examples/worker.py.
 """
 import json
 import os
