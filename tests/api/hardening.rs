@@ -185,26 +185,29 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
             app.request(Method::PATCH, &admin_path, Some(&second_token), Some(&change)),
         );
         assert!(!(a.0 == StatusCode::OK && b.0 == StatusCode::OK), "both demotions went through: {a:?} {b:?}");
-        let (_, users) = app.get("/api/users", Some(&admin)).await;
-        let users = users.as_array().unwrap();
-        let active_admins = users.iter().filter(|u| u["role"] == "ADMIN" && u["is_active"] == true).count();
-        assert_eq!(active_admins, 1, "{users:?}");
-        // Restore the second ADMIN for the next round, as whoever still is one.
-        let restore = json!({"role": "ADMIN", "is_active": true});
+        assert!(a.0 == StatusCode::OK || b.0 == StatusCode::OK, "one of them wins: {a:?} {b:?}");
+        // Whoever still is an ADMIN lists the users and restores the other for the next round.
         let acting = if a.0 == StatusCode::OK { &admin } else { &second_token };
         let target = if a.0 == StatusCode::OK { second_id } else { admin_id };
+        let (_, users) = app.get("/api/users", Some(acting)).await;
+        let users = users.as_array().expect("the remaining ADMIN lists the users");
+        let active_admins = users.iter().filter(|u| u["role"] == "ADMIN" && u["is_active"] == true).count();
+        assert_eq!(active_admins, 1, "{users:?}");
+        let restore = json!({"role": "ADMIN", "is_active": true});
         let (status, body) =
             app.request(Method::PATCH, &format!("/api/users/{target}"), Some(acting), Some(&restore)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     // The lone remaining ADMIN cannot be disabled by anyone.
-    app.request(
-        Method::PATCH,
-        &format!("/api/users/{second_id}"),
-        Some(&admin),
-        Some(&json!({"role": "ADMIN_LIMITED"})),
-    )
-    .await;
+    let demote = app
+        .request(
+            Method::PATCH,
+            &format!("/api/users/{second_id}"),
+            Some(&admin),
+            Some(&json!({"role": "ADMIN_LIMITED"})),
+        )
+        .await;
+    assert_eq!(demote.0, StatusCode::OK, "{demote:?}");
     let last = app
         .request(Method::PATCH, &format!("/api/users/{admin_id}"), Some(&admin), Some(&json!({"is_active": false})))
         .await;
