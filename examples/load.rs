@@ -267,6 +267,9 @@ async fn start_server(args: &Args) -> (Child, String) {
         .env("CATALOG_DIR", dir.join("catalog"))
         .env("JWT_SECRET", "load-tool-secret-load-tool-secret-0123456789")
         .env("RUST_LOG", "warn")
+        // Every load session is the same ADMIN: lift the per-user and total session caps for the run.
+        .env("WS_MAX_SESSIONS_PER_USER", (args.sessions + 100).to_string())
+        .env("WS_MAX_SESSIONS", (args.sessions + 100).to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
