@@ -238,8 +238,19 @@ async fn the_jobs_dashboard_follows_a_job_to_100_percent_without_reload() {
     app.post_json(&format!("/api/jobs/{id}/progress"), Some(&token), &json!({"items_processed": 10})).await;
     app.post_json(&format!("/api/jobs/{id}/finish"), Some(&token), &json!({"status": "completed"})).await;
     wait_for(&admin, &row(r#"[data-status="completed"] .progress[data-percent="100"]"#)).await;
+    assert_eq!(text(&admin, &row(" .progress-text")).await.trim(), "10 / 10 (100%)");
     assert!(text(&admin, r#"#stat-total[data-value="1"]"#).await.contains('1'));
+    wait_for(&admin, r#"#finished-chart rect[data-count="1"]"#).await;
     screenshot(&admin, "jobs.png").await;
+
+    // Filters live in the URL: a scope that matches nothing hides the job, and the field shows it.
+    admin.goto(&app.url("/jobs?scope=store%3A999&from=2020-01-01")).await.unwrap();
+    wait_for(&admin, r#"#conn-status[data-state="live"]"#).await;
+    assert!(text(&admin, "#jobs-empty").await.contains("No jobs match"));
+    let scope = wait_for(&admin, "#filter-scope").await.prop("value").await.unwrap();
+    assert_eq!(scope.as_deref(), Some("store:999"));
+    admin.goto(&app.url("/jobs?from=2020-01-01")).await.unwrap();
+    wait_for(&admin, &row(r#"[data-status="completed"]"#)).await;
 
     // The other ADMIN pages render too.
     for (path, ready, name) in [("/stores", "#stores-list", "stores.png"), ("/orders", "#orders-list", "orders.png")] {

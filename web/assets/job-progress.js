@@ -21,7 +21,7 @@ export function jobPercent(job) {
   return null;
 }
 
-/** Progress bar + "37 / 120" for a job; keep it current with updateJobProgress. */
+/** Progress bar + "45 / 100 (45%)" for a job; keep it current with updateJobProgress. */
 export function jobProgress(job) {
   // aria-live off: inside a live region it would be read out on every progress event.
   const row = el('div', { class: 'progress-row job-progress', 'aria-live': 'off' },
@@ -56,7 +56,9 @@ export function updateJobProgress(row, job) {
     bar.removeAttribute('aria-valuenow');
   }
   bar.setAttribute('aria-valuetext', `${done} of ${total == null ? 'unknown' : total} items`);
-  text.textContent = `${done} / ${total == null ? '?' : total}`;
+  text.textContent = known && total > 0
+    ? `${done} / ${total} (${Math.floor(Math.min(100, pct))}%)`
+    : `${done} / ${total == null || total === 0 ? '?' : total}`;
 }
 
 /** <span class="failed-count"> red when > 0. */

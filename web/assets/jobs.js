@@ -33,7 +33,13 @@ const expanded = new Set();    // ids whose details row is open
 const details = new Map();     // id → { list, loading, error, timer }: failures from GET /api/jobs/{id}
 const confirming = new Set();  // ids whose delete waits for confirmation
 
-const filter = { status: '', kind: '' };
+const filter = { status: '', kind: '', scope: '', from: '', to: '' };
+const scopeFilter = document.getElementById('filter-scope');
+const fromFilter = document.getElementById('filter-from');
+const toFilter = document.getElementById('filter-to');
+const DAY_MS = 24 * 3600 * 1000;
+/** The start of a date input's day in the browser's zone; "to" keeps jobs created before the next day starts. */
+const dayStart = (day) => (day ? Date.parse(`${day}T00:00:00`) : NaN);
 // Oldest job id loaded for the current filter while older pages exist (null:
 // everything matching is loaded). Rows below it stay hidden, so "load older"
 // continues without gaps.
@@ -41,7 +47,15 @@ let floorId = null;
 let nextBefore = null;
 let viewSeq = 0; // replies of a superseded filter are dropped
 
-const matches = (job) => (!filter.status || job.status === filter.status) && (!filter.kind || job.kind === filter.kind);
+const matches = (job) => {
+  if (filter.status && job.status !== filter.status) return false;
+  if (filter.kind && job.kind !== filter.kind) return false;
+  if (filter.scope && job.scope !== filter.scope) return false;
+  const created = Date.parse(job.created_at);
+  if (filter.from && created < dayStart(filter.from)) return false;
+  if (filter.to && created >= dayStart(filter.to) + DAY_MS) return false;
+  return true;
+};
 const inView = (job) => matches(job) && (floorId == null || job.id >= floorId);
 const rowOf = (id) => tbody.querySelector(`tr.job-row[data-job-id="${CSS.escape(String(id))}"]`);
 const detailsOf = (id) => document.getElementById(`job-details-${id}`);
@@ -145,7 +159,7 @@ function updateCounts() {
   table.hidden = rows === 0;
   emptyNote.classList.remove('loading');
   emptyNote.hidden = rows > 0;
-  if (!rows) emptyNote.textContent = filter.status || filter.kind ? 'No jobs match these filters.' : 'No jobs yet.';
+  if (!rows) emptyNote.textContent = Object.values(filter).some(Boolean) ? 'No jobs match these filters.' : 'No jobs yet.';
   moreButton.hidden = nextBefore == null;
 }
 
@@ -328,6 +342,9 @@ async function loadView(older = false) {
   const q = new URLSearchParams({ limit: PAGE_SIZE });
   if (filter.status) q.set('status', filter.status);
   if (filter.kind) q.set('kind', filter.kind);
+  if (filter.scope) q.set('scope', filter.scope);
+  if (filter.from) q.set('created_after', new Date(dayStart(filter.from)).toISOString());
+  if (filter.to) q.set('created_before', new Date(dayStart(filter.to) + DAY_MS).toISOString());
   if (older && nextBefore != null) q.set('before', nextBefore);
   const res = await api(`/api/jobs?${q}`);
   if (seq !== viewSeq) return; // the filter changed meanwhile
@@ -516,12 +533,22 @@ function readFilterFromUrl() {
   if (filter.kind) noteKind(filter.kind);
   statusFilter.value = filter.status;
   kindFilter.value = filter.kind;
+  const day = (value) => (/^\d{4}-\d{2}-\d{2}$/.test(value || '') ? value : '');
+  filter.scope = (q.get('scope') || '').slice(0, 200);
+  filter.from = day(q.get('from'));
+  filter.to = day(q.get('to'));
+  scopeFilter.value = filter.scope;
+  fromFilter.value = filter.from;
+  toFilter.value = filter.to;
 }
 
 function writeFilterToUrl() {
   const q = new URLSearchParams();
   if (filter.status) q.set('status', filter.status);
   if (filter.kind) q.set('kind', filter.kind);
+  if (filter.scope) q.set('scope', filter.scope);
+  if (filter.from) q.set('from', filter.from);
+  if (filter.to) q.set('to', filter.to);
   const search = q.toString();
   history.replaceState(null, '', search ? `${location.pathname}?${search}` : location.pathname);
 }
@@ -529,6 +556,9 @@ function writeFilterToUrl() {
 async function onFilterChange() {
   filter.status = statusFilter.value;
   filter.kind = kindFilter.value;
+  filter.scope = scopeFilter.value.trim();
+  filter.from = fromFilter.value;
+  filter.to = toFilter.value;
   writeFilterToUrl();
   floorId = null;
   nextBefore = null;
@@ -542,6 +572,9 @@ async function onFilterChange() {
 
 statusFilter.addEventListener('change', onFilterChange);
 kindFilter.addEventListener('change', onFilterChange);
+scopeFilter.addEventListener('change', onFilterChange);
+fromFilter.addEventListener('change', onFilterChange);
+toFilter.addEventListener('change', onFilterChange);
 
 moreButton.addEventListener('click', async () => {
   try {
