@@ -168,10 +168,12 @@ async fn two_pages_work_a_task_through_live() {
     click(&worker, &in_worker(" .task-history > summary")).await;
     assert!(text(&worker, &in_worker(r#" .history-entry[data-kind="created"]"#)).await.contains("ann"));
 
-    // The ADMIN page shows it without a reload, and approves it.
+    // The ADMIN page shows it without a reload, with the pending count in the tab title, and approves it.
     assert!(text(&admin, &in_admin("pending-tasks", "")).await.contains("Register the red truck"));
+    assert_eq!(admin.title().await.unwrap(), "(1) Approvals · taskwire");
     click(&admin, &in_admin("pending-tasks", " .approve-task")).await;
     wait_for(&admin, &in_admin("active-tasks", r#"[data-status="approved"]"#)).await;
+    assert_eq!(admin.title().await.unwrap(), "Approvals · taskwire", "nothing waits any more");
 
     // The open history shows the approval as it happens.
     assert!(text(&worker, &in_worker(r#" .history-entry[data-kind="approved"]"#)).await.contains("admin"));

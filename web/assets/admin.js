@@ -101,11 +101,18 @@ function trimHistory() {
   }
 }
 
+/** The tab title without a count, as the server rendered it ("Approvals · taskwire"). */
+const BASE_TITLE = document.title;
+
 function updateCounts() {
   for (const { list, count } of Object.values(sections)) {
     syncEmpty(list);
     count.textContent = list.querySelectorAll(':scope > .task-card').length;
   }
+  // A background tab shows what waits for a decision: "(3) Approvals · taskwire".
+  const pending = sections.pending.list.querySelectorAll(':scope > .task-card').length;
+  const title = pending ? `(${pending}) ${BASE_TITLE}` : BASE_TITLE;
+  if (document.title !== title) document.title = title;
 }
 
 /** Apply a task from a REST reply or an event (`eventId`). Idempotent; stale copies are ignored. */
