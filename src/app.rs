@@ -317,9 +317,14 @@ pub fn router(state: AppState) -> Router {
         .merge(if state.config.demo { crate::demo::shop_router() } else { Router::new() })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
+    // The DNS-rebinding guard matters only when the server listens on loopback.
+    let api = if state.config.bind.ip().is_loopback() {
+        api.layer(middleware::from_fn_with_state(state.clone(), refuse_foreign_hosts))
+    } else {
+        api
+    };
     let mut app = api
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(middleware::from_fn_with_state(state.clone(), refuse_foreign_hosts))
         .layer(middleware::from_fn(log_internal_errors))
         .layer(middleware::from_fn_with_state(state.clone(), track_http))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -375,19 +380,17 @@ async fn log_internal_errors(request: Request, next: Next) -> Response {
     response
 }
 
-/// On a loopback listener, refuses requests addressed to a foreign host name
-/// (DNS rebinding): pages, API and `/ws` alike. Behind a proxy on a public
-/// address the guard is off, since the proxy decides which names reach it.
+/// Layered only on a loopback listener: refuses requests addressed to a foreign
+/// host name (DNS rebinding), pages, API and `/ws` alike. Behind a proxy on a
+/// public address there is no such layer, since the proxy decides which names reach it.
 async fn refuse_foreign_hosts(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.config.bind.ip().is_loopback() {
-        let host = request.headers().get(header::HOST).map(|v| v.to_str().unwrap_or("\u{fffd}"));
-        if !auth::host::host_allowed(host, &state.config.allowed_hosts) {
-            let shown: String = host.unwrap_or_default().chars().take(100).collect();
-            return AppError::Forbidden(format!(
-                "this server answers only to localhost; the host {shown:?} is not in ALLOWED_HOSTS"
-            ))
-            .into_response();
-        }
+    let host = request.headers().get(header::HOST).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    if !auth::host::host_allowed(host, &state.config.allowed_hosts) {
+        let shown: String = host.unwrap_or_default().chars().take(100).collect();
+        return AppError::Forbidden(format!(
+            "this server answers only to localhost; the host {shown:?} is not in ALLOWED_HOSTS"
+        ))
+        .into_response();
     }
     next.run(request).await
 }

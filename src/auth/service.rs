@@ -16,7 +16,11 @@ use crate::{
     error::{AppError, Result},
     events::{control, outbox::in_transaction},
     state::AppState,
-    users::{Role, model::MAX_USERNAME_LEN, service::revoke_refresh_tokens},
+    users::{
+        Role,
+        model::MAX_USERNAME_LEN,
+        service::{revoke_refresh_tokens, revoke_tokens_where},
+    },
 };
 
 /// The token pair a login or refresh hands out.
@@ -151,18 +155,7 @@ async fn sign_out_everywhere(state: &AppState, user_id: i64) -> Result<()> {
 /// Revokes the presented refresh token, if any (ending its grace window too); logging out never fails.
 pub async fn logout(state: &AppState, presented: Option<&str>) -> Result<()> {
     if let Some(token) = presented {
-        let hash = hash_refresh_token(token);
-        refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
-            .filter(refresh_token::Column::TokenHash.eq(&hash))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&state.db)
-            .await?;
-        refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RotatedAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
-            .filter(refresh_token::Column::TokenHash.eq(&hash))
-            .exec(&state.db)
-            .await?;
+        revoke_tokens_where(&state.db, refresh_token::Column::TokenHash.eq(hash_refresh_token(token))).await?;
     }
     Ok(())
 }

@@ -90,10 +90,12 @@ impl LoginThrottle {
 
     fn take(&self, key: &str, max: u32) -> Result<(), AppError> {
         let now = Instant::now();
-        let started = match self.failures.entry(key.to_owned()) {
+        // Whether this attempt starts the key's window (a new key, or an expired window).
+        let window_started = match self.failures.entry(key.to_owned()) {
             Entry::Occupied(mut entry) => {
                 let window = entry.get_mut();
-                if window.started.elapsed() >= self.window {
+                let expired = window.started.elapsed() >= self.window;
+                if expired {
                     *window = Window { started: now, count: 0 };
                 }
                 if window.count >= max {
@@ -101,17 +103,16 @@ impl LoginThrottle {
                     return Err(AppError::RateLimited(wait));
                 }
                 window.count += 1;
-                if window.count > 1 {
-                    return Ok(());
-                }
-                now
+                expired
             }
             Entry::Vacant(entry) => {
                 entry.insert(Window { started: now, count: 1 });
-                now
+                true
             }
         };
-        self.remember_age(key, started);
+        if window_started {
+            self.remember_age(key, now);
+        }
         Ok(())
     }
 

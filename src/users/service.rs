@@ -2,8 +2,10 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    sea_query::{Expr, SimpleExpr},
 };
 use tracing::instrument;
 
@@ -143,19 +145,18 @@ async fn ensure_another_active_admin(txn: &DatabaseTransaction, user_id: i64) ->
 /// Signs a user out everywhere by revoking every refresh token they hold, and
 /// ending the grace window of those already rotated (so none can be refreshed).
 pub async fn revoke_refresh_tokens(db: &impl ConnectionTrait, user_id: i64) -> Result<()> {
+    revoke_tokens_where(db, refresh_token::Column::UserId.eq(user_id)).await
+}
+
+/// Revokes the refresh tokens matching `which` in one statement: a live one gets
+/// `revoked_at` now (an earlier revocation or rotation keeps its time), and a rotated
+/// one loses its grace window, so none of them can be refreshed again.
+pub(crate) async fn revoke_tokens_where(db: &impl ConnectionTrait, which: SimpleExpr) -> Result<()> {
     refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    refresh_token::Entity::update_many()
-        .col_expr(
-            refresh_token::Column::RotatedAt,
-            sea_orm::sea_query::Expr::value(Option::<chrono::DateTime<Utc>>::None),
-        )
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::RotatedAt.is_not_null())
+        .col_expr(refresh_token::Column::RevokedAt, Expr::col(refresh_token::Column::RevokedAt).if_null(Utc::now()))
+        .col_expr(refresh_token::Column::RotatedAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .filter(which)
+        .filter(refresh_token::Column::RevokedAt.is_null().or(refresh_token::Column::RotatedAt.is_not_null()))
         .exec(db)
         .await?;
     Ok(())

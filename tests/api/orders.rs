@@ -28,6 +28,15 @@ fn fast(provider: &FakeProvider) -> impl Fn(&mut Config) + Clone + use<> {
     }
 }
 
+/// Like `fast`, but the first check is an hour away: orders stay `sent` while a test works on them.
+fn unchecked(provider: &FakeProvider) -> impl Fn(&mut Config) + use<> {
+    let fast = fast(provider);
+    move |c: &mut Config| {
+        fast(c);
+        c.order_timing.first_check_delay = Duration::from_secs(3600);
+    }
+}
+
 async fn place(app: &TestApp, token: &str, product: &str, user_identifier: &str) -> Value {
     let body =
         json!({"product": product, "package": "basic", "user_identifier": user_identifier, "extra_field": "note"});
@@ -211,14 +220,7 @@ async fn after_the_fast_checks_an_order_is_watched_until_the_deadline() {
 #[tokio::test]
 async fn an_order_is_cancelled_by_its_owner_or_an_admin_and_then_never_checked() {
     let provider = FakeProvider::start().await;
-    let app = spawn_app_with({
-        let fast = fast(&provider);
-        move |c| {
-            fast(c);
-            c.order_timing.first_check_delay = Duration::from_secs(3600);
-        }
-    })
-    .await;
+    let app = spawn_app_with(unchecked(&provider)).await;
     let (admin, ann, bob) = (app.token(ADMIN).await, app.token(ANN).await, app.token(BOB).await);
     let mut ann_ws = app.ws_subscribed(&ann, &["orders"], None).await;
     let order = place(&app, &ann, "never", "p").await;
@@ -247,6 +249,25 @@ async fn an_order_is_cancelled_by_its_owner_or_an_admin_and_then_never_checked()
     assert_eq!(status, StatusCode::OK, "{stopped}");
     assert_eq!(stopped["status"], "cancelled");
     assert!(stopped["failure_reason"].as_str().unwrap().contains("cannot cancel orders remotely"), "{stopped}");
+}
+
+#[tokio::test]
+async fn a_cancel_the_provider_refuses_or_cannot_answer_changes_nothing() {
+    let provider = FakeProvider::start().await;
+    let app = spawn_app_with(unchecked(&provider)).await;
+    let ann = app.token(ANN).await;
+    for (product, status, code) in [
+        ("fulfilled", StatusCode::CONFLICT, "invalid_state"),
+        ("cancel-down", StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    ] {
+        let order = place(&app, &ann, product, "p").await;
+        let refused = app.post(&format!("/api/orders/{}/cancel", order["id"]), Some(&ann)).await;
+        assert_error(&refused, status, code);
+        let (_, unchanged) = app.get(&format!("/api/orders/{}", order["id"]), Some(&ann)).await;
+        assert_eq!(unchanged["status"], "sent", "{product}: {unchanged}");
+        assert_ne!(unchanged["next_check_at"], Value::Null, "{product}: still watched");
+        assert!(!provider.cancelled(order["provider_ref"].as_str().unwrap()));
+    }
 }
 
 #[tokio::test]
@@ -370,14 +391,7 @@ async fn two_instances_never_check_the_same_order_at_once() {
 #[tokio::test]
 async fn admins_check_now_and_bad_input_is_refused() {
     let provider = FakeProvider::start().await;
-    let app = spawn_app_with({
-        let fast = fast(&provider);
-        move |c| {
-            fast(c);
-            c.order_timing.first_check_delay = Duration::from_secs(3600);
-        }
-    })
-    .await;
+    let app = spawn_app_with(unchecked(&provider)).await;
     let admin = app.token(ADMIN).await;
     let ann = app.token(ANN).await;
     let order = place(&app, &ann, "pin-after:1", "p").await;

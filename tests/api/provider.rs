@@ -2,7 +2,8 @@
 //! its behaviour, e.g. `pin-after:3` (pending twice, then completed with a PIN),
 //! `fail`, `unknown`, `never`, `flaky:2` (two 503s first), `slow:1` (first check too slow),
 //! `long-pin` (a PIN longer than any column); a `user_identifier` of `long-ref` gets a
-//! reference that long. Cancelling works, except for `nocancel` products (405).
+//! reference that long. Cancelling works, except for `nocancel` products (405),
+//! `fulfilled` ones (409) and `cancel-down` ones (503).
 
 use std::{
     collections::HashMap,
@@ -151,8 +152,11 @@ async fn cancel(State(ledger): State<Shared>, Path(reference): Path<String>) -> 
     let Some(entry) = ledger.references.get_mut(&reference) else {
         return (StatusCode::NOT_FOUND, Json(json!({"message": "no such order"})));
     };
-    if entry.product == "nocancel" {
-        return (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"message": "orders cannot be cancelled"})));
+    match entry.product.as_str() {
+        "nocancel" => return (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"message": "orders cannot be cancelled"}))),
+        "fulfilled" => return (StatusCode::CONFLICT, Json(json!({"message": "the code was already issued"}))),
+        "cancel-down" => return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({}))),
+        _ => {}
     }
     entry.cancelled = true;
     (StatusCode::OK, Json(json!({"status": "cancelled"})))

@@ -92,11 +92,11 @@ function buildCard(order) {
       order.failure_reason || 'No reason given.')
     : null,
   order.pin_code ? pinBox(order) : null,
-  final ? null : orderActions(order));
+  final ? null : actionButtons(order));
 }
 
 /** "Check now" for ADMINs; "Cancel" for the owner and ADMINs, while the order is not final. */
-function orderActions(order) {
+function actionButtons(order) {
   const isAdmin = me?.role === 'ADMIN';
   const owns = me?.id === order.created_by;
   if (!isAdmin && !owns) return null;
@@ -189,11 +189,13 @@ async function copyPin(card, button) {
   }
 }
 
-async function checkNow(card, button) {
+/** POSTs an order action (`check`, `cancel`) and shows the answer; a 404/409 reloads the order's real state. */
+async function orderAction(card, button, action, done) {
   const id = card.dataset.orderId;
   try {
-    const order = await busy(button, () => api(`/api/orders/${id}/check`, { method: 'POST', body: {} }));
+    const order = await busy(button, () => api(`/api/orders/${id}/${action}`, { method: 'POST', body: {} }));
     upsert(order, 'is-updated');
+    done?.(id);
   } catch (err) {
     toast(errorMessage(err));
     if (err.status === 409 || err.status === 404) {
@@ -202,19 +204,10 @@ async function checkNow(card, button) {
   }
 }
 
-async function cancelOrder(card, button) {
+function cancelOrder(card, button) {
   const id = card.dataset.orderId;
   if (!window.confirm(`Cancel order #${id}? The provider is asked to cancel it, and it is not checked again.`)) return;
-  try {
-    const order = await busy(button, () => api(`/api/orders/${id}/cancel`, { method: 'POST', body: {} }));
-    upsert(order, 'is-updated');
-    toast(`Order #${id} cancelled.`, 'success');
-  } catch (err) {
-    toast(errorMessage(err));
-    if (err.status === 409 || err.status === 404) {
-      api(`/api/orders/${id}`).then((o) => upsert(o)).catch(() => {});
-    }
-  }
+  orderAction(card, button, 'cancel', () => toast(`Order #${id} cancelled.`, 'success'));
 }
 
 list.addEventListener('click', (ev) => {
@@ -222,7 +215,7 @@ list.addEventListener('click', (ev) => {
   const card = button?.closest('.order-card');
   if (!card) return;
   if (button.classList.contains('copy-pin')) copyPin(card, button);
-  else if (button.classList.contains('check-order')) checkNow(card, button);
+  else if (button.classList.contains('check-order')) orderAction(card, button, 'check');
   else if (button.classList.contains('cancel-order')) cancelOrder(card, button);
 });
 
