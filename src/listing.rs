@@ -1,7 +1,8 @@
 //! What every list endpoint shares: the page size rule, comma-separated status
-//! filters, and paging newest-first by an id cursor (`before` / `next_before`).
+//! filters, paging newest-first by an id cursor (`before` / `next_before`), and
+//! searching a lower-cased `search_key` column.
 
-use sea_orm::{ActiveEnum, Iterable};
+use sea_orm::{ActiveEnum, Iterable, sea_query::LikeExpr};
 
 use crate::error::{AppError, Result};
 
@@ -16,6 +17,17 @@ pub fn page_size(limit: Option<u64>) -> Result<u64> {
     } else {
         Err(AppError::field("limit", &format!("must be between 1 and {MAX_LIMIT}")))
     }
+}
+
+/// A `LIKE` pattern matching a lower-cased key that contains `search` anywhere,
+/// ignoring case; `%`, `_` and `\` in the search are matched literally.
+pub fn contains_ignoring_case(search: &str) -> LikeExpr {
+    let escaped: String = search
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| if matches!(c, '\\' | '%' | '_') { vec!['\\', c] } else { vec![c] })
+        .collect();
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
 /// Parses `status=a,b`; `None` when absent or empty; an unknown value is 400 naming the allowed ones.

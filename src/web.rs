@@ -46,6 +46,8 @@ const ASSETS: &[Asset] = &[
     asset!("assets/freshness.js", "text/javascript; charset=utf-8"),
     asset!("assets/task-card.js", "text/javascript; charset=utf-8"),
     asset!("assets/job-progress.js", "text/javascript; charset=utf-8"),
+    asset!("assets/alerts.js", "text/javascript; charset=utf-8"),
+    asset!("assets/task-filter.js", "text/javascript; charset=utf-8"),
     asset!("assets/login.js", "text/javascript; charset=utf-8"),
     asset!("assets/admin.js", "text/javascript; charset=utf-8"),
     asset!("assets/my.js", "text/javascript; charset=utf-8"),
@@ -92,6 +94,8 @@ const PAGES: &[Page] = &[
 ];
 
 const SHELL: &str = include_str!("../web/shell.html");
+/// Markup that more than one page body includes, by `{{name}}`.
+const PARTIALS: &[(&str, &str)] = &[("task_filters", include_str!("../web/partials/task-filters.html"))];
 const TOPBAR: &str = include_str!("../web/topbar.html");
 
 /// The HTML of every page of `PAGES`, in the same order, put together at first use.
@@ -100,12 +104,13 @@ static RENDERED: LazyLock<Vec<String>> = LazyLock::new(|| PAGES.iter().map(Page:
 impl Page {
     fn render(&self) -> String {
         // A blank line parts the top bar from <main>.
+        let body = fill(self.body, PARTIALS);
         let topbar = self.home.map(|home| fill(TOPBAR, &[("home", home), ("title", self.title)]) + "\n");
         let values = [
             ("title", self.title),
             ("name", self.name),
             ("topbar", topbar.as_deref().unwrap_or_default()),
-            ("main", self.body.trim_end()),
+            ("main", body.trim_end()),
         ];
         fill(SHELL, &values)
     }

@@ -10,6 +10,7 @@ mod m20261123_000005_jobs_stores_products;
 mod m20261123_000006_orders;
 mod m20261130_000007_abuse_limits;
 mod m20261130_000008_task_activity;
+mod m20261130_000009_horizon_and_search;
 
 /// The ordered list of every migration; `taskwire migrate` and `serve` apply it.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_orders::Migration),
             Box::new(m20261130_000007_abuse_limits::Migration),
             Box::new(m20261130_000008_task_activity::Migration),
+            Box::new(m20261130_000009_horizon_and_search::Migration),
         ]
     }
 }

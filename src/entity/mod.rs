@@ -1,6 +1,7 @@
 //! sea-orm entities: one module per table of the migration crate.
 
 pub mod event;
+pub mod event_horizon;
 pub mod job;
 pub mod job_failure;
 pub mod order;

@@ -9,6 +9,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub title: String,
+    /// The title in lower case, for a title search that ignores case on every backend.
+    pub search_key: String,
     pub description: String,
     pub workflow: String,
     pub status: TaskStatus,

@@ -29,7 +29,7 @@ use super::{
     HubState,
     protocol::{self, ClientMessage},
     rate::TokenBucket,
-    replay::Replay,
+    replay::{Replay, Resume},
     session::{Outbound, SessionHandle},
 };
 use crate::{
@@ -299,7 +299,14 @@ async fn subscribe(
     let up_to = state.hub.subscribe(session, &added);
     let replay = match since {
         Some(since) if !added.is_empty() => match Replay::start(state, since, up_to, &added).await {
-            Ok(replay) => Some(replay),
+            Ok(Resume::Replay(replay)) => Some(replay),
+            Ok(Resume::Reset { pruned_through }) => {
+                // Subscribed from `up_to` on: a snapshot loaded now plus the live events is complete.
+                session.send_frame(protocol::subscribed(names)).await;
+                session.send_frame(protocol::reset(names, up_to, pruned_through)).await;
+                session.resume_live_events().await;
+                return Ok(());
+            }
             Err(reply) => {
                 // Nothing was replayed: undo the subscription so a retry starts clean.
                 state.hub.unsubscribe(session.id, session.remove_channels(&added));

@@ -42,6 +42,19 @@ pub fn subscribed(channels: &[String]) -> Utf8Bytes {
     frame(json!({"type": "subscribed", "channels": channels}))
 }
 
+/// The answer to a `since` older than the retained history: the channels are
+/// subscribed from `last_event_id` on, and the client reloads its state over REST
+/// instead of getting a replay with a hole in it.
+pub fn reset(channels: &[String], last_event_id: i64, pruned_through: i64) -> Utf8Bytes {
+    frame(json!({
+        "type": "reset",
+        "channels": channels,
+        "last_event_id": last_event_id,
+        "pruned_through": pruned_through,
+        "message": "events after your since were pruned; reload the current state, live events follow from last_event_id",
+    }))
+}
+
 pub fn unsubscribed(channels: &[String]) -> Utf8Bytes {
     frame(json!({"type": "unsubscribed", "channels": channels}))
 }

@@ -7,11 +7,19 @@ use axum::extract::ws::Utf8Bytes;
 use super::{HubState, protocol, session::SessionHandle};
 use crate::{
     error::AppError,
-    events::{Channel, ChannelForm, StoredEvent, Topic, outbox},
+    events::{Channel, ChannelForm, StoredEvent, Topic, outbox, retention},
 };
 
 /// Outbox rows a replay reads per query; the events of one page are the most a replay holds at once.
 const REPLAY_PAGE: u64 = 1000;
+
+/// What a `since` leads to: a replay, or a `reset` when part of what it asks for was pruned.
+pub(super) enum Resume {
+    /// Every event after `since` is still there.
+    Replay(Replay),
+    /// Events after `since` up to `pruned_through` are gone: the client reloads its state instead.
+    Reset { pruned_through: i64 },
+}
 
 /// A replay of the outbox in `(since, up_to]`, read a page at a time.
 pub(super) struct Replay {
@@ -24,12 +32,13 @@ impl Replay {
     /// Refuses a `since` more than `replay_max_rows` ids back (ids are unique, so
     /// no more rows than that are read, whatever the user may see of them) and
     /// reads the first page, so that an unreadable history is an error frame.
+    /// A `since` before the pruning horizon is a [`Resume::Reset`].
     pub(super) async fn start(
         state: &HubState,
         since: i64,
         up_to: i64,
         added: &[Channel],
-    ) -> Result<Replay, Utf8Bytes> {
+    ) -> Result<Resume, Utf8Bytes> {
         let max_rows = state.hub.settings().replay_max_rows;
         if up_to.saturating_sub(since) > i64::try_from(max_rows).unwrap_or(i64::MAX) {
             return Err(protocol::reload_required(
@@ -37,13 +46,16 @@ impl Replay {
                 &format!("since: more than {max_rows} events to replay; reload the current state and subscribe again"),
             ));
         }
+        let unreadable = || protocol::error("unavailable", "the event history cannot be read right now; try again");
+        let pruned_through = retention::pruned_through(&state.db).await.map_err(|_| unreadable())?;
+        if since < pruned_through {
+            return Ok(Resume::Reset { pruned_through });
+        }
         let mut topics: Vec<_> = added.iter().map(|c| c.topic()).collect();
         topics.sort_by_key(|t| t.as_str());
         topics.dedup();
-        let first_page = read_page(state, since, up_to, &topics)
-            .await
-            .map_err(|_| protocol::error("unavailable", "the event history cannot be read right now; try again"))?;
-        Ok(Replay { up_to, topics, first_page })
+        let first_page = read_page(state, since, up_to, &topics).await.map_err(|_| unreadable())?;
+        Ok(Resume::Replay(Replay { up_to, topics, first_page }))
     }
 
     /// Queues the visible events of the newly added channels that the session's

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LikeExpr};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,7 @@ use crate::{
         JobView,
         service::{JobFilter, JobPage, NewJob, Runner, active_job, already_running, create_job, list_jobs},
     },
+    listing::contains_ignoring_case,
     state::AppState,
 };
 
@@ -332,13 +333,7 @@ pub struct CheapestOffer {
 pub async fn list_products(state: &AppState, search: Option<&str>) -> Result<Vec<ProductView>> {
     let mut query = product::Entity::find();
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
-        let escaped: String = search
-            .to_lowercase()
-            .chars()
-            .flat_map(|c| if matches!(c, '\\' | '%' | '_') { vec!['\\', c] } else { vec![c] })
-            .collect();
-        let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
-        query = query.filter(Expr::col(product::Column::SearchKey).like(pattern));
+        query = query.filter(Expr::col(product::Column::SearchKey).like(contains_ignoring_case(search)));
     }
     let products = query.order_by_asc(product::Column::Name).limit(200).all(&state.db).await?;
     let active: HashMap<i64, String> = store::Entity::find()

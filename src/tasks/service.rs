@@ -23,7 +23,7 @@ use crate::{
     },
     error::{AppError, Result},
     events::{NewEvent, Topic, outbox::in_transaction},
-    listing::{page_size, split_page, status_filter},
+    listing::{contains_ignoring_case, page_size, split_page, status_filter},
     state::AppState,
     workflows,
 };
@@ -79,6 +79,7 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
     in_transaction(&state.db, &*state.bus, async |txn| {
         let now = Utc::now();
         let created = task::ActiveModel {
+            search_key: Set(title.to_lowercase()),
             title: Set(title),
             description: Set(description),
             workflow: Set(workflow_key),
@@ -109,6 +110,12 @@ pub struct TaskFilter {
     pub limit: Option<u64>,
     /// Only tasks with an id below this (the previous page's `next_before`).
     pub before: Option<i64>,
+    /// Only tasks whose title contains this, ignoring case (at most 200 characters).
+    pub q: Option<String>,
+    /// Only tasks of this workflow template (its key).
+    pub workflow: Option<String>,
+    /// Only tasks assigned to this user id.
+    pub assignee: Option<i64>,
 }
 
 /// A page of tasks, newest first.
@@ -127,6 +134,18 @@ pub async fn list_tasks(db: &DatabaseConnection, user: &CurrentUser, filter: Tas
     }
     if let Some(before) = filter.before {
         query = query.filter(task::Column::Id.lt(before));
+    }
+    if let Some(search) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if search.chars().count() > MAX_TITLE {
+            return Err(AppError::field("q", "must be at most 200 characters long"));
+        }
+        query = query.filter(Expr::col(task::Column::SearchKey).like(contains_ignoring_case(search)));
+    }
+    if let Some(workflow) = filter.workflow.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+        query = query.filter(task::Column::Workflow.eq(workflow));
+    }
+    if let Some(assignee) = filter.assignee {
+        query = query.filter(task::Column::Assignee.eq(assignee));
     }
     if !user.is_admin() {
         query = query

@@ -123,6 +123,19 @@ async fn text(browser: &Client, css: &str) -> String {
     }
 }
 
+/// Waits until the element's text contains `expected` (the page changes it on its own).
+async fn eventually_text(browser: &Client, css: &str, expected: &str) {
+    let deadline = tokio::time::Instant::now() + BROWSER_WAIT;
+    loop {
+        let now = text(browser, css).await;
+        if now.contains(expected) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{css} never showed {expected:?}; it shows {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn is_stale(err: &fantoccini::error::CmdError) -> bool {
     matches!(err, fantoccini::error::CmdError::Standard(e) if e.error == fantoccini::error::ErrorStatus::StaleElementReference)
 }
@@ -348,4 +361,149 @@ async fn a_page_too_far_behind_to_replay_reloads_its_snapshot_and_stays_live() {
     worker.close().await.ok();
     drop(driver);
     let _ = std::fs::remove_dir_all(profiles);
+}
+
+#[tokio::test]
+async fn a_page_whose_missed_events_were_pruned_gets_reset_reloads_and_stays_live() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let ann = app.token(ANN).await;
+    let (_, me) = app.get("/api/me", Some(&ann)).await;
+    let before = app.create_task(&ann, "Before the absence").await;
+    let profiles = std::env::temp_dir().join(format!("taskwire-browser-{}", rand::random::<u64>()));
+    let driver = ChromeDriver::start().await;
+    let worker = driver.browser(&profiles.join("worker")).await;
+    log_in(&worker, &app, ANN, "/my").await;
+    let card = format!(r#"#my-tasks .task-card[data-task-id="{}"]"#, before["id"]);
+    assert!(text(&worker, &card).await.contains("Before the absence"));
+    wait_for(&worker, r#"#conn-status[data-state="live"]"#).await;
+
+    // While she is away, things happen that she does not see live, the history
+    // of them is pruned, and a change is made that no event reports: only a
+    // reloaded snapshot can show it.
+    append_hidden_task_events(&app, 3).await;
+    let newest = app.state.hub.last_dispatched() + 3;
+    eventually("the hub dispatched the events", || app.state.hub.last_dispatched() >= newest).await;
+    let sql = format!("UPDATE tasks SET title = 'Renamed while away' WHERE id = {}", before["id"]);
+    app.state.db.execute_unprepared(&sql).await.unwrap();
+    taskwire::events::retention::prune(&app.state.db, Duration::ZERO).await.unwrap();
+    app.state.hub.close_user_sessions(me["id"].as_i64().unwrap(), 4408, "too slow");
+
+    // Her page resumes from an id before the horizon, gets `reset`, reloads, and stays live.
+    eventually_text(&worker, &card, "Renamed while away").await;
+    wait_for(&worker, r#"#conn-status[data-state="live"]"#).await;
+    let live = app.create_task(&ann, "Live after the reset").await;
+    let card = format!(r#"#my-tasks .task-card[data-task-id="{}"]"#, live["id"]);
+    assert!(text(&worker, &card).await.contains("Live after the reset"));
+    worker.close().await.ok();
+    drop(driver);
+    let _ = std::fs::remove_dir_all(profiles);
+}
+
+/// Stands in for the operating system's notifications: records what the page
+/// would show, and grants the permission when the page asks (on the button press).
+const RECORD_NOTIFICATIONS: &str = r#"
+    window.__shown = [];
+    window.Notification = class {
+      constructor(title, options) { window.__shown.push(`${title} | ${options && options.body}`); }
+      static requestPermission() { window.Notification.permission = 'granted'; return Promise.resolve('granted'); }
+    };
+    window.Notification.permission = 'default';
+"#;
+
+#[tokio::test]
+async fn the_approvals_board_searches_filters_and_notifies_of_new_tasks() {
+    let app = spawn_app().await;
+    let ann = app.token(ANN).await;
+    let golf = app.create_task(&ann, "Golf for Smith").await;
+    let truck = app.create_task(&ann, "Truck for Jones").await;
+    let profiles = std::env::temp_dir().join(format!("taskwire-browser-{}", rand::random::<u64>()));
+    let driver = ChromeDriver::start().await;
+    let admin = driver.browser(&profiles.join("admin")).await;
+    log_in(&admin, &app, ADMIN, "/admin").await;
+    let card = |task: &serde_json::Value| format!(r#"#pending-tasks .task-card[data-task-id="{}"]"#, task["id"]);
+    wait_for(&admin, &card(&truck)).await;
+
+    // A search narrows the board and lands in the URL.
+    wait_for(&admin, "#filter-q").await.send_keys("GOLF").await.unwrap();
+    eventually_gone(&admin, &card(&truck)).await;
+    wait_for(&admin, &card(&golf)).await;
+    assert!(admin.current_url().await.unwrap().query().unwrap_or_default().contains("q=GOLF"));
+
+    // Notifications are asked for on the button press, and then announce every new task.
+    admin.execute(RECORD_NOTIFICATIONS, vec![]).await.unwrap();
+    assert_eq!(attr(&admin, "#alerts-desktop", "aria-pressed").await.as_deref(), Some("false"));
+    click(&admin, "#alerts-desktop").await;
+    eventually_attr(&admin, "#alerts-desktop", "aria-pressed", "true").await;
+    let cart = app.create_task(&ann, "Golf cart repair").await;
+    let bike = app.create_task(&ann, "Bicycle check").await;
+    wait_for(&admin, &card(&cart)).await;
+    let shown = eventually_value(&admin, "return window.__shown", |v| v.as_array().is_some_and(|a| a.len() >= 2)).await;
+    let shown: Vec<String> = serde_json::from_value(shown).unwrap();
+    assert_eq!(shown, ["New task: Golf cart repair | From ann", "New task: Bicycle check | From ann"]);
+    assert!(admin.find(Locator::Css(&card(&bike))).await.is_err(), "the filter keeps live tasks out too");
+    assert_eq!(admin.title().await.unwrap(), "(2) Approvals · taskwire", "the count is of what the board shows");
+    let kept = admin.execute("return localStorage.getItem('taskwire.alerts.approvals')", vec![]).await.unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(kept.as_str().unwrap()).unwrap()["desktop"], true);
+
+    // The filters survive a reload (they are in the URL); clearing brings everything back.
+    admin.refresh().await.unwrap();
+    wait_for(&admin, r#"#conn-status[data-state="live"]"#).await;
+    assert_eq!(wait_for(&admin, "#filter-q").await.prop("value").await.unwrap().as_deref(), Some("GOLF"));
+    wait_for(&admin, &card(&cart)).await;
+    assert!(admin.find(Locator::Css(&card(&truck))).await.is_err());
+    click(&admin, "#filter-clear").await;
+    wait_for(&admin, &card(&truck)).await;
+    wait_for(&admin, &card(&bike)).await;
+    assert!(!admin.current_url().await.unwrap().query().unwrap_or_default().contains("q="));
+
+    // A status filter: only approved tasks, and a task that gets approved elsewhere comes in live.
+    let status = wait_for(&admin, "#filter-status").await;
+    status.select_by_value("approved").await.unwrap();
+    eventually_gone(&admin, &card(&golf)).await;
+    app.approve(&app.token(ADMIN).await, golf["id"].as_i64().unwrap()).await;
+    wait_for(&admin, &format!(r#"#active-tasks .task-card[data-task-id="{}"]"#, golf["id"])).await;
+    assert!(admin.find(Locator::Css(&card(&truck))).await.is_err());
+    admin.close().await.ok();
+    drop(driver);
+    let _ = std::fs::remove_dir_all(profiles);
+}
+
+/// Waits until no element matches `css` (the page removed it on its own).
+async fn eventually_gone(browser: &Client, css: &str) {
+    let deadline = tokio::time::Instant::now() + BROWSER_WAIT;
+    while browser.find(Locator::Css(css)).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "{css} is still there");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the element's attribute has this value.
+async fn eventually_attr(browser: &Client, css: &str, name: &str, expected: &str) {
+    let deadline = tokio::time::Instant::now() + BROWSER_WAIT;
+    loop {
+        let now = attr(browser, css, name).await;
+        if now.as_deref() == Some(expected) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{css} {name} stayed {now:?}, expected {expected:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs `script` until what it returns passes `done`, and returns that.
+async fn eventually_value(
+    browser: &Client,
+    script: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + BROWSER_WAIT;
+    loop {
+        let value = browser.execute(script, vec![]).await.unwrap();
+        if done(&value) {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{script} returned {value}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -367,3 +367,67 @@ async fn a_tasks_history_says_who_did_what_when() {
     assert_error(&app.get(&format!("/api/tasks/{id}/history"), Some(&bob)).await, StatusCode::NOT_FOUND, "not_found");
     assert_error(&app.get("/api/tasks/999999/history", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn lists_search_titles_and_filter_by_workflow_and_assignee() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let ann = app.token(ANN).await;
+    let bob = app.token(BOB).await;
+    let bob_id = app.get("/api/me", Some(&bob)).await.1["id"].as_i64().unwrap();
+    let quick = json!({"name": "Quick check", "subtasks": ["Look"]});
+    let (status, _) = app.request(reqwest::Method::PUT, "/api/workflows/quick_check", Some(&admin), Some(&quick)).await;
+    assert_eq!(status, StatusCode::OK);
+    let create = |token: &str, title: &str, workflow: &str, assignee: Option<i64>| {
+        let mut body = json!({"title": title, "workflow": workflow});
+        if let Some(assignee) = assignee {
+            body["assignee"] = json!(assignee);
+        }
+        let (app, token) = (&app, token.to_owned());
+        async move {
+            let (status, task) = app.post_json("/api/tasks", Some(&token), &body).await;
+            assert_eq!(status, StatusCode::CREATED, "{task}");
+            task["id"].as_i64().unwrap()
+        }
+    };
+    let golf = create(&ann, "Register Golf for J. Smith", "vehicle_registration", None).await;
+    let cyrillic = create(&ann, "Регистрация ГОЛЬФ", "quick_check", None).await;
+    let for_bob = create(&ann, "Golf keys for Bob", "quick_check", Some(bob_id)).await;
+    let literal = create(&bob, "100% done_ish", "vehicle_registration", None).await;
+
+    let ids = |path: String, token: String| {
+        let app = &app;
+        async move {
+            let (status, page) = app.get(&path, Some(&token)).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {page}");
+            page["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect::<Vec<_>>()
+        }
+    };
+    // Case-insensitive, anywhere in the title, Unicode included.
+    assert_eq!(ids("/api/tasks?q=golf".into(), admin.clone()).await, [for_bob, golf]);
+    assert_eq!(ids("/api/tasks?q=%20GOLF%20".into(), admin.clone()).await, [for_bob, golf], "trimmed");
+    assert_eq!(ids("/api/tasks?q=гольф".into(), admin.clone()).await, [cyrillic]);
+    // `%` and `_` are plain characters, not wildcards.
+    assert_eq!(ids("/api/tasks?q=0%25%20d".into(), admin.clone()).await, [literal]);
+    assert_eq!(ids("/api/tasks?q=e_i".into(), admin.clone()).await, [literal]);
+    assert_eq!(ids("/api/tasks?q=_".into(), admin.clone()).await, [literal]);
+    assert_eq!(ids("/api/tasks?q=%25".into(), admin.clone()).await, [literal]);
+    // Workflow and assignee, combined with each other, the search and the status.
+    assert_eq!(ids("/api/tasks?workflow=quick_check".into(), admin.clone()).await, [for_bob, cyrillic]);
+    assert_eq!(ids(format!("/api/tasks?assignee={bob_id}"), admin.clone()).await, [literal, for_bob]);
+    assert_eq!(
+        ids(format!("/api/tasks?assignee={bob_id}&workflow=quick_check&q=keys"), admin.clone()).await,
+        [for_bob]
+    );
+    app.approve(&admin, golf).await;
+    assert_eq!(ids("/api/tasks?q=golf&status=approved".into(), admin.clone()).await, [golf]);
+    assert!(ids("/api/tasks?workflow=nope".into(), admin.clone()).await.is_empty());
+    // Filters never widen what a user may see: Bob sees his own and the one assigned to him.
+    assert_eq!(ids("/api/tasks?q=golf".into(), bob.clone()).await, [for_bob]);
+    assert!(ids(format!("/api/tasks?assignee={}", 1), bob.clone()).await.is_empty());
+
+    let too_long = format!("/api/tasks?q={}", "a".repeat(201));
+    assert_error(&app.get(&too_long, Some(&admin)).await, StatusCode::BAD_REQUEST, "validation_failed");
+    assert!(ids(format!("/api/tasks?q={}", "a".repeat(200)), admin.clone()).await.is_empty());
+    assert_error(&app.get("/api/tasks?assignee=bob", Some(&admin)).await, StatusCode::BAD_REQUEST, "validation_failed");
+}

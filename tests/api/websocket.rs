@@ -318,3 +318,46 @@ async fn a_replay_of_more_than_10000_events_is_refused_and_the_session_goes_on()
     ws.subscribe(&["tasks"], Some(10_000)).await;
     assert_eq!(ws.expect_event("task.created").await["id"], 10_001);
 }
+
+#[tokio::test]
+async fn a_since_older_than_the_retained_history_gets_reset_and_live_events_follow() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    app.create_task(&admin, "pruned one").await;
+    app.create_task(&admin, "pruned two").await;
+    let mut watcher = app.ws_subscribed(&admin, &["tasks"], None).await;
+    // Everything so far is older than a zero retention.
+    let deleted = taskwire::events::retention::prune(&app.state.db, Duration::ZERO).await.unwrap();
+    assert_eq!(deleted, 2, "both task.created events are pruned");
+    let horizon = taskwire::events::retention::pruned_through(&app.state.db).await.unwrap();
+    assert!(horizon >= 2, "the horizon moved to the newest pruned event: {horizon}");
+
+    // A client that last saw the first task's event asks for what came after it.
+    let mut returning = app.ws(&admin).await;
+    returning.send_json(json!({"type": "subscribe", "channels": ["tasks"], "since": horizon - 1})).await;
+    assert_eq!(returning.next_json().await["type"], "subscribed");
+    let reset = returning.next_json().await;
+    assert_eq!(reset["type"], "reset", "{reset}");
+    assert_eq!(reset["channels"], json!(["tasks"]));
+    assert_eq!(reset["pruned_through"], horizon);
+    assert_eq!(reset["last_event_id"], horizon, "nothing newer exists yet");
+    assert!(reset["message"].as_str().unwrap().contains("reload"), "{reset}");
+
+    // It is subscribed: the next change arrives live, and nothing of the pruned history does.
+    let third = app.create_task(&admin, "after the prune").await;
+    let live = returning.expect_event("task.created").await;
+    assert_eq!(live["data"]["id"], third["id"]);
+    assert!(live["id"].as_i64().unwrap() > horizon);
+    assert_eq!(watcher.expect_event("task.created").await["data"]["id"], third["id"]);
+
+    // A `since` at the horizon misses nothing: a plain replay, no reset.
+    let mut recent = app.ws(&admin).await;
+    recent.subscribe(&["tasks"], Some(horizon)).await;
+    assert_eq!(recent.expect_event("task.created").await["data"]["id"], third["id"]);
+    recent.expect_silence().await;
+
+    // The horizon only moves forward: a longer retention prunes nothing and keeps it.
+    let deleted = taskwire::events::retention::prune(&app.state.db, Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(deleted, 0);
+    assert_eq!(taskwire::events::retention::pruned_through(&app.state.db).await.unwrap(), horizon);
+}

@@ -1,5 +1,6 @@
 // ADMIN page: live approval board with three sections.
 
+import { mountAlerts } from './alerts.js';
 import { api, listAll } from './api.js';
 import { el, insertSorted, syncEmpty, flash } from './dom.js';
 import { busy, captureFocus } from './focus.js';
@@ -7,6 +8,7 @@ import { NewestViews } from './freshness.js';
 import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
 import { progressBar, subtaskList, taskCardBase, taskOutcome, loadWorkflows } from './task-card.js';
+import { TaskFilter, fillOptions, markFiltered } from './task-filter.js';
 
 const HISTORY_LIMIT = 50;
 
@@ -16,8 +18,12 @@ const sections = {
   history: { list: document.getElementById('history-tasks'), count: document.getElementById('history-count') },
 };
 
+const SECTION_STATUSES = { pending: ['pending_approval'], active: ['approved'], history: ['completed', 'rejected'] };
+
 const tasks = new NewestViews(); // id → Task
 let workflows = new Map();
+const filter = new TaskFilter(document.getElementById('task-filters'), () => loadSnapshot());
+const notify = mountAlerts(document.getElementById('alert-controls'), 'approvals', 'for each new task');
 
 function sectionOf(task) {
   if (task.status === 'pending_approval') return 'pending';
@@ -122,20 +128,38 @@ function upsert(task, highlight, eventId = null) {
 
 // ---------- snapshot + live ----------
 
+/** A section's tasks that pass the filters (none when the status filter excludes the section). */
+function loadSection(section, limit, pages) {
+  const statuses = filter.statuses(SECTION_STATUSES[section]);
+  if (!statuses.length) return [];
+  return listAll('/api/tasks', { ...filter.params(), status: statuses.join(','), limit }, pages);
+}
+
 async function loadSnapshot() {
   const [pending, active, history] = await Promise.all([
-    listAll('/api/tasks', { status: 'pending_approval', limit: 100 }),
-    listAll('/api/tasks', { status: 'approved', limit: 100 }),
-    listAll('/api/tasks', { status: 'completed,rejected', limit: HISTORY_LIMIT }, 1),
+    loadSection('pending', 100),
+    loadSection('active', 100),
+    loadSection('history', HISTORY_LIMIT, 1),
   ]);
   tasks.clear();
-  for (const { list } of Object.values(sections)) list.replaceChildren();
+  const lists = Object.values(sections).map(({ list }) => list);
+  for (const list of lists) list.replaceChildren();
+  markFiltered(lists, filter.active());
   for (const task of [...pending, ...active, ...history]) upsert(task);
   updateCounts();
 }
 
 function onEvent(frame) {
-  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated', frame.id);
+  const task = frame.data;
+  if (frame.event === 'task.created') notify(`New task: ${task.title}`, `From ${task.created_by_name || `user #${task.created_by}`}`, `task-${task.id}`);
+  if (!filter.matches(task)) {
+    // It no longer belongs on the filtered board (or never did): keep only the freshness record.
+    tasks.offer(task, frame.id);
+    findCard(task.id)?.remove();
+    updateCounts();
+    return;
+  }
+  upsert(task, frame.event === 'task.created' ? 'is-new' : 'is-updated', frame.id);
 }
 
 // ---------- actions ----------
@@ -226,7 +250,13 @@ board.addEventListener('input', (ev) => {
 // ---------- start ----------
 
 async function setup() {
-  workflows = await loadWorkflows();
+  const [loaded, users] = await Promise.all([loadWorkflows(), api('/api/users').catch(() => [])]);
+  workflows = loaded;
+  fillOptions(document.getElementById('filter-workflow'), [...workflows.values()].map((w) => [w.key, w.name]));
+  const people = (Array.isArray(users) ? users : users.items || []).filter((u) => u.role === 'ADMIN_LIMITED');
+  fillOptions(document.getElementById('filter-assignee'), people.map((u) => [u.id, u.username]));
+  filter.refreshSelect('workflow');
+  filter.refreshSelect('assignee');
 }
 
 startPage({ role: 'ADMIN', setup, channels: ['tasks'], load: loadSnapshot, onEvent });

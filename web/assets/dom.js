@@ -70,7 +70,8 @@ export function syncEmpty(list, selector = '.task-card') {
       list.append(empty);
     }
     empty.classList.remove('loading');
-    empty.textContent = list.dataset.empty || 'Nothing here yet';
+    // With filters on (data-filtered), say that nothing matches rather than that nothing exists.
+    empty.textContent = (list.dataset.filtered && list.dataset.emptyFiltered) || list.dataset.empty || 'Nothing here yet';
   }
 }
 

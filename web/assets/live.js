@@ -105,6 +105,9 @@ export class LiveClient {
         if (typeof frame.id === 'number') this.lastId = frame.id;
         try { this.onEvent(frame); } catch (e) { console.error(e); }
         break;
+      case 'reset': // what happened since our last event was pruned: start over with a fresh snapshot
+        this.resync();
+        break;
       case 'error':
         if (frame.reload) { // too far behind to replay: start over with a fresh snapshot
           this.resync();

@@ -1,5 +1,6 @@
 // ADMIN_LIMITED page: create tasks and work through their subtasks, live.
 
+import { mountAlerts } from './alerts.js';
 import { api, listAll } from './api.js';
 import { el, insertSorted, syncEmpty, flash } from './dom.js';
 import { busy, captureFocus } from './focus.js';
@@ -8,6 +9,7 @@ import { NewestViews } from './freshness.js';
 import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
 import { progressBar, subtaskList, taskCardBase, taskOutcome, loadWorkflows } from './task-card.js';
+import { TaskFilter, markFiltered } from './task-filter.js';
 
 const list = document.getElementById('my-tasks');
 const count = document.getElementById('my-count');
@@ -21,6 +23,8 @@ const formError = document.getElementById('create-task-error');
 const tasks = new NewestViews(); // id → Task
 let workflows = new Map();
 let me = null;
+const filter = new TaskFilter(document.getElementById('task-filters'), () => loadSnapshot());
+const notify = mountAlerts(document.getElementById('alert-controls'), 'my-tasks', 'when a task of yours is approved or rejected');
 
 // ---------- cards ----------
 
@@ -66,16 +70,33 @@ function upsert(task, highlight, eventId = null) {
 }
 
 async function loadSnapshot() {
-  const items = await listAll('/api/tasks', { limit: 100 }, 3);
+  const query = { ...filter.params(), limit: 100 };
+  if (filter.values.status) query.status = filter.values.status;
+  const items = await listAll('/api/tasks', query, 3);
   tasks.clear();
   list.replaceChildren();
+  markFiltered([list], filter.active());
   for (const task of items) upsert(task);
   syncEmpty(list);
-  count.textContent = tasks.size;
+  count.textContent = list.querySelectorAll(':scope > .task-card').length;
 }
 
+const DECISIONS = { 'task.approved': 'Approved', 'task.rejected': 'Rejected' };
+
 function onEvent(frame) {
-  upsert(frame.data, frame.event === 'task.created' ? 'is-new' : 'is-updated', frame.id);
+  const task = frame.data;
+  const decision = DECISIONS[frame.event];
+  if (decision && task.created_by === me.id) {
+    notify(`${decision}: ${task.title}`, task.reject_reason ? `Reason: ${task.reject_reason}` : 'Open taskwire to see it.', `task-${task.id}`);
+  }
+  if (!filter.matches(task)) {
+    tasks.offer(task, frame.id);
+    list.querySelector(`.task-card[data-task-id="${CSS.escape(String(task.id))}"]`)?.remove();
+    syncEmpty(list);
+    count.textContent = list.querySelectorAll(':scope > .task-card').length;
+    return;
+  }
+  upsert(task, frame.event === 'task.created' ? 'is-new' : 'is-updated', frame.id);
 }
 
 // ---------- completing subtasks ----------

@@ -2,6 +2,7 @@
 // until the provider answers. A completed order's PIN shows the moment its
 // event arrives. ADMIN sees everyone's orders and can trigger a check.
 
+import { mountAlerts } from './alerts.js';
 import { api } from './api.js';
 import { el, insertSorted, syncEmpty, flash } from './dom.js';
 import { busy, replaceKeepingFocus } from './focus.js';
@@ -150,8 +151,14 @@ async function loadPage(older = false) {
   updateCounts();
 }
 
+const notify = mountAlerts(document.getElementById('alert-controls'), 'orders', 'when a PIN arrives');
+
 function onEvent(frame) {
-  upsert(frame.data, frame.event === 'order.created' ? 'is-new' : 'is-updated', frame.id);
+  const order = frame.data;
+  if (frame.event === 'order.completed' && order.pin_code) {
+    notify(`PIN for order ${order.id}`, `The PIN of order ${order.id} has arrived.`, `order-${order.id}`);
+  }
+  upsert(order, frame.event === 'order.created' ? 'is-new' : 'is-updated', frame.id);
 }
 
 moreButton.addEventListener('click', async () => {

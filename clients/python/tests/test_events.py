@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 
 import pytest
 from conftest import ADMIN, WORKER, Server
 
-from taskwire import AsyncTaskwire, AuthError, Event, Forbidden, Taskwire, ValidationFailed
+from taskwire import AsyncTaskwire, AuthError, Event, Forbidden, HistoryReset, Taskwire, ValidationFailed
 
 TIMEOUT = 20.0
 
@@ -142,5 +143,36 @@ def test_a_disabled_account_ends_the_stream_with_auth_error(fresh_server: Server
         await asyncio.to_thread(boss.request, "PATCH", f"/api/users/{me['id']}", json={"is_active": False})
         with pytest.raises(AuthError):
             await asyncio.wait_for(stream.__anext__(), TIMEOUT)
+
+    asyncio.run(scenario())
+
+
+def prune_all_events(server: Server) -> int:
+    """Does to the server's database what its retention pruner does: deletes the events, moves the horizon."""
+    with sqlite3.connect(server.home / "taskwire.db") as db:
+        (newest,) = db.execute("SELECT MAX(id) FROM events").fetchone()
+        db.execute("DELETE FROM events WHERE id <= ?", (newest,))
+        db.execute("UPDATE event_horizon SET pruned_through = ? WHERE id = 1", (newest,))
+    return int(newest)
+
+
+def test_a_since_before_the_pruned_history_raises_history_reset_then_follows_live(fresh_server: Server) -> None:
+    tw = Taskwire(fresh_server.url, username=ADMIN[0], password=ADMIN[1])
+    tw.create_task("Before the prune", "vehicle_registration")
+    pruned_through = prune_all_events(fresh_server)
+
+    async def scenario() -> None:
+        stale = tw.events(["tasks"], since=pruned_through - 1, reconnect=False)
+        with pytest.raises(HistoryReset) as reset:
+            await asyncio.wait_for(stale.__anext__(), TIMEOUT)
+        assert reset.value.code == "reset"
+        assert reset.value.pruned_through == pruned_through
+        assert reset.value.last_event_id >= pruned_through
+        # As documented: reload over REST, then follow from the reset's last_event_id.
+        follow = tw.events(["tasks"], since=reset.value.last_event_id)
+        later = await asyncio.to_thread(tw.create_task, "After the prune", "vehicle_registration")
+        event = await next_event(follow, "task.created", later["id"])
+        assert event.id > pruned_through
+        await follow.aclose()
 
     asyncio.run(scenario())

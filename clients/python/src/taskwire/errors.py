@@ -64,6 +64,19 @@ class Unavailable(TaskwireError):
     """503: a dependency of the server is down, or the feature is not configured."""
 
 
+class HistoryReset(TaskwireError):
+    """The events after your ``since`` were pruned (``reset``): reload the state over REST.
+
+    The server has already subscribed the channels from ``last_event_id`` on, so after
+    reloading, resume with ``events(channels, since=error.last_event_id)``.
+    """
+
+    def __init__(self, message: str, last_event_id: int, pruned_through: int) -> None:
+        super().__init__("reset", message)
+        self.last_event_id = last_event_id
+        self.pruned_through = pruned_through
+
+
 class JobCancelled(Exception):
     """Raised inside a tracked job once an ADMIN asked it to stop; the job then ends ``cancelled``."""
 

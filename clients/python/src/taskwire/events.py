@@ -12,7 +12,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from .errors import AuthError, Forbidden, TaskwireError, error_for
+from .errors import AuthError, Forbidden, HistoryReset, TaskwireError, error_for
 
 log = logging.getLogger("taskwire")
 
@@ -52,6 +52,8 @@ async def stream(
     - 4403 (origin), 1009 (too big) and ``error`` frames answering the subscription
       (``forbidden``, ``unknown_channel``, ``invalid_message`` — e.g. more than 10,000
       events to replay: reload over REST) raise; ``unavailable`` retries the subscription.
+    - ``reset`` (what came after ``since`` was pruned) raises :class:`HistoryReset`:
+      reload over REST, then follow with ``since=error.last_event_id``.
     """
     last = since
     renew = False
@@ -78,6 +80,12 @@ async def stream(
                         yield Event(frame["id"], frame["channel"], frame["event"], frame["at"], frame["data"])
                     elif kind == "subscribed":
                         attempt = 0
+                    elif kind == "reset":
+                        raise HistoryReset(
+                            frame.get("message", "events after since were pruned; reload over REST"),
+                            int(frame["last_event_id"]),
+                            int(frame["pruned_through"]),
+                        )
                     elif kind == "error":
                         code, message = frame.get("code", "invalid_message"), frame.get("message", "")
                         if code != "unavailable":
