@@ -12,6 +12,7 @@ pub mod demo;
 pub mod entity;
 pub mod error;
 pub mod events;
+pub mod fd_limit;
 pub mod hub;
 pub mod jobs;
 pub(crate) mod listing;

@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve { demo } => {
             let config = Config::from_env(demo).map_err(|e| e.to_string())?;
+            taskwire::fd_limit::raise_for(config.ws_max_sessions);
             let app = Application::build(config).await.map_err(|e| e.to_string())?;
             let url = format!("http://{}", app.local_addr());
             tracing::info!(%url, "taskwire is listening");

@@ -11,7 +11,7 @@ use tracing::instrument;
 use super::{
     history,
     model::{TaskAction, TaskStatus, audience, can_complete_subtasks, can_view, check_transition},
-    view::{TaskView, build_view, build_views},
+    view::{TaskView, build_view, build_views, new_task_view},
 };
 use crate::{
     auth::CurrentUser,
@@ -69,12 +69,14 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
         return Err(AppError::field("workflow", &format!("there is no workflow named {workflow_key:?}")));
     }
     let assignee = input.assignee.unwrap_or(user.id);
-    if assignee != user.id {
-        let active = user::Entity::find_by_id(assignee).one(&state.db).await?.is_some_and(|u| u.is_active);
-        if !active {
-            return Err(AppError::field("assignee", &format!("there is no active user with id {assignee}")));
+    let assignee_name = if assignee == user.id {
+        user.username.clone()
+    } else {
+        match user::Entity::find_by_id(assignee).one(&state.db).await? {
+            Some(other) if other.is_active => other.username,
+            _ => return Err(AppError::field("assignee", &format!("there is no active user with id {assignee}"))),
         }
-    }
+    };
     let workflow_key = workflow_key.to_owned();
     in_transaction(&state.db, &*state.bus, async |txn| {
         let now = Utc::now();
@@ -93,7 +95,7 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
         .insert(txn)
         .await?;
         history::record(txn, created.id, TaskActivityKind::Created, Some(user.id), None, None, now).await?;
-        let view = build_view(txn, created).await?;
+        let view = new_task_view(created, &user.username, &assignee_name);
         let events = vec![task_event("task.created", &view)];
         Ok((view, events))
     })

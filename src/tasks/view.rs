@@ -92,26 +92,45 @@ pub async fn build_views(db: &impl ConnectionTrait, tasks: Vec<task::Model>) -> 
     let name = |id: Option<i64>| id.and_then(|id| names.get(&id).cloned());
     Ok(tasks
         .into_iter()
-        .map(|t| TaskView {
-            created_by_name: name(Some(t.created_by)),
-            assignee_name: name(Some(t.assignee)),
-            decided_by_name: name(t.decided_by),
-            subtasks: subtasks.remove(&t.id).unwrap_or_default(),
-            id: t.id,
-            title: t.title,
-            description: t.description,
-            workflow: t.workflow,
-            status: t.status,
-            created_by: t.created_by,
-            assignee: t.assignee,
-            decided_by: t.decided_by,
-            decided_at: t.decided_at,
-            reject_reason: t.reject_reason,
-            created_at: t.created_at,
-            updated_at: t.updated_at,
-            completed_at: t.completed_at,
+        .map(|t| {
+            let subtasks = subtasks.remove(&t.id).unwrap_or_default();
+            assemble(t, &name, subtasks)
         })
         .collect())
+}
+
+/// The view of a task just created, from what the creator already knows: it
+/// has no subtasks yet and its two names are at hand, so no query is needed.
+pub fn new_task_view(task: task::Model, creator_name: &str, assignee_name: &str) -> TaskView {
+    let (creator, assignee) = (task.created_by, task.assignee);
+    let name = |id: Option<i64>| match id {
+        Some(id) if id == creator => Some(creator_name.to_owned()),
+        Some(id) if id == assignee => Some(assignee_name.to_owned()),
+        _ => None,
+    };
+    assemble(task, &name, Vec::new())
+}
+
+fn assemble(t: task::Model, name: &dyn Fn(Option<i64>) -> Option<String>, subtasks: Vec<SubtaskView>) -> TaskView {
+    TaskView {
+        created_by_name: name(Some(t.created_by)),
+        assignee_name: name(Some(t.assignee)),
+        decided_by_name: name(t.decided_by),
+        subtasks,
+        id: t.id,
+        title: t.title,
+        description: t.description,
+        workflow: t.workflow,
+        status: t.status,
+        created_by: t.created_by,
+        assignee: t.assignee,
+        decided_by: t.decided_by,
+        decided_at: t.decided_at,
+        reject_reason: t.reject_reason,
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+        completed_at: t.completed_at,
+    }
 }
 
 /// The view of one task.

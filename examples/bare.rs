@@ -1,0 +1,135 @@
+//! The bare fan-out server: the yardstick taskwire's hub is measured against.
+//!
+//! It speaks the subset of the contract the load tool uses — `POST
+//! /api/auth/login`, `GET /ready`, `GET /ws` with `ready` / `subscribe` →
+//! `subscribed` / `ping` → `pong`, and `POST /api/tasks`, which fans a
+//! `task.created` event out to every subscribed session — with no database, no
+//! authentication and no channels. Its sockets are set up like taskwire's (the
+//! same read and write buffers, `TCP_NODELAY`, a bounded queue of 1024 frames
+//! per session, one writer task that sends a frame at a time, one
+//! serialization per event), so the difference the load tool measures is what
+//! taskwire's guarantees and bookkeeping cost.
+//!
+//! ```text
+//! cargo build --release --example bare
+//! TASKWIRE_BIND=127.0.0.1:8090 target/release/examples/bare
+//! ```
+//! The load tool starts it itself with `--compare` (see BENCHMARKS.md).
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicI64, AtomicU64, Ordering},
+};
+
+use axum::{
+    Json, Router,
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{Message, Utf8Bytes, WebSocket},
+    },
+    http::StatusCode,
+    response::IntoResponse,
+    routing::{get, post},
+    serve::ListenerExt,
+};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+/// Frames a session may have queued before it is dropped as too slow (taskwire's default).
+const QUEUE_CAPACITY: usize = 1024;
+
+#[derive(Default)]
+struct Bare {
+    sessions: Mutex<Vec<(u64, mpsc::Sender<Utf8Bytes>)>>,
+    next_session: AtomicU64,
+    last_event: AtomicI64,
+}
+
+#[tokio::main]
+async fn main() {
+    let bind = std::env::var("TASKWIRE_BIND").unwrap_or_else(|_| "127.0.0.1:8090".into());
+    let state = Arc::new(Bare::default());
+    let app = Router::new()
+        .route("/ready", get(|| async { "ok" }))
+        .route("/api/auth/login", post(login))
+        .route("/api/tasks", post(create_task))
+        .route("/ws", get(upgrade))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(&bind).await.expect("bind");
+    let listener = listener.tap_io(|socket| {
+        let _ = socket.set_nodelay(true);
+    });
+    axum::serve(listener, app).await.expect("serve");
+}
+
+async fn login() -> Json<Value> {
+    Json(json!({"access_token": "bare", "token_type": "Bearer", "expires_in": 900}))
+}
+
+/// Makes the event once and offers the same bytes to every session.
+async fn create_task(State(state): State<Arc<Bare>>, Json(body): Json<Value>) -> impl IntoResponse {
+    let id = state.last_event.fetch_add(1, Ordering::Relaxed) + 1;
+    let task = json!({"id": id, "title": body["title"], "workflow": body["workflow"], "status": "pending_approval"});
+    let frame: Utf8Bytes =
+        json!({"type": "event", "id": id, "channel": "tasks", "event": "task.created", "data": task})
+            .to_string()
+            .into();
+    let mut sessions = state.sessions.lock().unwrap();
+    // A session whose queue is full is dropped, as taskwire closes it with 4408.
+    sessions.retain(|(_, queue)| queue.try_send(frame.clone()).is_ok());
+    (StatusCode::CREATED, Json(task))
+}
+
+async fn upgrade(State(state): State<Arc<Bare>>, upgrade: WebSocketUpgrade) -> impl IntoResponse {
+    upgrade
+        .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .on_upgrade(move |socket| session(socket, state))
+}
+
+async fn session(mut socket: WebSocket, state: Arc<Bare>) {
+    let id = state.next_session.fetch_add(1, Ordering::Relaxed);
+    let ready = json!({"type": "ready", "user": {"id": 1, "username": "admin", "role": "ADMIN"},
+        "last_event_id": state.last_event.load(Ordering::Relaxed)});
+    if socket.send(Message::Text(ready.to_string().into())).await.is_err() {
+        return;
+    }
+    let (queue, mut queued) = mpsc::channel::<Utf8Bytes>(QUEUE_CAPACITY);
+    let (mut sink, mut stream) = socket.split();
+    let writer = async move {
+        while let Some(frame) = queued.recv().await {
+            if sink.send(Message::Text(frame)).await.is_err() {
+                return;
+            }
+        }
+    };
+    let reader = async {
+        while let Some(Ok(message)) = stream.next().await {
+            let Message::Text(text) = message else { continue };
+            let Ok(message) = serde_json::from_str::<Value>(text.as_str()) else { continue };
+            let reply = match message["type"].as_str() {
+                Some("subscribe") => {
+                    let reply = json!({"type": "subscribed", "channels": message["channels"]}).to_string();
+                    // Subscribed from now on: later events are queued behind the acknowledgement.
+                    let _ = queue.send(reply.into()).await;
+                    state.sessions.lock().unwrap().push((id, queue.clone()));
+                    continue;
+                }
+                Some("ping") => json!({"type": "pong"}),
+                _ => json!({"type": "error", "code": "invalid_message", "message": "unknown message"}),
+            };
+            if queue.send(reply.to_string().into()).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = writer => {}
+        _ = reader => {}
+    }
+    state.sessions.lock().unwrap().retain(|(session, _)| *session != id);
+}
