@@ -141,7 +141,10 @@ struct Report {
     open_secs: f64,
     write_secs: f64,
     deliver_secs: f64,
+    /// Request sent → event received, per delivery, sorted (µs).
     latencies: Vec<u64>,
+    /// REST answer received → event received, per delivery, sorted (µs; 0 when the event came first).
+    after_answer: Vec<u64>,
     by_instance: Vec<Vec<u64>>,
     rss: Option<(u64, u64)>,
     /// Server CPU seconds while the events were written and delivered.
@@ -199,12 +202,13 @@ async fn fan_out(args: &Args, target: Target) -> Report {
     let expected = args.events;
     let started = Instant::now();
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..expected).map(|_| AtomicU64::new(0)).collect());
+    let answered_at: Arc<Vec<AtomicU64>> = Arc::new((0..expected).map(|_| AtomicU64::new(0)).collect());
     let gate = Arc::new(tokio::sync::Semaphore::new(200));
     let mut sessions = Vec::with_capacity(args.sessions);
     for n in 0..args.sessions {
         let instance = n % ws_urls.len();
         let ws_url = ws_urls[instance].clone();
-        let (token, ready, sent_at, gate) = (admin.clone(), ready.clone(), sent_at.clone(), gate.clone());
+        let (token, ready, gate) = (admin.clone(), ready.clone(), gate.clone());
         sessions.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await.unwrap();
             let mut ws = subscribed(&ws_url, &token, "tasks", None).await;
@@ -222,8 +226,8 @@ async fn fan_out(args: &Args, target: Target) -> Report {
                 }
                 let title = frame["data"]["title"].as_str().unwrap_or_default();
                 let seq = title.strip_prefix("load-").and_then(|n| n.parse::<usize>().ok()).unwrap_or(usize::MAX);
-                if let Some(sent) = sent_at.get(seq) {
-                    latencies.push(received.saturating_sub(sent.load(Ordering::Acquire)));
+                if seq < expected {
+                    latencies.push((seq, received));
                 }
             }
             (instance, latencies)
@@ -247,8 +251,14 @@ async fn fan_out(args: &Args, target: Target) -> Report {
     let next = Arc::new(AtomicU64::new(0));
     let mut writers = Vec::new();
     for n in 0..args.writers {
-        let (http, base, token, next, sent_at) =
-            (http.clone(), write_bases[n % write_bases.len()].clone(), worker.clone(), next.clone(), sent_at.clone());
+        let (http, base, token, next, sent_at, answered_at) = (
+            http.clone(),
+            write_bases[n % write_bases.len()].clone(),
+            worker.clone(),
+            next.clone(),
+            sent_at.clone(),
+            answered_at.clone(),
+        );
         writers.push(tokio::spawn(async move {
             loop {
                 let seq = next.fetch_add(1, Ordering::Relaxed) as usize;
@@ -266,6 +276,7 @@ async fn fan_out(args: &Args, target: Target) -> Report {
                     .send()
                     .await
                     .expect("POST /api/tasks");
+                answered_at[seq].store(started.elapsed().as_micros() as u64, Ordering::Release);
                 assert_eq!(response.status(), 201, "creating a task failed");
             }
         }));
@@ -275,15 +286,22 @@ async fn fan_out(args: &Args, target: Target) -> Report {
     }
     let write_secs = driving.elapsed().as_secs_f64();
     let mut latencies = Vec::with_capacity(args.sessions * expected);
+    let mut after_answer = Vec::with_capacity(args.sessions * expected);
     let mut by_instance: Vec<Vec<u64>> = vec![Vec::new(); ws_urls.len()];
     for session in sessions {
         let (instance, mine) = session.await.unwrap();
-        by_instance[instance].extend(&mine);
-        latencies.extend(mine);
+        for (seq, received) in mine {
+            let latency = received.saturating_sub(sent_at[seq].load(Ordering::Acquire));
+            // An event may arrive before its REST answer: that counts as 0.
+            after_answer.push(received.saturating_sub(answered_at[seq].load(Ordering::Acquire)));
+            by_instance[instance].push(latency);
+            latencies.push(latency);
+        }
     }
     let deliver_secs = driving.elapsed().as_secs_f64();
     let cpu_secs = total_cpu_secs(&servers.pids).zip(cpu_before).map(|(after, before)| after - before);
     latencies.sort_unstable();
+    after_answer.sort_unstable();
     for list in &mut by_instance {
         list.sort_unstable();
     }
@@ -296,6 +314,7 @@ async fn fan_out(args: &Args, target: Target) -> Report {
         write_secs,
         deliver_secs,
         latencies,
+        after_answer,
         by_instance,
         rss: rss_before.zip(rss_after),
         cpu_secs,
@@ -343,6 +362,11 @@ impl Report {
         println!("fan-out latency p90        {:>10.2} ms", percentile(all, 0.90));
         println!("fan-out latency p99        {:>10.2} ms", percentile(all, 0.99));
         println!("fan-out latency max        {:>10.2} ms", all.last().map_or(0.0, |us| *us as f64 / 1000.0));
+        println!(
+            "event after the REST answer p50 {:.2} ms, p99 {:.2} ms",
+            percentile(&self.after_answer, 0.50),
+            percentile(&self.after_answer, 0.99)
+        );
         if self.by_instance.len() > 1 {
             for (n, latencies) in self.by_instance.iter().enumerate() {
                 println!(
