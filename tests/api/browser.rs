@@ -507,3 +507,207 @@ async fn eventually_value(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// axe-core's script, installed from the npm registry into `target/axe` at
+/// first use (`scripts/test` installs it beforehand): it is injected into the
+/// page under test, never shipped to users.
+async fn axe_source() -> &'static str {
+    static SOURCE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    SOURCE
+        .get_or_init(|| async {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe");
+            let script = root.join("node_modules/axe-core/axe.min.js");
+            if !script.exists() {
+                let status = tokio::process::Command::new("npm")
+                    .args(["install", "--no-audit", "--no-fund", "--prefix"])
+                    .arg(&root)
+                    .arg("axe-core@4")
+                    .status()
+                    .await
+                    .expect("npm is installed (scripts/test installs it)");
+                assert!(status.success(), "npm install axe-core@4 failed");
+            }
+            std::fs::read_to_string(&script).expect("axe-core is installed")
+        })
+        .await
+}
+
+/// Runs axe-core on the page as it is and fails on any serious or critical violation.
+async fn assert_accessible(browser: &Client, what: &str) {
+    browser.execute(axe_source().await, vec![]).await.expect("axe-core loads into the page");
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        axe.run(document, { resultTypes: ['violations'] }).then((result) => done(result.violations
+            .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`)),
+          (err) => done([`axe failed: ${err}`]));
+    "#;
+    let violations = browser.execute_async(script, vec![]).await.expect("axe-core runs");
+    let violations: Vec<String> = serde_json::from_value(violations).unwrap();
+    assert!(violations.is_empty(), "{what}: serious or critical accessibility violations:\n{}", violations.join("\n"));
+}
+
+/// A screenshot the README shows: `docs/screenshots/{name}`.
+async fn doc_screenshot(browser: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), browser.screenshot().await.unwrap()).unwrap();
+}
+
+/// Picks `code` in the header's language switcher and waits for the page to come back in it.
+async fn switch_language(browser: &Client, code: &str) {
+    wait_for(browser, &format!(r#"#lang-select option[value="{code}"]"#)).await;
+    wait_for(browser, "#lang-select").await.select_by_value(code).await.unwrap();
+    wait_for(browser, &format!(r#"html[lang="{code}"]"#)).await;
+}
+
+/// Nothing is wider than the window (a phone's 375 px): no sideways scrolling, nothing cut.
+async fn assert_fits(browser: &Client, what: &str) {
+    let widths =
+        browser.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.unwrap();
+    let [page, window]: [i64; 2] = serde_json::from_value(widths).unwrap();
+    assert!(page <= window, "{what}: the page is {page} px wide in a {window} px window");
+}
+
+/// A page opened and live (the login page has no live connection).
+async fn open(browser: &Client, app: &TestApp, path: &str) {
+    browser.goto(&app.url(path)).await.unwrap();
+    if path == "/" {
+        wait_for(browser, "#login-form").await;
+    } else {
+        wait_for(browser, r#"#conn-status[data-state="live"]"#).await;
+    }
+    // The catalog is loaded and the static text translated once the title is.
+    wait_for(browser, "html[lang]").await;
+}
+
+#[tokio::test]
+async fn every_page_in_english_russian_and_arabic_accessible_and_mirrored() {
+    let app = spawn_app().await;
+    let (admin_token, ann) = (app.token(ADMIN).await, app.token(ANN).await);
+    // Something on every page: a task in progress with a subtask done, a job half way, a store.
+    let task = app.create_task(&ann, "Register the red truck").await;
+    let task_id = task["id"].as_i64().unwrap();
+    let task = app.approve(&admin_token, task_id).await;
+    let subtask = task["subtasks"][0]["id"].as_i64().unwrap();
+    let path = format!("/api/tasks/{task_id}/subtasks/{subtask}/complete");
+    assert_eq!(app.post_json(&path, Some(&ann), &json!({})).await.0, reqwest::StatusCode::OK);
+    app.create_task(&ann, "Check the import of the spring catalog").await;
+    let (_, job) = app
+        .post_json(
+            "/api/jobs",
+            Some(&admin_token),
+            &json!({"kind": "export", "name": "Price export", "items_total": 40}),
+        )
+        .await;
+    let progress = json!({"items_processed": 18, "items_failed": 2});
+    app.post_json(&format!("/api/jobs/{}/progress", job["id"]), Some(&admin_token), &progress).await;
+    app.post_json("/api/stores", Some(&admin_token), &json!({"name": "Corner shop"})).await;
+
+    let profiles = std::env::temp_dir().join(format!("taskwire-browser-{}", rand::random::<u64>()));
+    let driver = ChromeDriver::start().await;
+    let admin = driver.browser(&profiles.join("admin")).await;
+    let worker = driver.browser(&profiles.join("worker")).await;
+    let admin_pages = [("/admin", "admin"), ("/jobs", "jobs"), ("/stores", "stores"), ("/orders", "orders")];
+
+    // English: the login page, then every page of each role, checked by axe-core.
+    open(&worker, &app, "/").await;
+    assert_eq!(attr(&worker, "html", "dir").await.as_deref(), Some("ltr"));
+    assert_accessible(&worker, "/ in English").await;
+    log_in(&worker, &app, ANN, "/my").await;
+    assert_accessible(&worker, "/my in English").await;
+    log_in(&admin, &app, ADMIN, "/admin").await;
+    for (path, _) in admin_pages {
+        open(&admin, &app, path).await;
+        assert_accessible(&admin, &format!("{path} in English")).await;
+    }
+    // Times show in the browser's zone, named on hover.
+    open(&admin, &app, "/admin").await;
+    let zone_named = admin
+        .execute(
+            r#"const zone = new Intl.DateTimeFormat('en', { timeZoneName: 'long' }).formatToParts(new Date())
+                 .find((p) => p.type === 'timeZoneName').value;
+               const time = document.querySelector('.task-card time.rel-time');
+               return !!time && time.title.includes(zone);"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(zone_named, json!(true), "a time's title names the browser's time zone");
+
+    // Russian, chosen in the header: known words, plural forms, and it stays chosen on every page.
+    switch_language(&admin, "ru").await;
+    assert_eq!(text(&admin, ".page-title").await, "Согласование");
+    assert_eq!(text(&admin, "#logout-button").await, "Выйти");
+    assert_eq!(admin.title().await.unwrap(), "(1) Согласование · taskwire");
+    let progress = text(&admin, &format!(r#".task-card[data-task-id="{task_id}"] .progress-text"#)).await;
+    assert_eq!(progress, "1 / 4 подзадачи", "Russian's few form");
+    assert!(text(&admin, ".col-pending .badge").await.contains("Ждёт согласования"));
+    for (path, name) in admin_pages {
+        open(&admin, &app, path).await;
+        assert_eq!(attr(&admin, "html", "lang").await.as_deref(), Some("ru"));
+        doc_screenshot(&admin, &format!("{name}-ru.png")).await;
+    }
+    assert_eq!(text(&admin, "#create-order-button").await, "Создать заказ");
+    switch_language(&worker, "ru").await;
+    assert_eq!(text(&worker, "#create-task-button").await, "Создать задачу");
+    doc_screenshot(&worker, "my-ru.png").await;
+
+    // Arabic: mirrored, translated, accessible, and fitting a phone's width.
+    switch_language(&admin, "ar").await;
+    assert_eq!(attr(&admin, "html", "dir").await.as_deref(), Some("rtl"));
+    assert_eq!(text(&admin, "#orders-heading-text").await, "كل الطلبات");
+    for (path, name) in admin_pages {
+        open(&admin, &app, path).await;
+        assert_eq!(attr(&admin, "html", "dir").await.as_deref(), Some("rtl"), "{path}");
+        assert_accessible(&admin, &format!("{path} in Arabic")).await;
+        doc_screenshot(&admin, &format!("{name}-ar.png")).await;
+    }
+    open(&admin, &app, "/admin").await;
+    assert_eq!(text(&admin, ".page-title").await, "الموافقات");
+    // The progress bar fills from the right.
+    let edges = admin
+        .execute(
+            r#"const bar = document.querySelector('.col-active .progress'), fill = bar.querySelector('.progress-fill');
+               const b = bar.getBoundingClientRect(), f = fill.getBoundingClientRect();
+               return [Math.round(b.right - f.right), Math.round(f.left - b.left), Math.round(f.width)];"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let [gap_right, gap_left, width]: [i64; 3] = serde_json::from_value(edges).unwrap();
+    assert!(
+        gap_right.abs() <= 1 && gap_left > 0 && width > 0,
+        "the fill starts at the right: {gap_right} {gap_left} {width}"
+    );
+    switch_language(&worker, "ar").await;
+    assert_eq!(text(&worker, "#create-task-button").await, "إنشاء مهمة");
+    assert_accessible(&worker, "/my in Arabic").await;
+    doc_screenshot(&worker, "my-ar.png").await;
+
+    admin.set_window_size(375, 812).await.unwrap();
+    for (path, name) in admin_pages {
+        open(&admin, &app, path).await;
+        assert_fits(&admin, &format!("{path} in Arabic at 375 px")).await;
+        if name == "admin" {
+            doc_screenshot(&admin, "admin-ar-phone.png").await;
+        }
+    }
+
+    // The login page follows the choice too, and has its own switcher.
+    let visitor = driver.browser(&profiles.join("visitor")).await;
+    open(&visitor, &app, "/").await;
+    switch_language(&visitor, "ar").await;
+    assert_eq!(text(&visitor, "#login-button").await, "تسجيل الدخول");
+    assert_accessible(&visitor, "/ in Arabic").await;
+    doc_screenshot(&visitor, "login-ar.png").await;
+    switch_language(&visitor, "ru").await;
+    assert_eq!(text(&visitor, "#login-button").await, "Войти");
+    doc_screenshot(&visitor, "login-ru.png").await;
+
+    for browser in [admin, worker, visitor] {
+        browser.close().await.ok();
+    }
+    drop(driver);
+    let _ = std::fs::remove_dir_all(profiles);
+}

@@ -1,10 +1,12 @@
 // ADMIN page: live approval board with three sections.
 
 import { mountAlerts } from './alerts.js';
+import { announce } from './announce.js';
 import { api, listAll } from './api.js';
 import { el, insertSorted, syncEmpty, flash } from './dom.js';
 import { busy, captureFocus } from './focus.js';
 import { NewestViews } from './freshness.js';
+import { t } from './i18n.js';
 import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
 import { progressBar, subtaskList, taskCardBase, taskOutcome, loadWorkflows } from './task-card.js';
@@ -23,7 +25,7 @@ const SECTION_STATUSES = { pending: ['pending_approval'], active: ['approved'], 
 const tasks = new NewestViews(); // id → Task
 let workflows = new Map();
 const filter = new TaskFilter(document.getElementById('task-filters'), () => loadSnapshot());
-const notify = mountAlerts(document.getElementById('alert-controls'), 'approvals', 'for each new task');
+const notify = mountAlerts(document.getElementById('alert-controls'), 'approvals', t('alerts.when_new_task'));
 
 function sectionOf(task) {
   if (task.status === 'pending_approval') return 'pending';
@@ -42,28 +44,29 @@ function sortKey(task) {
 function buildCard(task) {
   const card = taskCardBase(task, {
     workflowName: workflows.get(task.workflow)?.name,
-    extraMeta: [el('span', { class: 'meta-creator' }, 'by ', task.created_by_name || `user #${task.created_by}`)],
+    extraMeta: [el('span', { class: 'meta-creator' },
+      t('task.by', { name: task.created_by_name || t('common.user_number', { id: String(task.created_by) }) }))],
   });
 
   if (task.status === 'pending_approval') {
     const inputId = `reject-reason-${task.id}`;
     card.append(
       el('div', { class: 'task-actions' },
-        el('button', { type: 'button', class: 'btn btn-primary approve-task' }, 'Approve'),
+        el('button', { type: 'button', class: 'btn btn-primary approve-task' }, t('admin.approve')),
         el('button', {
           type: 'button', class: 'btn btn-danger-outline reject-task',
           'aria-expanded': 'false', 'aria-controls': `reject-form-${task.id}`,
-        }, 'Reject')),
+        }, t('admin.reject'))),
       el('form', { class: 'reject-form', id: `reject-form-${task.id}`, hidden: true, novalidate: true },
-        el('label', { for: inputId }, 'Reason for rejecting'),
+        el('label', { for: inputId }, t('admin.reject_reason')),
         el('input', {
           id: inputId, class: 'reject-reason', type: 'text', maxlength: 500, autocomplete: 'off',
-          'aria-describedby': `${inputId}-error`, placeholder: 'e.g. Documents are missing',
+          'aria-describedby': `${inputId}-error`, placeholder: t('admin.reject_reason_ph'),
         }),
         el('p', { class: 'field-error', id: `${inputId}-error`, hidden: true }),
         el('div', { class: 'form-actions' },
-          el('button', { type: 'submit', class: 'btn btn-danger confirm-reject' }, 'Confirm rejection'),
-          el('button', { type: 'button', class: 'btn btn-ghost cancel-reject' }, 'Cancel'))));
+          el('button', { type: 'submit', class: 'btn btn-danger confirm-reject' }, t('admin.confirm_reject')),
+          el('button', { type: 'button', class: 'btn btn-ghost cancel-reject' }, t('common.cancel')))));
   } else if (task.status === 'approved') {
     card.append(taskOutcome(task), progressBar(task), subtaskList(task));
   } else {
@@ -151,7 +154,13 @@ async function loadSnapshot() {
 
 function onEvent(frame) {
   const task = frame.data;
-  if (frame.event === 'task.created') notify(`New task: ${task.title}`, `From ${task.created_by_name || `user #${task.created_by}`}`, `task-${task.id}`);
+  const known = tasks.get(task?.id);
+  if (frame.event === 'task.created' && !known) {
+    const from = task.created_by_name || t('common.user_number', { id: String(task.created_by) });
+    notify(t('alerts.new_task', { title: task.title }), t('alerts.from', { name: from }), `task-${task.id}`);
+    announce('task_created', { title: task.title });
+  }
+  if (frame.event === 'task.completed' && known?.status !== 'completed') announce('task_completed', { title: task.title });
   if (!filter.matches(task)) {
     // It no longer belongs on the filtered board (or never did): keep only the freshness record.
     tasks.offer(task, frame.id);
@@ -233,12 +242,17 @@ board.addEventListener('submit', (ev) => {
   const input = form.querySelector('.reject-reason');
   const reason = input.value.trim();
   if (!reason) {
-    showReasonError(form, 'Please give a reason for rejecting.');
+    showReasonError(form, t('admin.reason_missing'));
     input.focus();
     return;
   }
   showReasonError(form, '');
   runAction(card, `/api/tasks/${card.dataset.taskId}/reject`, { reason });
+});
+
+board.addEventListener('keydown', (ev) => {
+  const form = ev.key === 'Escape' && ev.target.closest('.reject-form');
+  if (form) closeRejectForm(form.closest('.task-card'));
 });
 
 board.addEventListener('input', (ev) => {

@@ -3,6 +3,7 @@
 // press, never on load) and a short sound. The choices persist per browser.
 
 import { el } from './dom.js';
+import { t } from './i18n.js';
 
 const STORAGE_PREFIX = 'taskwire.alerts.';
 
@@ -49,7 +50,7 @@ function chime() {
 /**
  * Puts the two switches into `container` and returns `notify(title, body, tag)`,
  * which shows what the user opted into. `key` names the page's choices
- * (`approvals`, `my-tasks`, `orders`); `what` says what will be announced.
+ * (`approvals`, `my-tasks`, `orders`); `what` says, translated, when it alerts ("for each new task").
  */
 export function mountAlerts(container, key, what) {
   const choice = load(key);
@@ -61,11 +62,10 @@ export function mountAlerts(container, key, what) {
   const show = () => {
     const on = choice.desktop && permission() === 'granted';
     desktop.setAttribute('aria-pressed', String(on));
-    desktop.textContent = on ? '🔔 Notifications on' : '🔕 Notify me';
-    desktop.title = on ? `Desktop notifications ${what}. Press to turn them off.` : `Show a desktop notification ${what}`;
+    desktop.textContent = t(on ? 'alerts.on' : 'alerts.off');
+    desktop.title = t(on ? 'alerts.on_title' : 'alerts.off_title', { what });
     const blocked = permission() === 'denied';
-    hint.textContent = blocked ? 'Notifications are blocked in this browser’s site settings.'
-      : permission() === 'unsupported' ? 'This browser cannot show notifications.' : '';
+    hint.textContent = blocked ? t('alerts.blocked') : permission() === 'unsupported' ? t('alerts.unsupported') : '';
     desktop.disabled = permission() === 'unsupported';
   };
 
@@ -87,9 +87,9 @@ export function mountAlerts(container, key, what) {
   });
 
   container.replaceChildren(
-    el('div', { class: 'alerts', role: 'group', 'aria-label': 'Alerts' },
+    el('div', { class: 'alerts', role: 'group', 'aria-label': t('alerts.label') },
       desktop,
-      el('label', { class: 'alerts-sound', for: 'alerts-sound' }, soundBox, ' Sound'),
+      el('label', { class: 'alerts-sound', for: 'alerts-sound' }, soundBox, ' ', t('alerts.sound')),
       hint));
   show();
 

@@ -2,7 +2,9 @@
 // failed count and elapsed time, updated in place as events arrive.
 
 import { el } from './dom.js';
+import { formatNumber, formatPercent } from './format.js';
 import { isFinal } from './freshness.js';
+import { t } from './i18n.js';
 
 export const isJobActive = (job) => !!job && (job.status === 'pending' || job.status === 'running');
 
@@ -26,7 +28,7 @@ export function jobProgress(job) {
   // aria-live off: inside a live region it would be read out on every progress event.
   const row = el('div', { class: 'progress-row job-progress', 'aria-live': 'off' },
     el('div', {
-      class: 'progress', role: 'progressbar', 'aria-label': 'Items processed', 'aria-valuemin': 0,
+      class: 'progress', role: 'progressbar', 'aria-label': t('job.items_processed'), 'aria-valuemin': 0,
     }, el('div', { class: 'progress-fill' })),
     el('span', { class: 'progress-text' }));
   updateJobProgress(row, job);
@@ -47,7 +49,7 @@ export function updateJobProgress(row, job) {
   // Unknown total: a running job shows a moving stripe, a finished one a full bar.
   bar.classList.toggle('is-indeterminate', !known && job.status === 'running');
   const width = known ? Math.max(0, Math.min(100, pct)) : (isFinal(job) ? 100 : 0);
-  fill.style.width = `${width}%`;
+  fill.style.inlineSize = `${width}%`;
   if (total != null && total > 0) {
     bar.setAttribute('aria-valuemax', total);
     bar.setAttribute('aria-valuenow', Math.min(done, total));
@@ -55,10 +57,11 @@ export function updateJobProgress(row, job) {
     bar.removeAttribute('aria-valuemax');
     bar.removeAttribute('aria-valuenow');
   }
-  bar.setAttribute('aria-valuetext', `${done} of ${total == null ? 'unknown' : total} items`);
+  bar.setAttribute('aria-valuetext', total == null
+    ? t('job.items_of_unknown', { done }) : t('job.items_of', { done, count: total }));
   text.textContent = known && total > 0
-    ? `${done} / ${total} (${Math.floor(Math.min(100, pct))}%)`
-    : `${done} / ${total == null || total === 0 ? '?' : total}`;
+    ? `${formatNumber(done)} / ${formatNumber(total)} (${formatPercent(Math.floor(Math.min(100, pct)))})`
+    : `${formatNumber(done)} / ${total == null || total === 0 ? '?' : formatNumber(total)}`;
 }
 
 /** <span class="failed-count"> red when > 0. */
@@ -66,8 +69,8 @@ export function failedCount(job) {
   const n = job.items_failed || 0;
   return el('span', {
     class: `failed-count${n > 0 ? ' has-failures' : ''}`, dataset: { count: n },
-    title: `${n} failed ${n === 1 ? 'item' : 'items'}`,
-  }, String(n));
+    title: t('job.failed_items', { count: n }),
+  }, formatNumber(n));
 }
 
 /**

@@ -2,11 +2,15 @@
 // jobs whose rows update in place; a row opens to show its message, error and
 // failed items.
 
+import { announce } from './announce.js';
 import { api } from './api.js';
 import { el, setChildren, setText } from './dom.js';
 import { busy } from './focus.js';
-import { statusBadge, timeAgo, refreshTimes, formatDuration, formatNumber } from './format.js';
+import {
+  statusBadge, timeAgo, dateTime, refreshTimes, formatDuration, formatNumber, formatPercent,
+} from './format.js';
 import { NewestViews } from './freshness.js';
+import { t } from './i18n.js';
 import {
   isJobActive, jobSummary, jobProgress, updateJobProgress, failedCount, jobElapsed,
 } from './job-progress.js';
@@ -67,16 +71,16 @@ function buildRow(job) {
     el('td', { class: 'col-job cell-main' },
       el('button', {
         type: 'button', class: 'job-toggle', 'aria-expanded': 'false', 'aria-controls': `job-details-${job.id}`,
-        title: 'Show details',
+        title: t('jobs.show_details'),
       }, el('span', { class: 'job-name' })),
       el('div', { class: 'job-sub' }, el('span', { class: 'job-kind' }), el('span', { class: 'job-scope' }))),
-    el('td', { class: 'col-status', 'data-label': 'Status' }),
-    el('td', { class: 'col-progress', 'data-label': 'Progress', 'aria-live': 'off' }, jobProgress(job)),
-    el('td', { class: 'col-failed num', 'data-label': 'Failed', 'aria-live': 'off' }),
-    el('td', { class: 'col-age nowrap', 'data-label': 'Age', 'aria-live': 'off' }, timeAgo(job.created_at) || '—'),
-    el('td', { class: 'col-duration nowrap', 'data-label': 'Duration', 'aria-live': 'off' },
+    el('td', { class: 'col-status', 'data-label': t('jobs.col_status') }),
+    el('td', { class: 'col-progress', 'data-label': t('jobs.col_progress') }, jobProgress(job)),
+    el('td', { class: 'col-failed num', 'data-label': t('jobs.col_failed') }),
+    el('td', { class: 'col-age nowrap', 'data-label': t('jobs.col_age') }, timeAgo(job.created_at) || '—'),
+    el('td', { class: 'col-duration nowrap', 'data-label': t('jobs.col_duration') },
       el('span', { class: 'job-duration' })),
-    el('td', { class: 'col-remaining num', 'data-label': 'Remaining', 'aria-live': 'off' },
+    el('td', { class: 'col-remaining num', 'data-label': t('jobs.col_remaining') },
       el('span', { class: 'job-remaining' })),
     el('td', { class: 'col-actions' }));
   fillRow(tr, job);
@@ -98,7 +102,7 @@ function fillRow(tr, job) {
   if (statusCell.dataset.state !== `${job.status}:${cancelling}`) {
     statusCell.dataset.state = `${job.status}:${cancelling}`;
     setChildren(statusCell, statusBadge(job.status),
-      cancelling ? el('span', { class: 'cancel-note' }, 'Cancel requested') : null);
+      cancelling ? el('span', { class: 'cancel-note' }, t('jobs.cancel_requested')) : null);
   }
   updateJobProgress(tr.querySelector('.job-progress'), job);
   tr.querySelector('.col-failed').replaceChildren(failedCount(job));
@@ -114,20 +118,26 @@ function fillActions(tr, job) {
   const state = isJobActive(job) ? `active:${!!job.cancel_requested}` : `final:${confirming.has(job.id)}`;
   if (cell.dataset.state === state) return; // unchanged: keep the buttons (and focus)
   cell.dataset.state = state;
-  const name = job.name || `job #${job.id}`;
+  const name = job.name || t('jobs.job_number', { id: String(job.id) });
   let content;
   if (isJobActive(job)) {
     content = job.cancel_requested
-      ? el('button', { type: 'button', class: 'btn btn-small btn-danger-outline cancel-job', disabled: true }, 'Cancelling…')
-      : el('button', { type: 'button', class: 'btn btn-small btn-danger-outline cancel-job', 'aria-label': `Cancel ${name}` }, 'Cancel');
+      ? el('button', { type: 'button', class: 'btn btn-small btn-danger-outline cancel-job', disabled: true }, t('jobs.cancelling'))
+      : el('button', {
+        type: 'button', class: 'btn btn-small btn-danger-outline cancel-job', 'aria-label': t('jobs.cancel_label', { name }),
+      }, t('common.cancel'));
   } else if (confirming.has(job.id)) {
     content = [
-      el('span', { class: 'confirm-text' }, 'Delete this job?'),
-      el('button', { type: 'button', class: 'btn btn-small btn-danger confirm-delete-job', 'aria-label': `Yes, delete ${name}` }, 'Delete'),
-      el('button', { type: 'button', class: 'btn btn-small btn-ghost cancel-delete-job' }, 'Keep'),
+      el('span', { class: 'confirm-text' }, t('jobs.delete_confirm')),
+      el('button', {
+        type: 'button', class: 'btn btn-small btn-danger confirm-delete-job', 'aria-label': t('jobs.delete_yes_label', { name }),
+      }, t('jobs.delete')),
+      el('button', { type: 'button', class: 'btn btn-small btn-ghost cancel-delete-job' }, t('jobs.keep')),
     ];
   } else {
-    content = el('button', { type: 'button', class: 'btn btn-small btn-ghost delete-job', 'aria-label': `Delete ${name}` }, 'Delete');
+    content = el('button', {
+      type: 'button', class: 'btn btn-small btn-ghost delete-job', 'aria-label': t('jobs.delete_label', { name }),
+    }, t('jobs.delete'));
   }
   cell.replaceChildren(el('div', { class: 'row-actions' }, content));
 }
@@ -155,17 +165,15 @@ function flashRow(tr, cls) {
 
 function updateCounts() {
   const rows = tbody.querySelectorAll(':scope > tr.job-row').length;
-  countEl.textContent = rows;
+  countEl.textContent = formatNumber(rows);
   table.hidden = rows === 0;
   emptyNote.classList.remove('loading');
   emptyNote.hidden = rows > 0;
-  if (!rows) emptyNote.textContent = Object.values(filter).some(Boolean) ? 'No jobs match these filters.' : 'No jobs yet.';
+  if (!rows) emptyNote.textContent = t(Object.values(filter).some(Boolean) ? 'jobs.none_match' : 'jobs.none');
   moreButton.hidden = nextBefore == null;
 }
 
 // ---------- details ----------
-
-const absTime = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
 
 function detailFact(label, ...value) {
   return el('div', {}, el('dt', {}, label), el('dd', {}, ...value));
@@ -180,36 +188,41 @@ function fillDetails(tr, job) {
   if (tr.dataset.key === key) return;
   tr.dataset.key = key;
 
-  const who = job.created_by_name || (job.created_by != null ? `user #${job.created_by}` : 'a worker');
+  const who = job.created_by_name
+    || (job.created_by != null ? t('common.user_number', { id: String(job.created_by) }) : t('jobs.a_worker'));
   let failuresPart;
-  if (info.loading && !info.list) failuresPart = el('p', { class: 'muted' }, 'Loading failed items…');
-  else if (info.error && !info.list) failuresPart = el('p', { class: 'item-error' }, `Could not load failed items: ${info.error}`);
-  else if (!list.length) failuresPart = el('p', { class: 'muted job-failures-none' }, 'No failed items.');
+  if (info.loading && !info.list) failuresPart = el('p', { class: 'muted' }, t('jobs.failures_loading'));
+  else if (info.error && !info.list) {
+    failuresPart = el('p', { class: 'item-error' }, t('jobs.failures_failed', { message: info.error }));
+  }
+  else if (!list.length) failuresPart = el('p', { class: 'muted job-failures-none' }, t('jobs.no_failures'));
   else {
     failuresPart = [
       el('ul', { class: 'job-failures' }, list.map((f) => el('li', { class: 'job-failure' },
         el('span', { class: 'failure-item' }, f.item == null ? '—' : String(f.item)),
-        el('span', { class: 'failure-reason-text' }, f.reason || 'Unknown reason'),
+        el('span', { class: 'failure-reason-text' }, f.reason || t('jobs.unknown_reason')),
         el('span', { class: 'failure-at' }, timeAgo(f.at))))),
       (job.items_failed || 0) > list.length
-        ? el('p', { class: 'muted' }, `Showing the latest ${list.length} of ${job.items_failed} failed items.`)
+        ? el('p', { class: 'muted' }, t('jobs.failures_shown', { shown: list.length, count: job.items_failed }))
         : null,
     ];
   }
 
   setChildren(tr.querySelector('.job-details-body'),
     el('dl', { class: 'detail-grid' },
-      detailFact('Job', `#${job.id} · ${job.kind || '—'}`, job.scope ? ` · ${job.scope}` : ''),
-      detailFact('Created', absTime(job.created_at), ` by ${who}`),
-      detailFact('Started', absTime(job.started_at)),
-      detailFact('Finished', absTime(job.finished_at)),
-      detailFact('Items', `${job.items_processed || 0} processed of ${job.items_total ?? '?'}, ${job.items_failed || 0} failed`)),
-    el('p', { class: 'job-message' }, el('span', { class: 'label' }, 'Message: '), job.message || 'none'),
+      detailFact(t('jobs.col_job'), `#${job.id} · ${job.kind || '—'}`, job.scope ? ` · ${job.scope}` : ''),
+      detailFact(t('jobs.created'), dateTime(job.created_at), ' ', t('task.by', { name: who })),
+      detailFact(t('jobs.started'), dateTime(job.started_at)),
+      detailFact(t('jobs.finished'), dateTime(job.finished_at)),
+      detailFact(t('jobs.items'), t('jobs.items_summary', {
+        processed: job.items_processed || 0, total: job.items_total == null ? '?' : job.items_total, failed: job.items_failed || 0,
+      }))),
+    el('p', { class: 'job-message' }, el('span', { class: 'label' }, t('jobs.message')), ' ', job.message || t('jobs.none_message')),
     job.error_message
-      ? el('p', { class: 'job-error', role: 'note' }, el('span', { class: 'label' }, 'Error: '), job.error_message)
+      ? el('p', { class: 'job-error', role: 'note' }, el('span', { class: 'label' }, t('jobs.error')), ' ', job.error_message)
       : null,
     el('div', { class: 'job-failures-wrap' },
-      el('h3', { class: 'job-failures-head' }, `Failed items (${job.items_failed || 0})`),
+      el('h3', { class: 'job-failures-head' }, t('jobs.failures_head', { count: job.items_failed || 0 })),
       failuresPart));
 }
 
@@ -280,7 +293,7 @@ function noteKind(kind) {
   if (!kind || kinds.has(kind)) return;
   kinds.add(kind);
   const keep = kindFilter.value;
-  kindFilter.replaceChildren(el('option', { value: '' }, 'All kinds'),
+  kindFilter.replaceChildren(el('option', { value: '' }, t('jobs.all_kinds')),
     ...[...kinds].sort().map((k) => el('option', { value: k }, k)));
   kindFilter.value = keep;
 }
@@ -376,12 +389,12 @@ async function loadStats() {
     setStat('stat-completed-today', s.completed_today, formatNumber(s.completed_today));
     setStat('stat-failed', s.failed_jobs, formatNumber(s.failed_jobs));
     setStat('stat-items', s.total_items_processed, formatNumber(s.total_items_processed));
-    setStat('stat-success-rate', s.success_rate, s.success_rate == null ? '—' : `${s.success_rate}%`);
+    setStat('stat-success-rate', s.success_rate, formatPercent(s.success_rate));
     setStat('stat-avg-duration', s.avg_duration_ms, s.avg_duration_ms == null ? '—' : formatDuration(s.avg_duration_ms));
-    setStat('stat-error-rate', s.error_rate, s.error_rate == null ? '—' : `${Math.round(s.error_rate * 1000) / 10}%`);
+    setStat('stat-error-rate', s.error_rate, s.error_rate == null ? '—' : formatPercent(s.error_rate * 100));
     drawFinishedChart(s.finished_per_hour || []);
   } catch (err) {
-    if (!statsFailed) toast(`Could not load job statistics: ${errorMessage(err)}`);
+    if (!statsFailed) toast(t('jobs.stats_failed', { message: errorMessage(err) }));
     statsFailed = true;
   }
 }
@@ -396,7 +409,7 @@ function svg(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** 24 bars, oldest hour on the left; each bar's title tells its hour and count. */
+/** 24 bars, oldest hour first (on the left, or the right in a right-to-left language); each bar's title tells its hour and count. */
 function drawFinishedChart(perHour) {
   const chart = document.getElementById('finished-chart');
   const key = perHour.join(',');
@@ -408,15 +421,16 @@ function drawFinishedChart(perHour) {
   const bars = perHour.map((count, i) => {
     const h = Math.max(count ? 3 : 1, Math.round((count / max) * (height - 20)));
     const hoursAgo = 23 - i;
-    const label = hoursAgo === 0 ? 'this hour' : `${hoursAgo} h ago`;
+    const slot = document.documentElement.dir === 'rtl' ? 23 - i : i; // time runs the way the page reads
+    const label = hoursAgo === 0 ? t('jobs.chart_this_hour') : t('jobs.chart_hours_ago', { count: hoursAgo });
     return svg('rect', {
-      x: i * (bar + gap), y: height - h, width: bar, height: h, rx: 2,
+      x: slot * (bar + gap), y: height - h, width: bar, height: h, rx: 2,
       class: count ? 'bar' : 'bar bar-empty', 'data-count': count,
-    }, svg('title', {}, `${label}: ${count} finished`));
+    }, svg('title', {}, t('jobs.chart_bar', { label, count })));
   });
   chart.replaceChildren(svg('svg', {
     viewBox: `0 0 ${width} ${height}`, role: 'img', preserveAspectRatio: 'none',
-    'aria-label': `${total} jobs finished in the last 24 hours; at most ${max} in one hour`,
+    'aria-label': t('jobs.chart_label', { count: total, max }),
   }, ...bars));
 }
 
@@ -425,8 +439,16 @@ const statsSoon = throttle(loadStats, 1000);
 
 // ---------- live ----------
 
+// Only a job's end is announced: progress comes too often to be read out.
+const ANNOUNCED = { 'job.completed': 'job_completed', 'job.failed': 'job_failed', 'job.cancelled': 'job_cancelled' };
+
 function onEvent(frame) {
+  const before = jobs.get(frame.data?.id)?.status;
   upsert(frame.data, frame.event === 'job.created' ? 'new' : 'updated', frame.id);
+  const kind = ANNOUNCED[frame.event];
+  if (kind && before !== frame.data?.status) {
+    announce(kind, { name: frame.data.name || t('jobs.job_number', { id: String(frame.data.id) }) });
+  }
   statsSoon();
 }
 
@@ -478,7 +500,7 @@ async function deleteJob(id, button) {
     const name = jobs.get(id)?.name;
     forget(id);
     statsSoon();
-    toast(name ? `Deleted “${name}”.` : 'Job deleted.', 'success');
+    toast(name ? t('jobs.deleted_named', { name }) : t('jobs.deleted'), 'success');
   } catch (err) {
     confirming.delete(id);
     toast(errorMessage(err));
@@ -566,7 +588,7 @@ async function onFilterChange() {
   try {
     await loadView();
   } catch (err) {
-    toast(`Could not load jobs: ${errorMessage(err)}`);
+    toast(t('jobs.load_failed', { message: errorMessage(err) }));
   }
 }
 
@@ -580,7 +602,7 @@ moreButton.addEventListener('click', async () => {
   try {
     await busy(moreButton, () => loadView(true));
   } catch (err) {
-    toast(`Could not load older jobs: ${errorMessage(err)}`);
+    toast(t('jobs.more_failed', { message: errorMessage(err) }));
   }
 });
 

@@ -2,6 +2,7 @@
 // automatic reconnect with backoff, resume from the highest event id seen.
 
 import { api, refreshSession, goToLogin } from './api.js';
+import { t } from './i18n.js';
 
 const PING_EVERY_MS = 20000;
 const SILENCE_LIMIT_MS = 50000; // no frame at all for this long → assume the socket is dead
@@ -9,7 +10,6 @@ const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 const OFFLINE_AFTER_FAILURES = 4; // show "Offline" after this many failed attempts in a row
 
-const LABELS = { live: 'Live', connecting: 'Reconnecting…', offline: 'Offline' };
 
 export class LiveClient {
   /**
@@ -44,7 +44,7 @@ export class LiveClient {
 
   start() {
     this.stopped = false;
-    this.setState('connecting', this.synced ? undefined : 'Connecting…');
+    this.setState('connecting', this.synced ? undefined : t('conn.connecting'));
     this.connect();
   }
 
@@ -113,7 +113,7 @@ export class LiveClient {
           this.resync();
           break;
         }
-        this.onError(frame.message || 'The live connection reported an error.');
+        this.onError(frame.message || t('conn.error'));
         break;
       default: // pong and unknown frames: nothing to do
     }
@@ -127,7 +127,7 @@ export class LiveClient {
       await this.onReady(frame.user, frame.last_event_id, isFirst);
     } catch (e) {
       // Snapshot failed: report it, drop this socket and try again with backoff.
-      this.onError(e && e.message ? e.message : 'Could not load the current state.');
+      this.onError(e && e.message ? e.message : t('conn.snapshot_failed'));
       if (ws === this.ws) {
         this.drop();
         this.scheduleReconnect();
@@ -230,9 +230,9 @@ export class LiveClient {
     const el = this.statusEl;
     if (!el) return;
     el.dataset.state = state;
-    const text = label || LABELS[state];
+    const text = label || t(state === 'connecting' ? 'conn.reconnecting' : `conn.${state}`);
     const labelEl = el.querySelector('.conn-label') || el;
     labelEl.textContent = text;
-    el.title = state === 'live' ? 'Receiving live updates' : text;
+    el.title = state === 'live' ? t('conn.live_title') : text;
   }
 }

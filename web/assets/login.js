@@ -1,6 +1,8 @@
 // Login page: sign in, then go to the page for the user's role.
 
 import { api } from './api.js';
+import { t } from './i18n.js';
+import { errorMessage } from './notify.js';
 import { homeFor } from './page.js';
 
 const form = document.getElementById('login-form');
@@ -24,20 +26,20 @@ form.addEventListener('submit', async (ev) => {
   showError('');
   const body = { username: username.value.trim(), password: password.value };
   if (!body.username || !body.password) {
-    showError('Please enter your username and password.');
+    showError(t('login.missing'));
     (body.username ? password : username).focus();
     return;
   }
   button.disabled = true;
-  button.textContent = 'Signing in…';
+  button.textContent = t('login.signing_in');
   try {
     const res = await api('/api/auth/login', { method: 'POST', body, redirectOnAuthFailure: false });
     location.replace(homeFor(res.user.role));
   } catch (err) {
-    showError(err.message || 'Sign-in failed.');
+    showError(err.status === 401 ? t('login.failed', { message: err.message }) : errorMessage(err));
     password.select();
     password.focus();
     button.disabled = false;
-    button.textContent = 'Sign in';
+    button.textContent = t('login.submit');
   }
 });

@@ -1,11 +1,13 @@
 // ADMIN_LIMITED page: create tasks and work through their subtasks, live.
 
 import { mountAlerts } from './alerts.js';
+import { announce } from './announce.js';
 import { api, listAll } from './api.js';
 import { el, insertSorted, syncEmpty, flash } from './dom.js';
 import { busy, captureFocus } from './focus.js';
 import { setFieldError, setFormError } from './forms.js';
 import { NewestViews } from './freshness.js';
+import { t } from './i18n.js';
 import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
 import { progressBar, subtaskList, taskCardBase, taskOutcome, loadWorkflows } from './task-card.js';
@@ -24,7 +26,7 @@ const tasks = new NewestViews(); // id → Task
 let workflows = new Map();
 let me = null;
 const filter = new TaskFilter(document.getElementById('task-filters'), () => loadSnapshot());
-const notify = mountAlerts(document.getElementById('alert-controls'), 'my-tasks', 'when a task of yours is approved or rejected');
+const notify = mountAlerts(document.getElementById('alert-controls'), 'my-tasks', t('alerts.when_decided'));
 
 // ---------- cards ----------
 
@@ -35,7 +37,7 @@ function buildCard(task) {
   const card = taskCardBase(task, { workflowName: workflows.get(task.workflow)?.name });
   switch (task.status) {
     case 'pending_approval':
-      card.append(el('p', { class: 'task-note' }, 'Waiting for an admin to approve.'));
+      card.append(el('p', { class: 'task-note' }, t('my.waiting')));
       break;
     case 'approved':
       card.append(taskOutcome(task), progressBar(task),
@@ -81,14 +83,20 @@ async function loadSnapshot() {
   count.textContent = list.querySelectorAll(':scope > .task-card').length;
 }
 
-const DECISIONS = { 'task.approved': 'Approved', 'task.rejected': 'Rejected' };
+// Decisions about the user's own tasks: a desktop notification (if opted in) and a polite announcement.
+const DECISIONS = { 'task.approved': 'task.approved', 'task.rejected': 'task.rejected' };
+const ANNOUNCED = { 'task.approved': 'task_approved', 'task.rejected': 'task_rejected', 'task.completed': 'task_completed' };
 
 function onEvent(frame) {
   const task = frame.data;
+  const before = tasks.get(task?.id)?.status;
   const decision = DECISIONS[frame.event];
   if (decision && task.created_by === me.id) {
-    notify(`${decision}: ${task.title}`, task.reject_reason ? `Reason: ${task.reject_reason}` : 'Open taskwire to see it.', `task-${task.id}`);
+    const body = task.reject_reason ? `${t('task.reason')} ${task.reject_reason}` : t('alerts.open');
+    notify(`${t(decision)}: ${task.title}`, body, `task-${task.id}`);
   }
+  const kind = ANNOUNCED[frame.event];
+  if (kind && before !== task.status) announce(kind, { title: task.title });
   if (!filter.matches(task)) {
     tasks.offer(task, frame.id);
     list.querySelector(`.task-card[data-task-id="${CSS.escape(String(task.id))}"]`)?.remove();
@@ -125,11 +133,11 @@ function validate() {
   setFieldError(titleInput, '');
   setFieldError(workflowSelect, '');
   if (!titleInput.value.trim()) {
-    setFieldError(titleInput, 'Please enter a title.');
+    setFieldError(titleInput, t('my.title_missing'));
     ok = false;
   }
   if (!workflowSelect.value) {
-    setFieldError(workflowSelect, 'Please choose a workflow.');
+    setFieldError(workflowSelect, t('my.workflow_missing'));
     ok = false;
   }
   if (!ok) form.querySelector('[aria-invalid="true"]').focus();
@@ -152,7 +160,7 @@ form.addEventListener('submit', async (ev) => {
     form.reset();
     workflowSelect.value = keepWorkflow;
     titleInput.focus();
-    toast('Task created. It is waiting for approval.', 'success');
+    toast(t('my.created'), 'success');
   } catch (err) {
     // Validation problems belong next to the form; anything else is a toast.
     if (err.status === 400) setFormError(formError, errorMessage(err));
@@ -167,10 +175,10 @@ for (const input of [titleInput, workflowSelect]) {
 function fillWorkflows() {
   const options = [...workflows.values()].map((w) => {
     const steps = w.subtasks?.length || 0;
-    return el('option', { value: w.key }, `${w.name} (${steps} ${steps === 1 ? 'step' : 'steps'})`);
+    return el('option', { value: w.key }, t('my.workflow_option', { name: w.name, count: steps }));
   });
   if (!options.length) {
-    workflowSelect.replaceChildren(el('option', { value: '' }, 'No workflows available'));
+    workflowSelect.replaceChildren(el('option', { value: '' }, t('my.no_workflows')));
     workflowSelect.disabled = true;
     submitButton.disabled = true;
     return;

@@ -3,12 +3,14 @@
 // event arrives. ADMIN sees everyone's orders and can trigger a check.
 
 import { mountAlerts } from './alerts.js';
+import { announce } from './announce.js';
 import { api } from './api.js';
 import { el, insertSorted, syncEmpty, flash } from './dom.js';
 import { busy, replaceKeepingFocus } from './focus.js';
 import { fieldForMessage, setFieldError, setFormError } from './forms.js';
-import { statusBadge, timeAgo, timeUntil, refreshTimes, plural } from './format.js';
+import { statusBadge, timeAgo, timeUntil, refreshTimes, formatNumber } from './format.js';
 import { NewestViews, isFinal } from './freshness.js';
+import { t } from './i18n.js';
 import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
 
@@ -28,10 +30,11 @@ const inputs = {
   user_identifier: $('order-user-identifier'),
   extra_field: $('order-extra'),
 };
+// The catalog keys of the message for each required field left empty.
 const REQUIRED = {
-  product: 'Please enter the product.',
-  package: 'Please enter the package.',
-  user_identifier: 'Please enter the user identifier.',
+  product: 'orders.product_missing',
+  package: 'orders.package_missing',
+  user_identifier: 'orders.user_identifier_missing',
 };
 
 const orders = new NewestViews(); // id → Order
@@ -45,18 +48,19 @@ function fact(label, ...value) {
 }
 
 function creatorName(order) {
-  const name = order.created_by_name || (order.created_by != null ? `user #${order.created_by}` : 'unknown');
-  return me && order.created_by === me.id ? `${name} (you)` : name;
+  const name = order.created_by_name
+    || (order.created_by != null ? t('common.user_number', { id: String(order.created_by) }) : t('orders.unknown'));
+  return me && order.created_by === me.id ? t('orders.name_you', { name }) : name;
 }
 
 function pinBox(order) {
   const labelId = `pin-label-${order.id}`;
   return el('div', { class: 'pin-box' },
-    el('span', { class: 'pin-label', id: labelId }, 'PIN code'),
+    el('span', { class: 'pin-label', id: labelId }, t('orders.pin')),
     el('code', { class: 'pin-code', 'aria-labelledby': labelId }, order.pin_code),
     el('button', {
-      type: 'button', class: 'btn btn-small copy-pin', 'aria-label': `Copy the PIN of order ${order.id}`,
-    }, 'Copy'));
+      type: 'button', class: 'btn btn-small copy-pin', 'aria-label': t('orders.copy_label', { id: String(order.id) }),
+    }, t('orders.copy')));
 }
 
 function buildCard(order) {
@@ -72,25 +76,28 @@ function buildCard(order) {
       el('span', { class: 'order-package' }, ` · ${order.package}`)),
     statusBadge(order.status, 'order-badge')),
   el('p', { class: 'task-meta' },
-    el('span', { class: 'order-user' }, 'for ', el('strong', { class: 'order-user-identifier' }, order.user_identifier)),
-    me?.role === 'ADMIN' ? el('span', { class: 'order-creator' }, 'by ', creatorName(order)) : null,
-    el('span', { class: 'meta-age' }, 'created ', timeAgo(order.created_at)),
+    el('span', { class: 'order-user' }, t('orders.for'), ' ', el('strong', { class: 'order-user-identifier' }, order.user_identifier)),
+    me?.role === 'ADMIN' ? el('span', { class: 'order-creator' }, t('task.by', { name: creatorName(order) })) : null,
+    el('span', { class: 'meta-age' }, t('task.created'), ' ', timeAgo(order.created_at)),
     el('span', { class: 'order-number' }, `#${order.id}`)),
   el('dl', { class: 'order-facts' },
-    fact('Provider ref',
+    fact(t('orders.provider_ref'),
       order.provider_ref
-        ? el('span', { class: 'provider-ref', title: order.provider ? `Provider: ${order.provider}` : null }, order.provider_ref)
-        : el('span', { class: 'provider-ref muted' }, final ? '—' : 'not sent yet')),
-    fact('Checks', el('span', { class: 'check-attempts', dataset: { count: checks } }, plural(checks, 'check'))),
+        ? el('span', {
+          class: 'provider-ref', title: order.provider ? t('orders.provider', { name: order.provider }) : null,
+        }, order.provider_ref)
+        : el('span', { class: 'provider-ref muted' }, final ? '—' : t('orders.not_sent'))),
+    fact(t('orders.checks'),
+      el('span', { class: 'check-attempts', dataset: { count: checks } }, t('orders.check_count', { count: checks }))),
     !final && order.next_check_at
-      ? fact('Next check', el('span', { class: 'next-check' }, 'next check ', timeUntil(order.next_check_at)))
+      ? fact(t('orders.next_check'), el('span', { class: 'next-check' }, timeUntil(order.next_check_at)))
       : null,
-    order.last_sync_at ? fact('Last checked', timeAgo(order.last_sync_at)) : null,
-    order.completed_at ? fact('Completed', timeAgo(order.completed_at)) : null),
+    order.last_sync_at ? fact(t('orders.last_checked'), timeAgo(order.last_sync_at)) : null,
+    order.completed_at ? fact(t('status.completed'), timeAgo(order.completed_at)) : null),
   order.failure_reason || order.status === 'failed'
     ? el('p', { class: 'failure-reason' },
-      el('span', { class: 'label' }, order.status === 'cancelled' ? 'Cancelled: ' : 'Failure: '),
-      order.failure_reason || 'No reason given.')
+      el('span', { class: 'label' }, t(order.status === 'cancelled' ? 'orders.cancelled_label' : 'orders.failure_label'), ' '),
+      order.failure_reason || t('orders.no_reason'))
     : null,
   order.pin_code ? pinBox(order) : null,
   final ? null : actionButtons(order));
@@ -104,12 +111,13 @@ function actionButtons(order) {
   return el('div', { class: 'task-actions' },
     isAdmin
       ? el('button', {
-        type: 'button', class: 'btn btn-small check-order', 'aria-label': `Check order ${order.id} now`,
-      }, 'Check now')
+        type: 'button', class: 'btn btn-small check-order', 'aria-label': t('orders.check_label', { id: String(order.id) }),
+      }, t('orders.check_now'))
       : null,
     el('button', {
-      type: 'button', class: 'btn btn-small btn-danger-outline cancel-order', 'aria-label': `Cancel order ${order.id}`,
-    }, 'Cancel'));
+      type: 'button', class: 'btn btn-small btn-danger-outline cancel-order',
+      'aria-label': t('orders.cancel_label', { id: String(order.id) }),
+    }, t('common.cancel')));
 }
 
 const cardOf = (id) => list.querySelector(`.order-card[data-order-id="${CSS.escape(String(id))}"]`);
@@ -127,7 +135,7 @@ function render(order, highlight) {
 function updateCounts() {
   list.querySelector(':scope > .empty.loading')?.remove();
   syncEmpty(list, '.order-card');
-  count.textContent = list.querySelectorAll(':scope > .order-card').length;
+  count.textContent = formatNumber(list.querySelectorAll(':scope > .order-card').length);
   moreButton.hidden = nextBefore == null;
 }
 
@@ -151,21 +159,25 @@ async function loadPage(older = false) {
   updateCounts();
 }
 
-const notify = mountAlerts(document.getElementById('alert-controls'), 'orders', 'when a PIN arrives');
+const notify = mountAlerts(document.getElementById('alert-controls'), 'orders', t('alerts.when_pin'));
 
 function onEvent(frame) {
   const order = frame.data;
+  const hadPin = !!orders.get(order?.id)?.pin_code;
   if (frame.event === 'order.completed' && order.pin_code) {
-    notify(`PIN for order ${order.id}`, `The PIN of order ${order.id} has arrived.`, `order-${order.id}`);
+    const id = String(order.id);
+    notify(t('alerts.pin_title', { id }), t('announce.pin', { id }), `order-${order.id}`);
   }
   upsert(order, frame.event === 'order.created' ? 'is-new' : 'is-updated', frame.id);
+  if (order?.pin_code && !hadPin) announce('pin', { id: String(order.id) });
+  else if (frame.event === 'order.failed') announce('order_failed', { id: String(order.id) });
 }
 
 moreButton.addEventListener('click', async () => {
   try {
     await busy(moreButton, () => loadPage(true));
   } catch (err) {
-    toast(`Could not load older orders: ${errorMessage(err)}`);
+    toast(t('orders.more_failed', { message: errorMessage(err) }));
   }
 });
 
@@ -188,11 +200,11 @@ async function copyPin(card, button) {
     try { ok = document.execCommand('copy'); } catch { ok = false; }
   }
   if (ok) {
-    button.textContent = 'Copied ✓';
-    setTimeout(() => { if (button.isConnected) button.textContent = 'Copy'; }, 2000);
-    toast('PIN copied to the clipboard.', 'success');
+    button.textContent = t('orders.copied');
+    setTimeout(() => { if (button.isConnected) button.textContent = t('orders.copy'); }, 2000);
+    toast(t('orders.pin_copied'), 'success');
   } else {
-    toast('Could not copy automatically. The PIN is selected: press Ctrl+C (⌘C) to copy it.', 'info');
+    toast(t('orders.copy_failed'), 'info');
   }
 }
 
@@ -213,8 +225,8 @@ async function orderAction(card, button, action, done) {
 
 function cancelOrder(card, button) {
   const id = card.dataset.orderId;
-  if (!window.confirm(`Cancel order #${id}? The provider is asked to cancel it, and it is not checked again.`)) return;
-  orderAction(card, button, 'cancel', () => toast(`Order #${id} cancelled.`, 'success'));
+  if (!window.confirm(t('orders.cancel_confirm', { id }))) return;
+  orderAction(card, button, 'cancel', () => toast(t('orders.cancelled_toast', { id }), 'success'));
 }
 
 list.addEventListener('click', (ev) => {
@@ -232,8 +244,8 @@ form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   setFormError(formError, '');
   for (const input of Object.values(inputs)) setFieldError(input, '');
-  for (const [field, message] of Object.entries(REQUIRED)) {
-    if (!inputs[field].value.trim()) setFieldError(inputs[field], message);
+  for (const [field, key] of Object.entries(REQUIRED)) {
+    if (!inputs[field].value.trim()) setFieldError(inputs[field], t(key));
   }
   const invalid = form.querySelector('[aria-invalid="true"]');
   if (invalid) {
@@ -252,7 +264,7 @@ form.addEventListener('submit', async (ev) => {
     upsert(order, 'is-new');
     form.reset();
     inputs.product.focus();
-    toast('Order created. Its status updates here live.', 'success');
+    toast(t('orders.created'), 'success');
   } catch (err) {
     if (err.status === 400) {
       // The message names the field: show it under that input.
@@ -277,7 +289,7 @@ for (const input of Object.values(inputs)) {
 
 function setup(user) {
   me = user;
-  $('orders-heading-text').textContent = me.role === 'ADMIN' ? 'All orders' : 'Your orders';
+  $('orders-heading-text').textContent = t(me.role === 'ADMIN' ? 'orders.all' : 'orders.yours');
   // "next check in 2m" counts down; ages stay fresh.
   setInterval(() => refreshTimes(list), 5000);
 }

@@ -4,6 +4,8 @@
 
 import { api, goToLogin } from './api.js';
 import { el } from './dom.js';
+import { t } from './i18n.js';
+import './lang-switch.js';
 import { LiveClient } from './live.js';
 import { toast, errorMessage } from './notify.js';
 
@@ -34,16 +36,16 @@ function setupHeader(user) {
   const name = document.getElementById('user-name');
   const role = document.getElementById('user-role');
   if (name) name.textContent = user.username;
-  if (role) role.textContent = user.role === 'ADMIN' ? 'Admin' : 'Limited admin';
+  if (role) role.textContent = t(user.role === 'ADMIN' ? 'role.admin' : 'role.limited');
   const brand = document.querySelector('.topbar .brand');
   if (brand) brand.setAttribute('href', homeFor(user.role));
   renderNav(user);
 }
 
-// The pages each role may open, in header order.
+// The pages each role may open, in header order, with the catalog keys of their names.
 const NAV_LINKS = {
-  ADMIN: [['/admin', 'Approvals'], ['/jobs', 'Jobs'], ['/stores', 'Stores'], ['/orders', 'Orders']],
-  ADMIN_LIMITED: [['/my', 'My tasks'], ['/orders', 'Orders']],
+  ADMIN: [['/admin', 'page.admin'], ['/jobs', 'page.jobs'], ['/stores', 'page.stores'], ['/orders', 'page.orders']],
+  ADMIN_LIMITED: [['/my', 'page.my'], ['/orders', 'page.orders']],
 };
 
 /** Fill <nav id="site-nav"> with the role's pages; the current one gets aria-current="page". */
@@ -52,7 +54,7 @@ function renderNav(user) {
   if (!nav) {
     const title = document.querySelector('.topbar .page-title');
     if (!title) return;
-    nav = el('nav', { id: 'site-nav', class: 'site-nav', 'aria-label': 'Main' });
+    nav = el('nav', { id: 'site-nav', class: 'site-nav', 'aria-label': t('topbar.nav') });
     title.after(nav);
   }
   const links = NAV_LINKS[user.role] || [];
@@ -62,7 +64,7 @@ function renderNav(user) {
     return el('li', {},
       el('a', {
         href, class: `nav-link${current ? ' is-current' : ''}`, 'aria-current': current ? 'page' : null,
-      }, label));
+      }, t(label)));
   })));
   nav.hidden = !links.length;
 }

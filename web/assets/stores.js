@@ -1,12 +1,14 @@
 // ADMIN stores page: stores with live scrape progress, the selected store's
 // items, and the catalog (exclusive import with live progress + products).
 
+import { announce } from './announce.js';
 import { api } from './api.js';
 import { el, setChildren, setText, syncEmpty, safeHttpUrl } from './dom.js';
 import { busy } from './focus.js';
 import { fieldForMessage, setFieldError } from './forms.js';
-import { statusBadge, timeAgo, formatDuration, formatMoney, formatNumber, plural } from './format.js';
+import { statusBadge, timeAgo, formatDuration, formatMoney, formatNumber } from './format.js';
 import { NewestViews, isFinal } from './freshness.js';
+import { t } from './i18n.js';
 import {
   isJobActive, jobSummary, jobProgress, updateJobProgress, failedCount, jobElapsed,
 } from './job-progress.js';
@@ -75,8 +77,8 @@ function buildCard(store) {
   const card = el('article', { class: 'store-card', dataset: { storeId: id }, 'aria-labelledby': `store-name-${id}` },
     el('div', { class: 'store-head' },
       el('input', { type: 'checkbox', class: 'store-select', id: `store-select-${id}` }),
-      el('button', { type: 'button', class: 'store-open', id: `store-name-${id}`, title: 'Show this store’s items' }),
-      el('span', { class: 'badge badge-inactive store-inactive' }, 'Inactive')),
+      el('button', { type: 'button', class: 'store-open', id: `store-name-${id}`, title: t('stores.show_items') }),
+      el('span', { class: 'badge badge-inactive store-inactive' }, t('stores.inactive'))),
     el('p', { class: 'store-meta' },
       el('span', { class: 'store-items-count' }),
       el('span', { class: 'store-last-scraped' })),
@@ -84,7 +86,7 @@ function buildCard(store) {
       el('button', { type: 'button', class: 'switch toggle-active', role: 'switch' },
         el('span', { class: 'switch-track', 'aria-hidden': 'true' }),
         el('span', { class: 'switch-label' })),
-      el('button', { type: 'button', class: 'btn btn-small scrape-store' }, 'Scrape now')));
+      el('button', { type: 'button', class: 'btn btn-small scrape-store' }, t('stores.scrape_now'))));
   fillCard(card, store);
   return card;
 }
@@ -98,7 +100,7 @@ function fillCard(card, store) {
 
   const select = card.querySelector('.store-select');
   select.checked = checked.has(id);
-  select.setAttribute('aria-label', `Select ${store.name} for scraping`);
+  select.setAttribute('aria-label', t('stores.select_label', { name: store.name }));
   const open = card.querySelector('.store-open');
   setText(open, store.name);
   open.setAttribute('aria-pressed', String(id === selectedId));
@@ -107,18 +109,21 @@ function fillCard(card, store) {
   const n = store.items_count ?? 0;
   const count = card.querySelector('.store-items-count');
   count.dataset.count = n;
-  setText(count, plural(n, 'item'));
+  setText(count, t('stores.item_count', { count: n }));
   const scraped = card.querySelector('.store-last-scraped');
   if (scraped.dataset.at !== (store.last_scraped_at || '')) { // rebuilt only when it changed
     scraped.dataset.at = store.last_scraped_at || '';
-    setChildren(scraped, store.last_scraped_at ? ['scraped ', timeAgo(store.last_scraped_at)] : 'never scraped');
+    setChildren(scraped, store.last_scraped_at
+      ? [t('stores.scraped'), ' ', timeAgo(store.last_scraped_at)] : t('stores.never_scraped'));
   }
 
   const toggle = card.querySelector('.toggle-active');
   toggle.setAttribute('aria-checked', String(active));
-  toggle.setAttribute('aria-label', `${store.name}: active`);
+  toggle.setAttribute('aria-label', t('stores.active_label', { name: store.name }));
   toggle.disabled = pending.has(`toggle:${id}`);
-  setText(card.querySelector('.switch-label'), active ? 'Active' : 'Inactive');
+  // The switch's position and aria-checked tell the state (an inactive store also has its badge);
+  // its word stays, so its accessible name keeps the visible word.
+  setText(card.querySelector('.switch-label'), t('stores.active'));
 
   fillScrape(card, store);
 }
@@ -130,9 +135,11 @@ function fillScrape(card, store) {
   const running = isJobActive(job);
   const button = card.querySelector('.scrape-store');
   button.disabled = !store.is_active || running || pending.has(`scrape:${id}`);
-  setText(button, running ? 'Scraping…' : 'Scrape now');
-  button.title = store.is_active ? '' : 'Activate the store to scrape it';
-  button.setAttribute('aria-label', `Scrape ${store.name} now`);
+  setText(button, t(running ? 'stores.scraping' : 'stores.scrape_now'));
+  button.title = store.is_active ? '' : t('stores.activate_to_scrape');
+  // The accessible name holds the visible words (WCAG 2.5.3): "Scrape now: Corner shop", or "Scraping…".
+  if (running) button.removeAttribute('aria-label');
+  else button.setAttribute('aria-label', t('stores.scrape_label', { name: store.name }));
 
   let box = card.querySelector('.store-progress');
   const show = job && (running || (lingerUntil.get(id) || 0) > Date.now());
@@ -145,7 +152,7 @@ function fillScrape(card, store) {
     box = el('div', { class: 'store-progress', 'aria-live': 'off' },
       el('div', { class: 'store-progress-head' },
         el('span', { class: 'store-progress-badge' }),
-        el('span', { class: 'muted' }, 'Failed:'),
+        el('span', { class: 'muted' }, t('stores.failed')),
         el('span', { class: 'store-progress-failed' })),
       jobProgress(job));
     card.querySelector('.store-actions').before(box);
@@ -189,7 +196,7 @@ function renderStores() {
   }
   storesList.querySelector(':scope > .empty.loading')?.remove();
   syncEmpty(storesList, '.store-card');
-  storesCount.textContent = stores.size;
+  storesCount.textContent = formatNumber(stores.size);
   syncSelection();
 }
 
@@ -210,7 +217,7 @@ const reloadStoresSoon = throttle(() => loadStores().catch(() => {}), 1000);
 function syncSelection() {
   const n = checked.size;
   scrapeSelectedButton.disabled = n === 0 || pending.has('scrape:selected');
-  scrapeSelectedButton.textContent = n ? `Scrape selected (${n})` : 'Scrape selected';
+  scrapeSelectedButton.textContent = n ? t('stores.scrape_selected_n', { count: n }) : t('stores.scrape_selected');
   selectAll.checked = n > 0 && n === stores.size;
   selectAll.indeterminate = n > 0 && n < stores.size;
   selectAll.disabled = stores.size === 0;
@@ -236,7 +243,7 @@ scrapeSelectedButton.addEventListener('click', async () => {
   const ids = [...checked].filter((id) => stores.get(id)?.is_active);
   const skipped = checked.size - ids.length;
   if (!ids.length) {
-    toast('The selected stores are all inactive. Activate a store to scrape it.', 'info');
+    toast(t('stores.all_inactive'), 'info');
     return;
   }
   pending.add('scrape:selected');
@@ -245,7 +252,7 @@ scrapeSelectedButton.addEventListener('click', async () => {
     const jobs = await api('/api/stores/scrape', { method: 'POST', body: { store_ids: ids } });
     for (const job of jobs || []) applyJob(job, true);
     const started = (jobs || []).length;
-    toast(`Started ${plural(started, 'scrape')}${skipped ? ` (skipped ${skipped} inactive)` : ''}.`, 'success');
+    toast(skipped ? t('stores.started_skipped', { count: started, skipped }) : t('stores.started', { count: started }), 'success');
   } catch (err) {
     toast(errorMessage(err));
   } finally {
@@ -307,7 +314,7 @@ newStoreForm.addEventListener('submit', async (ev) => {
   const name = newStoreName.value.trim();
   setFieldError(newStoreName, '');
   if (!name) {
-    setFieldError(newStoreName, 'Please enter a store name.');
+    setFieldError(newStoreName, t('stores.name_missing'));
     newStoreName.focus();
     return;
   }
@@ -318,7 +325,7 @@ newStoreForm.addEventListener('submit', async (ev) => {
     selectStore(store.id);
     newStoreForm.reset();
     cardOf(store.id)?.scrollIntoView({ block: 'nearest' });
-    toast(`Store “${store.name}” created.`, 'success');
+    toast(t('stores.created', { name: store.name }), 'success');
   } catch (err) {
     if (err.status === 400 || err.status === 409) {
       setFieldError(newStoreName, errorMessage(err));
@@ -333,21 +340,17 @@ newStoreName.addEventListener('input', () => { if (newStoreName.value.trim()) se
 
 // ---------- items of the selected store ----------
 
-const FRESHNESS = {
-  fresh: ['Fresh', 'Scraped less than an hour ago'],
-  hours: ['Hours old', 'Scraped less than a day ago'],
-  stale: ['Stale', 'Scraped more than a day ago'],
-  never: ['Never', 'Not scraped yet'],
-};
+// Each freshness reads as `freshness.{key}`, explained by `freshness.{key}_title`.
+const FRESHNESS = ['fresh', 'hours', 'stale', 'never'];
 
 function freshnessBadge(freshness) {
-  const key = FRESHNESS[freshness] ? freshness : 'never';
-  const [label, title] = FRESHNESS[key];
-  return el('span', { class: 'freshness-badge', dataset: { freshness: key }, title }, label);
+  const key = FRESHNESS.includes(freshness) ? freshness : 'never';
+  return el('span', { class: 'freshness-badge', dataset: { freshness: key }, title: t(`freshness.${key}_title`) },
+    t(`freshness.${key}`));
 }
 
 function stockText(inStock) {
-  const text = inStock === true ? 'In stock' : inStock === false ? 'Out of stock' : '—';
+  const text = inStock === true ? t('stores.in_stock') : inStock === false ? t('stores.out_of_stock') : '—';
   return el('span', { class: 'stock', dataset: { inStock: inStock == null ? '' : String(inStock) } }, text);
 }
 
@@ -358,12 +361,12 @@ function buildItemRow(item) {
       href
         ? el('a', { class: 'item-link', href, target: '_blank', rel: 'noopener noreferrer', title: item.url }, item.name)
         : el('span', { class: 'item-name', title: item.url || '' }, item.name)),
-    el('td', { 'data-label': 'SKU' }, el('span', { class: 'item-sku' }, item.sku || '—')),
-    el('td', { class: 'num', 'data-label': 'Price' }, el('span', { class: 'item-price' }, formatMoney(item.price))),
-    el('td', { 'data-label': 'Stock' }, stockText(item.in_stock)),
-    el('td', { 'data-label': 'Freshness' }, freshnessBadge(item.freshness)),
-    el('td', { class: 'nowrap', 'data-label': 'Scraped' }, item.scraped_at ? timeAgo(item.scraped_at) : 'never'),
-    el('td', { 'data-label': 'Last error' },
+    el('td', { 'data-label': t('stores.sku') }, el('span', { class: 'item-sku' }, item.sku || '—')),
+    el('td', { class: 'num', 'data-label': t('stores.price') }, el('span', { class: 'item-price' }, formatMoney(item.price))),
+    el('td', { 'data-label': t('stores.stock') }, stockText(item.in_stock)),
+    el('td', { 'data-label': t('stores.freshness') }, freshnessBadge(item.freshness)),
+    el('td', { class: 'nowrap', 'data-label': t('stores.scraped_col') }, item.scraped_at ? timeAgo(item.scraped_at) : t('stores.never')),
+    el('td', { 'data-label': t('stores.last_error') },
       item.last_error ? el('span', { class: 'item-error' }, item.last_error) : el('span', { class: 'muted' }, '—')));
 }
 
@@ -372,10 +375,10 @@ function renderItems(storeId, list) {
   let table = $('items-table');
   if (!table || table.dataset.storeId !== String(storeId)) {
     table = el('table', { id: 'items-table', class: 'data-table items-table', dataset: { storeId } },
-      el('caption', { class: 'sr-only' }, 'Items of the selected store with their latest price'),
+      el('caption', { class: 'sr-only' }, t('stores.items_caption')),
       el('thead', {}, el('tr', {},
-        ['Item', 'SKU', 'Price', 'Stock', 'Freshness', 'Scraped', 'Last error'].map((h) =>
-          el('th', { scope: 'col', class: h === 'Price' ? 'num' : null }, h)))),
+        ['item', 'sku', 'price', 'stock', 'freshness', 'scraped_col', 'last_error'].map((h) =>
+          el('th', { scope: 'col', class: h === 'price' ? 'num' : null }, t(`stores.${h}`))))),
       el('tbody', { id: 'items-body' }));
     itemsContent.replaceChildren(el('div', { class: 'table-wrap' }, table));
   }
@@ -383,10 +386,10 @@ function renderItems(storeId, list) {
   table.hidden = !list.length;
   let empty = itemsContent.querySelector(':scope > .empty');
   if (!list.length && !empty) {
-    empty = el('p', { class: 'empty' }, 'This store has no items yet. Add the first one below.');
+    empty = el('p', { class: 'empty' }, t('stores.no_items'));
     itemsContent.append(empty);
   } else if (list.length) empty?.remove();
-  itemsCount.textContent = list.length;
+  itemsCount.textContent = formatNumber(list.length);
   itemsCount.hidden = false;
 }
 
@@ -394,15 +397,15 @@ async function loadItems({ quiet = false } = {}) {
   const id = selectedId;
   if (id == null) return;
   const seq = ++itemsSeq;
-  if (!quiet) itemsContent.replaceChildren(el('p', { class: 'empty loading' }, 'Loading items…'));
+  if (!quiet) itemsContent.replaceChildren(el('p', { class: 'empty loading' }, t('stores.items_loading')));
   try {
     const list = await api(`/api/stores/${id}/items`);
     if (seq !== itemsSeq || id !== selectedId) return;
     renderItems(id, list || []);
   } catch (err) {
     if (seq !== itemsSeq) return;
-    if (quiet) toast(`Could not refresh items: ${errorMessage(err)}`);
-    else itemsContent.replaceChildren(el('p', { class: 'empty' }, `Could not load items: ${errorMessage(err)}`));
+    if (quiet) toast(t('stores.items_refresh_failed', { message: errorMessage(err) }));
+    else itemsContent.replaceChildren(el('p', { class: 'empty' }, t('stores.items_failed', { message: errorMessage(err) })));
   }
 }
 
@@ -422,7 +425,7 @@ function selectStore(id) {
     itemsStoreName.textContent = '';
     itemsCount.hidden = true;
     itemsContent.replaceChildren(el('p', { class: 'empty' },
-      stores.size ? 'Select a store to see its items.' : 'Create a store to add items.'));
+      t(stores.size ? 'stores.select_store' : 'stores.create_first')));
     return;
   }
   itemsStoreName.textContent = `· ${stores.get(id)?.name || ''}`;
@@ -452,8 +455,8 @@ itemForm.addEventListener('submit', async (ev) => {
     const value = input.value.trim();
     if (value) body[field] = value;
   }
-  if (!body.name) setFieldError(itemInputs.name, 'Please enter a name.');
-  if (!body.url) setFieldError(itemInputs.url, 'Please enter the item page URL.');
+  if (!body.name) setFieldError(itemInputs.name, t('stores.item_name_missing'));
+  if (!body.url) setFieldError(itemInputs.url, t('stores.item_url_missing'));
   const invalid = itemForm.querySelector('[aria-invalid="true"]');
   if (invalid) {
     invalid.focus();
@@ -473,7 +476,7 @@ itemForm.addEventListener('submit', async (ev) => {
       const row = document.querySelector(`#items-table tr.item-row[data-item-id="${CSS.escape(String(item.id))}"]`);
       row?.classList.add('is-new');
     }
-    toast(`Item “${item.name}” added.`, 'success');
+    toast(t('stores.item_added', { name: item.name }), 'success');
   } catch (err) {
     if (err.status === 400) {
       const input = fieldForMessage(err.message, itemInputs);
@@ -536,6 +539,7 @@ function applyScrapeJob(storeId, job, live, eventId) {
     lingerUntil.set(storeId, Date.now() + LINGER_MS);
     setTimeout(() => refreshCard(storeId), LINGER_MS + 50);
     reloadStoresSoon(); // items count, last scraped
+    announce(job.status === 'completed' ? 'scrape_completed' : 'scrape_ended', { name: stores.get(storeId)?.name || '' });
     if (storeId === selectedId) loadItems({ quiet: true });
     reloadProductsSoon(); // cheapest prices may have changed
   }
@@ -550,8 +554,10 @@ function applyImportJob(job, live, eventId = null) {
   renderImport();
   if (live && wasActive && isFinal(job)) {
     reloadProductsSoon();
-    if (job.status === 'completed') toast('Catalog import completed.', 'success');
-    else if (job.status === 'failed') toast(`Catalog import failed${job.error_message ? `: ${job.error_message}` : '.'}`);
+    if (job.status === 'completed') toast(t('stores.import_completed'), 'success');
+    else if (job.status === 'failed') {
+      toast(job.error_message ? t('stores.import_failed_reason', { message: job.error_message }) : t('stores.import_failed'));
+    }
   }
 }
 
@@ -584,16 +590,16 @@ function renderImport() {
   if (head.dataset.key !== headKey) { // rebuilt on status changes only: screen readers hear those
     head.dataset.key = headKey;
     head.replaceChildren(
-      el('span', { class: 'label' }, running ? 'Import running' : 'Last import'),
+      el('span', { class: 'label' }, t(running ? 'stores.import_running' : 'stores.last_import')),
       statusBadge(job.status),
-      el('span', { class: 'import-name' }, job.name || `Job #${job.id}`));
+      el('span', { class: 'import-name' }, job.name || t('jobs.job_number', { id: String(job.id) })));
   }
   updateJobProgress(box.querySelector('.job-progress'), job);
   setChildren(box.querySelector('.import-job-meta'),
-    el('span', {}, 'Failed: ', failedCount(job)),
-    el('span', {}, 'Duration ', el('span', { class: 'import-duration' },
+    el('span', {}, t('stores.failed'), ' ', failedCount(job)),
+    el('span', {}, t('stores.duration'), ' ', el('span', { class: 'import-duration' },
       formatDuration(jobElapsed(job, receivedAt.get(job.id))))),
-    el('span', {}, job.started_at ? 'started ' : 'created ', timeAgo(job.started_at || job.created_at)),
+    el('span', {}, t(job.started_at ? 'stores.started_at' : 'task.created'), ' ', timeAgo(job.started_at || job.created_at)),
     job.message ? el('span', { class: 'import-message' }, job.message) : null);
   const error = box.querySelector('.import-job-error');
   error.textContent = job.error_message || '';
@@ -603,17 +609,19 @@ function renderImport() {
 function showImportWarning(message) {
   clearImportWarning();
   // The icon and the × are drawn by CSS, so the box's text is just the warning.
-  const close = el('button', { type: 'button', class: 'toast-close warning-close', 'aria-label': 'Dismiss warning' });
+  const close = el('button', { type: 'button', class: 'toast-close warning-close', 'aria-label': t('stores.dismiss_warning') });
   const box = el('div', { id: 'import-warning', class: 'warning-box', role: 'alert' },
     el('span', { class: 'warning-icon', 'aria-hidden': 'true' }),
     el('div', { class: 'warning-body' },
-      el('strong', { class: 'warning-title' }, 'Import not started: another import is already running.'),
+      el('strong', { class: 'warning-title' }, t('stores.import_not_started')),
       el('span', { class: 'warning-text' }, message)),
     close);
-  close.addEventListener('click', () => {
+  const dismiss = () => {
     clearImportWarning();
     importButton.focus();
-  });
+  };
+  close.addEventListener('click', dismiss);
+  box.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') dismiss(); });
   importStatus.before(box);
 }
 
@@ -628,7 +636,7 @@ importButton.addEventListener('click', async () => {
       api('/api/imports/catalog', { method: 'POST', body: file ? { file } : {} }));
     clearImportWarning();
     applyImportJob(jobSummary(job), true);
-    toast('Catalog import started.', 'info');
+    toast(t('stores.import_started'), 'info');
   } catch (err) {
     if (err.status === 409 || err.code === 'already_running') {
       showImportWarning(errorMessage(err));
@@ -637,7 +645,7 @@ importButton.addEventListener('click', async () => {
         .then((res) => { for (const j of res?.items || []) applyImportJob(j, false); })
         .catch(() => {});
     } else {
-      toast(`Could not start the import: ${errorMessage(err)}`);
+      toast(t('stores.import_start_failed', { message: errorMessage(err) }));
     }
   }
 });
@@ -649,11 +657,11 @@ async function loadFiles() {
     if (list.length) {
       importFile.replaceChildren(...list.map((f) => el('option', { value: f }, f)));
     } else {
-      importFile.replaceChildren(el('option', { value: '' }, 'Default file (none found in the data folder)'));
+      importFile.replaceChildren(el('option', { value: '' }, t('stores.default_file_none')));
     }
   } catch (err) {
-    importFile.replaceChildren(el('option', { value: '' }, 'Default file'));
-    toast(`Could not list catalog files: ${errorMessage(err)}`);
+    importFile.replaceChildren(el('option', { value: '' }, t('stores.default_file')));
+    toast(t('stores.files_failed', { message: errorMessage(err) }));
   }
   importFile.disabled = false;
 }
@@ -668,17 +676,17 @@ async function loadLatestImport() {
 function buildProductRow(p) {
   const c = p.cheapest;
   return el('tr', { class: 'product-row', dataset: { productId: p.id } },
-    el('td', { 'data-label': 'SKU' }, el('span', { class: 'product-sku' }, p.sku || '—')),
+    el('td', { 'data-label': t('stores.sku') }, el('span', { class: 'product-sku' }, p.sku || '—')),
     el('td', { class: 'cell-main' }, el('span', { class: 'product-name' }, p.name)),
-    el('td', { 'data-label': 'Category' }, p.category || '—'),
-    el('td', { class: 'num', 'data-label': 'Catalog price' }, formatMoney(p.price, p.currency)),
-    el('td', { class: 'num', 'data-label': 'Stock' },
+    el('td', { 'data-label': t('stores.category') }, p.category || '—'),
+    el('td', { class: 'num', 'data-label': t('stores.catalog_price') }, formatMoney(p.price, p.currency)),
+    el('td', { class: 'num', 'data-label': t('stores.stock') },
       el('span', { class: p.stock === 0 ? 'stock-zero' : null }, formatNumber(p.stock))),
-    el('td', { 'data-label': 'Cheapest store', class: 'product-cheapest' },
+    el('td', { 'data-label': t('stores.cheapest'), class: 'product-cheapest' },
       c
         ? el('span', {},
           el('strong', { class: 'cheapest-price' }, formatMoney(c.price, p.currency)),
-          el('span', { class: 'cheapest-store' }, c.store_name || `store #${c.store_id}`,
+          el('span', { class: 'cheapest-store' }, c.store_name || t('stores.store_number', { id: String(c.store_id) }),
             c.scraped_at ? [' · ', timeAgo(c.scraped_at)] : null))
         : el('span', { class: 'muted' }, '—')));
 }
@@ -693,17 +701,17 @@ async function loadProducts() {
     const shown = all.slice(0, PRODUCT_ROWS_MAX);
     productsBody.replaceChildren(...shown.map(buildProductRow));
     productsTable.hidden = !shown.length;
-    productsCount.textContent = all.length;
+    productsCount.textContent = formatNumber(all.length);
     productsEmpty.classList.remove('loading');
     productsEmpty.hidden = shown.length > 0;
-    productsEmpty.textContent = search ? `No products match “${search}”.` : 'No products yet. Import a catalog to fill this list.';
+    productsEmpty.textContent = search ? t('stores.no_products_match', { search }) : t('stores.no_products');
     productsNote.hidden = all.length <= shown.length;
-    productsNote.textContent = `Showing the first ${shown.length} of ${all.length} products. Search to narrow the list.`;
+    productsNote.textContent = t('stores.products_shown', { shown: shown.length, count: all.length });
   } catch (err) {
     if (seq !== productsSeq) return;
     productsEmpty.classList.remove('loading');
     productsEmpty.hidden = false;
-    productsEmpty.textContent = `Could not load products: ${errorMessage(err)}`;
+    productsEmpty.textContent = t('stores.products_failed', { message: errorMessage(err) });
   }
 }
 

@@ -3,7 +3,8 @@
 
 import { api } from './api.js';
 import { el } from './dom.js';
-import { statusBadge, timeAgo } from './format.js';
+import { statusBadge, timeAgo, formatPercent } from './format.js';
+import { t } from './i18n.js';
 import { toast, errorMessage } from './notify.js';
 
 export function sortedSubtasks(task) {
@@ -16,14 +17,14 @@ export function progressBar(task) {
   const done = subs.filter((s) => s.status === 'done').length;
   const pct = total ? Math.round((done / total) * 100) : 0;
   const fill = el('div', { class: 'progress-fill' });
-  fill.style.width = `${pct}%`;
+  fill.style.inlineSize = `${pct}%`;
   return el('div', { class: 'progress-row' },
     el('div', {
       class: 'progress', role: 'progressbar',
-      'aria-label': 'Subtasks done', 'aria-valuemin': 0, 'aria-valuemax': total, 'aria-valuenow': done,
+      'aria-label': t('task.subtasks_done'), 'aria-valuetext': formatPercent(pct), 'aria-valuemin': 0, 'aria-valuemax': total, 'aria-valuenow': done,
       dataset: { done, total },
     }, fill),
-    el('span', { class: 'progress-text' }, `${done} / ${total} subtasks`));
+    el('span', { class: 'progress-text' }, t('task.progress', { done, count: total })));
 }
 
 /** Who completed a subtask, from the names the task carries. */
@@ -31,16 +32,16 @@ function completerName(task, sub, me) {
   if (sub.completed_by_name) return sub.completed_by_name;
   const id = sub.completed_by;
   if (id == null) return null;
-  if (me && id === me.id) return 'you';
+  if (me && id === me.id) return t('task.you');
   if (id === task.assignee && task.assignee_name) return task.assignee_name;
   if (id === task.created_by && task.created_by_name) return task.created_by_name;
   if (id === task.decided_by && task.decided_by_name) return task.decided_by_name;
-  return `user #${id}`;
+  return t('common.user_number', { id: String(id) });
 }
 
 /** <ul> of subtasks; canComplete(sub) decides whether an open one gets a button. */
 export function subtaskList(task, { me, canComplete = () => false } = {}) {
-  return el('ul', { class: 'subtasks', 'aria-label': 'Subtasks' },
+  return el('ul', { class: 'subtasks', 'aria-label': t('task.subtasks') },
     sortedSubtasks(task).map((sub) => {
       const done = sub.status === 'done';
       const who = done ? completerName(task, sub, me) : null;
@@ -49,12 +50,12 @@ export function subtaskList(task, { me, canComplete = () => false } = {}) {
         el('span', { class: 'subtask-body' },
           el('span', { class: 'subtask-title' }, sub.title),
           done && el('span', { class: 'subtask-meta' },
-            el('span', { class: 'sr-only' }, 'Done, '),
-            who ? `by ${who} · ` : '', timeAgo(sub.completed_at))),
+            el('span', { class: 'sr-only' }, t('task.done_sr')),
+            who ? `${t('task.done_by', { name: who })} · ` : '', timeAgo(sub.completed_at))),
         !done && canComplete(sub) && el('button', {
           type: 'button', class: 'btn btn-small complete-subtask',
-          'aria-label': `Complete “${sub.title}”`,
-        }, 'Complete'));
+          'aria-label': t('task.complete_label', { title: sub.title }),
+        }, t('task.complete')));
     }));
 }
 
@@ -71,7 +72,7 @@ export function taskCardBase(task, { workflowName, extraMeta = [] } = {}) {
   el('p', { class: 'task-meta' },
     el('span', { class: 'meta-workflow' }, workflowName || task.workflow),
     ...extraMeta,
-    el('span', { class: 'meta-age' }, 'created ', timeAgo(task.created_at))),
+    el('span', { class: 'meta-age' }, t('task.created'), ' ', timeAgo(task.created_at))),
   historyPanel(task));
 }
 
@@ -81,18 +82,18 @@ export function taskCardBase(task, { workflowName, extraMeta = [] } = {}) {
 const openHistories = new Set();
 
 const HISTORY_WORDS = {
-  created: () => 'created the task',
-  approved: () => 'approved it',
-  rejected: (entry) => `rejected it${entry.reason ? `: “${entry.reason}”` : ''}`,
-  subtask_completed: (entry) => `completed “${entry.subtask?.name ?? 'a subtask'}”`,
-  completed: () => 'All subtasks done: the task is completed',
+  created: () => t('history.created'),
+  approved: () => t('history.approved'),
+  rejected: (entry) => (entry.reason ? t('history.rejected_reason', { reason: entry.reason }) : t('history.rejected')),
+  subtask_completed: (entry) => t('history.subtask_completed', { name: entry.subtask?.name ?? t('history.a_subtask') }),
+  completed: () => t('history.completed'),
 };
 
 /** A <details> with who did what when, loaded when opened and again on every change while open. */
 function historyPanel(task) {
   const list = el('ol', { class: 'history-list' });
   const details = el('details', { class: 'task-history', open: openHistories.has(task.id) },
-    el('summary', {}, 'History'), list);
+    el('summary', {}, t('history.summary')), list);
   details.addEventListener('toggle', () => {
     if (details.open) {
       openHistories.add(task.id);
@@ -106,7 +107,7 @@ function historyPanel(task) {
 }
 
 async function loadHistory(taskId, list) {
-  if (!list.childElementCount) list.append(el('li', { class: 'muted' }, 'Loading…'));
+  if (!list.childElementCount) list.append(el('li', { class: 'muted' }, t('common.loading')));
   try {
     const entries = await api(`/api/tasks/${taskId}/history`);
     list.replaceChildren(...entries.map((entry) => {
@@ -116,27 +117,28 @@ async function loadHistory(taskId, list) {
         words, ' · ', timeAgo(entry.at));
     }));
   } catch (err) {
-    list.replaceChildren(el('li', { class: 'muted' }, `Could not load the history: ${errorMessage(err)}`));
+    list.replaceChildren(el('li', { class: 'muted' }, t('history.failed', { message: errorMessage(err) })));
   }
 }
 
 /** Decision / completion line for approved, completed and rejected tasks. */
 export function taskOutcome(task) {
-  const by = task.decided_by_name ? ` by ${task.decided_by_name}` : '';
+  const by = task.decided_by_name;
   switch (task.status) {
     case 'approved':
-      return el('p', { class: 'task-outcome outcome-approved' }, `Approved${by} `, timeAgo(task.decided_at));
+      return el('p', { class: 'task-outcome outcome-approved' },
+        by ? t('task.approved_by', { name: by }) : t('task.approved'), ' ', timeAgo(task.decided_at));
     case 'completed':
       return el('p', { class: 'task-outcome outcome-completed' },
         el('span', { class: 'outcome-icon', 'aria-hidden': 'true' }, '✓'),
-        'Completed ', timeAgo(task.completed_at || task.updated_at));
+        t('task.completed'), ' ', timeAgo(task.completed_at || task.updated_at));
     case 'rejected':
       return el('div', { class: 'task-outcome outcome-rejected' },
         el('p', { class: 'outcome-head' },
           el('span', { class: 'outcome-icon', 'aria-hidden': 'true' }, '✕'),
-          `Rejected${by} `, timeAgo(task.decided_at)),
+          by ? t('task.rejected_by', { name: by }) : t('task.rejected'), ' ', timeAgo(task.decided_at)),
         task.reject_reason
-          ? el('p', { class: 'reject-reason-text' }, el('span', { class: 'label' }, 'Reason: '), task.reject_reason)
+          ? el('p', { class: 'reject-reason-text' }, el('span', { class: 'label' }, t('task.reason'), ' '), task.reject_reason)
           : null);
     default:
       return null;
@@ -149,7 +151,7 @@ export async function loadWorkflows() {
     const list = await api('/api/workflows');
     return new Map((list || []).map((w) => [w.key, w]));
   } catch (err) {
-    toast(`Could not load workflows: ${errorMessage(err)}`);
+    toast(t('task.workflows_failed', { message: errorMessage(err) }));
     return new Map();
   }
 }

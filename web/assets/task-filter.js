@@ -3,6 +3,7 @@
 // (whether a changed task still belongs on the page).
 
 import { el } from './dom.js';
+import { t } from './i18n.js';
 import { toast, errorMessage } from './notify.js';
 import { debounce } from './timing.js';
 
@@ -26,7 +27,7 @@ export class TaskFilter {
       try {
         await onChange();
       } catch (err) {
-        if (mine === seq) toast(`Could not load tasks: ${errorMessage(err)}`); // a newer filter is on its way otherwise
+        if (mine === seq) toast(t('filters.load_failed', { message: errorMessage(err) })); // a newer filter is on its way otherwise
       }
     };
     const typed = debounce(changed, 300);
