@@ -25,7 +25,8 @@ impl ChannelPolicy for DomainChannelPolicy {
             Channel::All(Topic::Control) | Channel::One(Topic::Control, _) => {
                 Err(format!("{channel} is not a channel"))
             }
-            Channel::All(Topic::Jobs) | Channel::One(Topic::Jobs, _) => {
+            Channel::All(Topic::Jobs | Topic::Users | Topic::Workflows)
+            | Channel::One(Topic::Jobs | Topic::Users | Topic::Workflows, _) => {
                 if user.is_admin() {
                     Ok(())
                 } else {

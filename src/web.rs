@@ -86,6 +86,10 @@ const ASSETS: &[Asset] = &[
     asset!("assets/jobs.js", "text/javascript; charset=utf-8"),
     asset!("assets/stores.js", "text/javascript; charset=utf-8"),
     asset!("assets/orders.js", "text/javascript; charset=utf-8"),
+    asset!("assets/clipboard.js", "text/javascript; charset=utf-8"),
+    asset!("assets/password-choice.js", "text/javascript; charset=utf-8"),
+    asset!("assets/users.js", "text/javascript; charset=utf-8"),
+    asset!("assets/workflows.js", "text/javascript; charset=utf-8"),
     asset!("assets/favicon.svg", "image/svg+xml"),
 ];
 
@@ -123,6 +127,8 @@ const PAGES: &[Page] = &[
     page!("/jobs", "jobs", "Jobs", Some("/admin")),
     page!("/stores", "stores", "Stores", Some("/admin")),
     page!("/orders", "orders", "Orders", Some("/")),
+    page!("/users", "users", "Users", Some("/admin")),
+    page!("/workflows", "workflows", "Templates", Some("/admin")),
 ];
 
 const SHELL: &str = include_str!("../web/shell.html");

@@ -19,7 +19,7 @@ use crate::{
     users::{
         Role,
         model::MAX_USERNAME_LEN,
-        service::{revoke_refresh_tokens, revoke_tokens_where},
+        service::{record_login, revoke_refresh_tokens, revoke_tokens_where},
     },
 };
 
@@ -72,6 +72,7 @@ pub async fn login(state: &AppState, username: &str, password: &str, address: Ip
     match candidate {
         Some(user) if verified => {
             attempt.succeeded();
+            record_login(&state.db, user.id).await?;
             issue_pair(state, user).await
         }
         _ => Err(AppError::Unauthenticated(BAD_CREDENTIALS.into())),

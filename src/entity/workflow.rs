@@ -11,6 +11,8 @@ pub struct Model {
     /// JSON array of subtask titles, in order.
     pub subtasks: String,
     pub updated_at: DateTimeUtc,
+    /// Whether new tasks may use it; tasks created earlier keep it either way.
+    pub active: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,4 @@
-//! Channel names: `tasks`, `task:{id}`, `jobs`, `job:{id}`, `orders`, `order:{id}`.
+//! Channel names: `tasks`, `task:{id}`, `jobs`, `job:{id}`, `orders`, `order:{id}`, `users`, `workflows`.
 
 use std::fmt;
 
@@ -8,6 +8,10 @@ pub enum Topic {
     Tasks,
     Jobs,
     Orders,
+    /// Accounts, for the ADMINs' users page; a collection channel only.
+    Users,
+    /// Workflow templates, for the ADMINs' templates page; a collection channel only.
+    Workflows,
     /// Instructions between hubs (e.g. end a user's sessions); never a channel clients can subscribe to.
     Control,
 }
@@ -19,6 +23,8 @@ impl Topic {
             Topic::Tasks => "tasks",
             Topic::Jobs => "jobs",
             Topic::Orders => "orders",
+            Topic::Users => "users",
+            Topic::Workflows => "workflows",
             Topic::Control => "control",
         }
     }
@@ -29,12 +35,16 @@ impl Topic {
             Topic::Tasks => "task",
             Topic::Jobs => "job",
             Topic::Orders => "order",
+            Topic::Users => "user",
+            Topic::Workflows => "workflow",
             Topic::Control => "control",
         }
     }
 
     pub fn parse(value: &str) -> Option<Topic> {
-        [Topic::Tasks, Topic::Jobs, Topic::Orders, Topic::Control].into_iter().find(|t| t.as_str() == value)
+        [Topic::Tasks, Topic::Jobs, Topic::Orders, Topic::Users, Topic::Workflows, Topic::Control]
+            .into_iter()
+            .find(|t| t.as_str() == value)
     }
 }
 
@@ -46,7 +56,8 @@ pub enum Channel {
 }
 
 impl Channel {
-    /// Parses a channel name; `None` for anything not in the list above.
+    /// Parses a channel name; `None` for anything not in the list above (users and
+    /// workflows have no channel of their own: their pages follow the whole collection).
     pub fn parse(value: &str) -> Option<Channel> {
         if let Some(topic) = Topic::parse(value).filter(|t| *t != Topic::Control) {
             return Some(Channel::All(topic));
@@ -87,16 +98,28 @@ mod tests {
 
     #[test]
     fn channel_names_round_trip() {
-        for name in ["tasks", "task:7", "jobs", "job:42", "orders", "order:3"] {
+        for name in ["tasks", "task:7", "jobs", "job:42", "orders", "order:3", "users", "workflows"] {
             assert_eq!(Channel::parse(name).unwrap().to_string(), name);
         }
     }
 
     #[test]
     fn unknown_or_malformed_channels_are_refused() {
-        for name in
-            ["", "task", "task:", "task:x", "task:-1", "task:0", "users", "tasks:1", "job:1:2", "control", "control:1"]
-        {
+        for name in [
+            "",
+            "task",
+            "task:",
+            "task:x",
+            "task:-1",
+            "task:0",
+            "user",
+            "user:1",
+            "workflow:1",
+            "tasks:1",
+            "job:1:2",
+            "control",
+            "control:1",
+        ] {
             assert!(Channel::parse(name).is_none(), "{name} should be refused");
         }
     }

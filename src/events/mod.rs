@@ -25,6 +25,19 @@ pub struct NewEvent {
     pub audience: Vec<i64>,
 }
 
+impl NewEvent {
+    /// An event whose `data` is `view`, the entity as the API shows it.
+    pub fn of(
+        topic: Topic,
+        entity_id: i64,
+        kind: &'static str,
+        view: &impl serde::Serialize,
+        audience: Vec<i64>,
+    ) -> NewEvent {
+        NewEvent { topic, entity_id, kind, payload: serde_json::to_value(view).unwrap_or_default(), audience }
+    }
+}
+
 /// A committed event, as read back from the outbox or received from the bus.
 #[derive(Debug)]
 pub struct StoredEvent {

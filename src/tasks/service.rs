@@ -65,8 +65,13 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
     if workflow_key.is_empty() {
         return Err(AppError::field("workflow", "must not be empty"));
     }
-    if workflows::service::find(&state.db, workflow_key).await?.is_none() {
-        return Err(AppError::field("workflow", &format!("there is no workflow named {workflow_key:?}")));
+    match workflows::service::find(&state.db, workflow_key).await? {
+        None => return Err(AppError::field("workflow", &format!("there is no workflow named {workflow_key:?}"))),
+        Some(workflow) if !workflow.active => {
+            let problem = format!("the workflow {workflow_key:?} is inactive and no longer offered for new tasks");
+            return Err(AppError::field("workflow", &problem));
+        }
+        Some(_) => {}
     }
     let assignee = input.assignee.unwrap_or(user.id);
     let assignee_name = if assignee == user.id {

@@ -14,6 +14,10 @@ pub struct UserView {
     pub role: Role,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
+    /// The last change to the account (role, active, password): which of two copies is current.
+    pub updated_at: DateTime<Utc>,
+    /// The last successful login with a password; `null` for someone who never signed in.
+    pub last_login_at: Option<DateTime<Utc>>,
 }
 
 impl From<user::Model> for UserView {
@@ -24,7 +28,28 @@ impl From<user::Model> for UserView {
             username: user.username,
             is_active: user.is_active,
             created_at: user.created_at,
+            updated_at: user.updated_at,
+            last_login_at: user.last_login_at,
         }
+    }
+}
+
+/// A new account's fields, checked: what `POST /api/users` and `create-user` insert.
+#[derive(Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+}
+
+impl NewUser {
+    /// Checks every field; the first that fails is named in the 400.
+    pub fn parse(username: &str, password: &str, role: &str) -> Result<NewUser, AppError> {
+        Ok(NewUser {
+            username: parse_username(username)?,
+            password: parse_password(password)?,
+            role: parse_role(role)?,
+        })
     }
 }
 

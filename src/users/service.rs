@@ -9,36 +9,41 @@ use sea_orm::{
 };
 use tracing::instrument;
 
-use super::model::{Role, UserView, parse_password, parse_role, parse_username};
+use super::model::{NewUser, Role, UserView, parse_password, parse_role};
 use crate::{
     auth::password::hash_password,
     entity::{refresh_token, user},
     error::{AppError, Result, ResultExt},
-    events::{control, outbox::in_transaction},
+    events::{NewEvent, Topic, control, outbox::in_transaction},
     state::AppState,
 };
 
-/// Creates a user after validating every field; a taken username is 409.
+/// Creates a user after validating every field; a taken username is 409. For the
+/// command line and the demo seed: no event is written (a page open at the time
+/// sees the user on its next load). The API goes through [`add_user`].
 #[instrument(skip(db, password))]
 pub async fn create_user(db: &impl ConnectionTrait, username: &str, password: &str, role: &str) -> Result<UserView> {
-    let username = parse_username(username)?;
-    let password = parse_password(password)?;
-    let role = parse_role(role)?;
-    let password_hash = hash_password(password).await?;
+    let new = NewUser::parse(username, password, role)?;
+    let password_hash = hash_password(new.password.clone()).await?;
+    Ok(insert_user(db, &new, password_hash).await?.into())
+}
+
+/// Inserts the checked user with its hash; a taken username is 409 `conflict`.
+async fn insert_user(db: &impl ConnectionTrait, new: &NewUser, password_hash: String) -> Result<user::Model> {
     let now = Utc::now();
-    let model = user::ActiveModel {
-        username: Set(username),
+    user::ActiveModel {
+        username: Set(new.username.clone()),
         password_hash: Set(password_hash),
-        role: Set(role.as_str().to_owned()),
+        role: Set(new.role.as_str().to_owned()),
         is_active: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
+        last_login_at: Set(None),
         ..Default::default()
     }
     .insert(db)
     .await
-    .on_unique_violation("username")?;
-    Ok(model.into())
+    .on_unique_violation("username")
 }
 
 /// Creates the user unless the username exists; returns whether it was created.
@@ -51,10 +56,42 @@ pub async fn ensure_user(db: &impl ConnectionTrait, username: &str, password: &s
     Ok(true)
 }
 
-/// `POST /api/users`: [`create_user`], hashing in turn with logins.
+/// `POST /api/users`: checks, hashes in turn with logins, and inserts the user with
+/// its `user.created` event for the ADMINs' users pages.
+#[instrument(skip(state, password))]
 pub async fn add_user(state: &AppState, username: &str, password: &str, role: &str) -> Result<UserView> {
-    let _turn = state.passwords.turn().await?;
-    create_user(&state.db, username, password, role).await
+    let new = NewUser::parse(username, password, role)?;
+    let password_hash = {
+        let _turn = state.passwords.turn().await?;
+        hash_password(new.password.clone()).await?
+    };
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let view = UserView::from(insert_user(txn, &new, password_hash).await?);
+        Ok((view.clone(), vec![user_event(USER_CREATED, &view)]))
+    })
+    .await
+}
+
+/// Notes a successful password login in `last_login_at`. Not a change to the
+/// account: `updated_at` stays and no event is written (a login is no news to push,
+/// and logins are frequent); the users page shows it on its next load.
+pub async fn record_login(db: &impl ConnectionTrait, user_id: i64) -> Result<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::LastLoginAt, Expr::value(Utc::now()))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The event name of a new account.
+pub const USER_CREATED: &str = "user.created";
+/// The event name of a change an ADMIN made to an account: role, active, password.
+pub const USER_UPDATED: &str = "user.updated";
+
+/// An event on the ADMIN-only `users` channel carrying the account as the API shows it.
+fn user_event(kind: &'static str, view: &UserView) -> NewEvent {
+    NewEvent::of(Topic::Users, view.id, kind, view, Vec::new())
 }
 
 /// Every user, oldest first.
@@ -118,7 +155,9 @@ pub async fn update_user(state: &AppState, acting_admin: i64, user_id: i64, chan
         if password_changed || changes.is_active == Some(false) {
             revoke_refresh_tokens(txn, user_id).await?;
         }
-        Ok((UserView::from(updated), vec![control::revoke_sessions(user_id)]))
+        let view = UserView::from(updated);
+        let events = vec![user_event(USER_UPDATED, &view), control::revoke_sessions(user_id)];
+        Ok((view, events))
     })
     .await
 }

@@ -1,6 +1,7 @@
 //! Workflow templates: data, editable by ADMINs, that say which subtasks an approved task gets.
 
+pub mod model;
 pub mod routes;
 pub mod service;
 
-pub use service::Workflow;
+pub use model::Workflow;

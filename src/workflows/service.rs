@@ -1,112 +1,135 @@
-//! Reading and replacing workflow templates.
+//! Reading, creating and changing workflow templates; every change writes its
+//! event for the ADMINs' templates pages in the same transaction.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder, sea_query::OnConflict};
-use serde::{Deserialize, Serialize};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, sea_query::OnConflict,
+};
+use tracing::instrument;
 
+use super::model::{NewWorkflow, Workflow, WorkflowChanges, WorkflowDefinition, parse_key, parse_name, parse_subtasks};
 use crate::{
+    auth::CurrentUser,
     entity::workflow,
-    error::{AppError, Result},
+    error::{AppError, Result, ResultExt},
+    events::{NewEvent, Topic, outbox::in_transaction},
+    state::AppState,
 };
 
-/// A template as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Workflow {
-    pub key: String,
-    pub name: String,
-    pub subtasks: Vec<String>,
-}
+/// The event name of a new template.
+pub const WORKFLOW_CREATED: &str = "workflow.created";
+/// The event name of a changed template (renamed, subtasks edited, (de)activated).
+pub const WORKFLOW_UPDATED: &str = "workflow.updated";
 
-impl TryFrom<workflow::Model> for Workflow {
-    type Error = AppError;
-
-    fn try_from(model: workflow::Model) -> Result<Self> {
-        let subtasks = serde_json::from_str(&model.subtasks)
-            .map_err(|e| AppError::Internal(format!("workflow {} has malformed subtasks: {e}", model.key)))?;
-        Ok(Workflow { key: model.key, name: model.name, subtasks })
+/// The templates `user` may choose from, by key: ADMINs see every one with its
+/// flag, everyone else only the active ones.
+pub async fn list_for(db: &impl ConnectionTrait, user: &CurrentUser) -> Result<Vec<Workflow>> {
+    let mut query = workflow::Entity::find().order_by_asc(workflow::Column::Key);
+    if !user.is_admin() {
+        query = query.filter(workflow::Column::Active.eq(true));
     }
+    query.all(db).await?.into_iter().map(Workflow::try_from).collect()
 }
 
-/// The body of `PUT /api/workflows/{key}`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WorkflowDefinition {
-    #[schema(min_length = 1, max_length = 200)]
-    pub name: String,
-    #[schema(min_items = 1, max_items = 50)]
-    pub subtasks: Vec<String>,
-}
-
-const MAX_SUBTASKS: usize = 50;
-
-/// Every template, by key.
-pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Workflow>> {
-    let models = workflow::Entity::find().order_by_asc(workflow::Column::Key).all(db).await?;
-    models.into_iter().map(Workflow::try_from).collect()
-}
-
-/// One template, or `None`.
+/// One template, active or not, or `None`.
 pub async fn find(db: &impl ConnectionTrait, key: &str) -> Result<Option<Workflow>> {
     workflow::Entity::find_by_id(key.to_owned()).one(db).await?.map(Workflow::try_from).transpose()
 }
 
-/// Creates or replaces a template after validating it. Tasks already approved keep their subtasks.
-pub async fn put(db: &impl ConnectionTrait, key: &str, definition: WorkflowDefinition) -> Result<Workflow> {
-    let key = parse_key(key)?;
-    let name = definition.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::field("name", "must be 1 to 200 characters long"));
-    }
-    if definition.subtasks.is_empty() || definition.subtasks.len() > MAX_SUBTASKS {
-        return Err(AppError::field("subtasks", "must list 1 to 50 subtask titles"));
-    }
-    let mut subtasks = Vec::with_capacity(definition.subtasks.len());
-    for (i, title) in definition.subtasks.iter().enumerate() {
-        let title = title.trim();
-        if title.is_empty() || title.chars().count() > 200 {
-            return Err(AppError::field(&format!("subtasks[{i}]"), "must be 1 to 200 characters long"));
+/// `POST /api/workflows`: a new template; a taken key is 409 `conflict`.
+#[instrument(skip(state, new), fields(key = %new.key))]
+pub async fn create(state: &AppState, new: NewWorkflow) -> Result<Workflow> {
+    let key = parse_key(&new.key)?;
+    let name = parse_name(&new.name)?;
+    let subtasks = parse_subtasks(&new.subtasks)?;
+    let active = new.active.unwrap_or(true);
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let model = workflow::ActiveModel {
+            key: Set(key),
+            name: Set(name),
+            subtasks: Set(encode(&subtasks)?),
+            updated_at: Set(Utc::now()),
+            active: Set(active),
         }
-        subtasks.push(title.to_owned());
-    }
-    let encoded = serde_json::to_string(&subtasks).map_err(|e| AppError::Internal(e.to_string()))?;
-    let model = workflow::ActiveModel {
-        key: Set(key.clone()),
-        name: Set(name.clone()),
-        subtasks: Set(encoded),
-        updated_at: Set(Utc::now()),
-    };
-    workflow::Entity::insert(model)
-        .on_conflict(
-            OnConflict::column(workflow::Column::Key)
-                .update_columns([workflow::Column::Name, workflow::Column::Subtasks, workflow::Column::UpdatedAt])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(Workflow { key, name, subtasks })
+        .insert(txn)
+        .await
+        .on_unique_violation("key")?;
+        saved(model, WORKFLOW_CREATED)
+    })
+    .await
 }
 
-/// A template key: 1–64 characters of `a-z`, `0-9`, `_`, `-`.
-fn parse_key(key: &str) -> Result<String> {
-    let valid = !key.is_empty()
-        && key.len() <= 64
-        && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if valid {
-        Ok(key.to_owned())
-    } else {
-        Err(AppError::field("key", "must be 1 to 64 characters of a-z, 0-9, '_' and '-'"))
-    }
+/// `PUT /api/workflows/{key}`: creates or replaces a template after validating it.
+/// Without `active`, a new template is active and an existing one keeps its flag.
+/// Tasks already approved keep their subtasks.
+#[instrument(skip(state, definition))]
+pub async fn put(state: &AppState, key: &str, definition: WorkflowDefinition) -> Result<Workflow> {
+    let key = parse_key(key)?;
+    let name = parse_name(&definition.name)?;
+    let subtasks = parse_subtasks(&definition.subtasks)?;
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let existed = workflow::Entity::find_by_id(key.clone()).one(txn).await?.is_some();
+        let mut replaced = vec![workflow::Column::Name, workflow::Column::Subtasks, workflow::Column::UpdatedAt];
+        if definition.active.is_some() {
+            replaced.push(workflow::Column::Active);
+        }
+        let model = workflow::ActiveModel {
+            key: Set(key.clone()),
+            name: Set(name),
+            subtasks: Set(encode(&subtasks)?),
+            updated_at: Set(Utc::now()),
+            active: Set(definition.active.unwrap_or(true)),
+        };
+        // An upsert, so two PUTs of a new key at once both succeed, as PUT always has.
+        workflow::Entity::insert(model)
+            .on_conflict(OnConflict::column(workflow::Column::Key).update_columns(replaced).to_owned())
+            .exec_without_returning(txn)
+            .await?;
+        let model = load(txn, &key).await?;
+        saved(model, if existed { WORKFLOW_UPDATED } else { WORKFLOW_CREATED })
+    })
+    .await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `PATCH /api/workflows/{key}`: renames, replaces the subtask list, or (de)activates.
+#[instrument(skip(state, changes))]
+pub async fn update(state: &AppState, key: &str, changes: WorkflowChanges) -> Result<Workflow> {
+    let name = changes.name.as_deref().map(parse_name).transpose()?;
+    let subtasks = changes.subtasks.as_deref().map(parse_subtasks).transpose()?;
+    in_transaction(&state.db, &*state.bus, async |txn| {
+        let mut model: workflow::ActiveModel = load(txn, key).await?.into();
+        if let Some(name) = name {
+            model.name = Set(name);
+        }
+        if let Some(subtasks) = &subtasks {
+            model.subtasks = Set(encode(subtasks)?);
+        }
+        if let Some(active) = changes.active {
+            model.active = Set(active);
+        }
+        model.updated_at = Set(Utc::now());
+        saved(model.update(txn).await?, WORKFLOW_UPDATED)
+    })
+    .await
+}
 
-    #[test]
-    fn keys_are_checked() {
-        assert!(parse_key("vehicle_registration").is_ok());
-        assert!(parse_key("Vehicle").is_err());
-        assert!(parse_key("").is_err());
-        assert!(parse_key("a b").is_err());
-    }
+/// The template under `key`, or 404.
+async fn load(txn: &DatabaseTransaction, key: &str) -> Result<workflow::Model> {
+    workflow::Entity::find_by_id(key.to_owned())
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no workflow named {key:?}")))
+}
+
+/// The saved template and its event on the ADMIN-only `workflows` channel.
+fn saved(model: workflow::Model, kind: &'static str) -> Result<(Workflow, Vec<NewEvent>)> {
+    let view = Workflow::try_from(model)?;
+    // Templates are keyed by name and have no channel of their own: entity 0.
+    let event = NewEvent::of(Topic::Workflows, 0, kind, &view, Vec::new());
+    Ok((view, vec![event]))
+}
+
+fn encode(subtasks: &[String]) -> Result<String> {
+    serde_json::to_string(subtasks).map_err(|e| AppError::Internal(e.to_string()))
 }

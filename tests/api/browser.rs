@@ -71,6 +71,32 @@ impl ChromeDriver {
     }
 }
 
+/// A chromedriver with a profile folder for the browsers of one test; the folder goes with it.
+struct BrowserSession {
+    driver: ChromeDriver,
+    profiles: std::path::PathBuf,
+}
+
+impl BrowserSession {
+    async fn start() -> BrowserSession {
+        let profiles = std::env::temp_dir().join(format!("taskwire-browser-{}", rand::random::<u64>()));
+        BrowserSession { driver: ChromeDriver::start().await, profiles }
+    }
+
+    /// A browser of its own (profile `name`) signed in as `user`, on the page `landing` the login leads to.
+    async fn signed_in(&self, app: &TestApp, name: &str, user: (&str, &str), landing: &str) -> Client {
+        let browser = self.driver.browser(&self.profiles.join(name)).await;
+        log_in(&browser, app, user, landing).await;
+        browser
+    }
+}
+
+impl Drop for BrowserSession {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.profiles);
+    }
+}
+
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
         let _ = self.process.kill();
@@ -710,4 +736,109 @@ async fn every_page_in_english_russian_and_arabic_accessible_and_mirrored() {
     }
     drop(driver);
     let _ = std::fs::remove_dir_all(profiles);
+}
+
+#[tokio::test]
+async fn an_admin_creates_users_on_the_users_page_and_they_sign_in() {
+    let app = spawn_app().await;
+    let token = app.token(ADMIN).await;
+    let session = BrowserSession::start().await;
+    let admin = session.signed_in(&app, "admin", ADMIN, "/admin").await;
+    click(&admin, r#"#site-nav a[href="/users"]"#).await;
+    wait_for(&admin, r#"#conn-status[data-state="live"]"#).await;
+    wait_for(&admin, r#"#users-body tr.user-row[data-role="ADMIN"] .badge-you:not([hidden])"#).await;
+
+    // Another ADMIN creates a user over the API: the row appears without a reload.
+    let body = json!({"username": "erin", "password": "erin-password", "role": "ADMIN_LIMITED"});
+    let (_, erin) = app.post_json("/api/users", Some(&token), &body).await;
+    let erin_row = format!(r#"#users-body tr.user-row[data-user-id="{}"]"#, erin["id"]);
+    assert!(text(&admin, &format!("{erin_row} .user-username")).await.contains("erin"));
+    // …and disables her: the row follows.
+    let path = format!("/api/users/{}", erin["id"]);
+    app.request(reqwest::Method::PATCH, &path, Some(&token), Some(&json!({"is_active": false}))).await;
+    wait_for(&admin, &format!(r#"{erin_row}[data-active="false"]"#)).await;
+
+    // A user with a generated password, shown once.
+    wait_for(&admin, "#new-user-username").await.send_keys("frank").await.unwrap();
+    click(&admin, "#create-user-button").await;
+    let password = text(&admin, r#"#secret-box[data-username="frank"] #secret-value"#).await;
+    assert!(password.trim().len() >= 16, "{password:?}");
+    screenshot(&admin, "users.png").await;
+    click(&admin, "#secret-box .dismiss-secret").await;
+
+    // A typed password must be typed twice alike.
+    wait_for(&admin, "#new-user-username").await.send_keys("gina").await.unwrap();
+    click(&admin, "#new-user-password-type").await;
+    wait_for(&admin, "#new-user-password").await.send_keys("gina-password").await.unwrap();
+    wait_for(&admin, "#new-user-password-repeat").await.send_keys("gina-passwort").await.unwrap();
+    click(&admin, "#create-user-button").await;
+    assert!(text(&admin, "#new-user-password-repeat-error").await.contains("differ"));
+    let repeat = wait_for(&admin, "#new-user-password-repeat").await;
+    repeat.clear().await.unwrap();
+    repeat.send_keys("gina-password").await.unwrap();
+    click(&admin, "#create-user-button").await;
+    eventually_text(&admin, "#users-count", "6").await;
+    app.token(("gina", "gina-password")).await;
+
+    // The server's rules show as its messages: an ADMIN cannot disable themselves.
+    click(&admin, r#"#users-body tr.user-row:has(.badge-you:not([hidden])) .toggle-active"#).await;
+    let refusal = text(&admin, r#"#users-body tr.user-row:has(.badge-you:not([hidden])) .user-error"#).await;
+    assert!(refusal.contains("disable yourself"), "{refusal}");
+
+    // The new user signs in with the generated password and lands on their page.
+    let frank = session.signed_in(&app, "frank", ("frank", password.trim()), "/my").await;
+    frank.close().await.ok();
+    admin.close().await.ok();
+}
+
+#[tokio::test]
+async fn an_admin_edits_a_template_and_new_tasks_get_its_subtasks() {
+    let app = spawn_app().await;
+    let token = app.token(ADMIN).await;
+    let session = BrowserSession::start().await;
+    let admin = session.signed_in(&app, "admin", ADMIN, "/admin").await;
+    click(&admin, r#"#site-nav a[href="/workflows"]"#).await;
+    wait_for(&admin, r#"#conn-status[data-state="live"]"#).await;
+
+    // Add a subtask at the end, then move it up one place.
+    let card = r#"#workflows-list .workflow-card[data-key="vehicle_registration"]"#;
+    click(&admin, &format!("{card} .edit-workflow")).await;
+    click(&admin, &format!("{card} .add-subtask")).await;
+    let last = format!("{card} .subtask-edit-row:last-child");
+    wait_for(&admin, &format!("{last} .subtask-input")).await.send_keys("Photograph the vehicle").await.unwrap();
+    click(&admin, &format!("{last} .move-up")).await;
+    click(&admin, &format!("{card} .save-workflow")).await;
+    let fourth = format!("{card} .workflow-subtasks li:nth-child(4)");
+    assert_eq!(text(&admin, &fourth).await, "Photograph the vehicle");
+
+    // A new template from the form, switched off right away: it is offered to nobody.
+    wait_for(&admin, "#new-workflow-name").await.send_keys("Quick check").await.unwrap();
+    let first_step = "#new-workflow-form .subtask-edit-row:first-child .subtask-input";
+    wait_for(&admin, first_step).await.send_keys("Look").await.unwrap();
+    click(&admin, "#create-workflow-button").await;
+    let quick = r#"#workflows-list .workflow-card[data-key="quick_check"]"#;
+    click(&admin, &format!(r#"{quick}[data-active="true"] .toggle-active"#)).await;
+    wait_for(&admin, &format!(r#"{quick}[data-active="false"]"#)).await;
+
+    // Another ADMIN renames a template over the API: the card follows live.
+    let rename = json!({"name": "Vehicle registration (2026)"});
+    let path = "/api/workflows/vehicle_registration";
+    app.request(reqwest::Method::PATCH, path, Some(&token), Some(&rename)).await;
+    eventually_text(&admin, &format!("{card} .workflow-name"), "Vehicle registration (2026)").await;
+    screenshot(&admin, "workflows.png").await;
+
+    // The task form offers only the active template; a task from it gets the five subtasks.
+    let worker = session.signed_in(&app, "worker", ANN, "/my").await;
+    wait_for(&worker, r#"#task-workflow option[value="vehicle_registration"]"#).await;
+    assert!(worker.find(Locator::Css(r#"#task-workflow option[value="quick_check"]"#)).await.is_err());
+    wait_for(&worker, "#task-title").await.send_keys("Register the green car").await.unwrap();
+    click(&worker, "#create-task-button").await;
+    let task_id = attr(&worker, "#my-tasks .task-card", "data-task-id").await.unwrap();
+    app.approve(&token, task_id.parse().unwrap()).await;
+    let subtask =
+        |n: usize| format!(r#"#my-tasks .task-card[data-task-id="{task_id}"] .subtask:nth-child({n}) .subtask-title"#);
+    assert_eq!(text(&worker, &subtask(4)).await, "Photograph the vehicle");
+    assert_eq!(text(&worker, &subtask(5)).await, "Hand over keys");
+    worker.close().await.ok();
+    admin.close().await.ok();
 }

@@ -22,6 +22,19 @@ async fn the_demo_store_and_catalog_work_out_of_the_box() {
     assert_eq!(app.get("/api/me", Some(&app.token(("worker", "worker-demo")).await)).await.1["role"], "ADMIN_LIMITED");
     let mut dashboard = app.ws_subscribed(&admin, &["jobs"], None).await;
 
+    // The users and templates pages have what they show: both demo logins, the demo template.
+    for page in ["/users", "/workflows"] {
+        assert_eq!(app.http.get(app.url(page)).send().await.unwrap().status(), StatusCode::OK, "{page}");
+    }
+    let (_, users) = app.get("/api/users", Some(&admin)).await;
+    let signed_in: Vec<_> = users.as_array().unwrap().iter().map(|u| u["last_login_at"].is_string()).collect();
+    assert_eq!(signed_in, [true, true], "both demo users just signed in: {users}");
+    let (_, workflows) = app.get("/api/workflows", Some(&admin)).await;
+    assert_eq!(
+        (workflows[0]["key"].as_str(), workflows[0]["active"].as_bool()),
+        (Some("vehicle_registration"), Some(true))
+    );
+
     let (_, stores) = app.get("/api/stores", Some(&admin)).await;
     assert_eq!(stores[0]["name"], "Demo Sports Shop");
     assert_eq!(stores[0]["items_count"], 12);

@@ -281,6 +281,15 @@ pub fn assert_error(response: &(StatusCode, Value), status: StatusCode, code: &s
     assert!(!message.is_empty(), "an error message is expected: {}", response.1);
 }
 
+/// Asserts that of simultaneous creations of one thing exactly one got 201 and every other 409 `conflict`.
+pub fn assert_one_created_rest_conflict(results: &[(StatusCode, Value)]) {
+    let created = results.iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+    assert_eq!(created, 1, "{results:?}");
+    for response in results.iter().filter(|(status, _)| *status != StatusCode::CREATED) {
+        assert_error(response, StatusCode::CONFLICT, "conflict");
+    }
+}
+
 /// A WebSocket test client.
 pub struct WsClient {
     pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,

@@ -29,5 +29,6 @@ mod tasks;
 mod users;
 mod websocket;
 mod worker;
+mod workflows;
 mod ws_fuzz;
 mod ws_limits;

@@ -114,3 +114,84 @@ async fn bad_user_changes_are_refused_and_change_nothing() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_login_is_remembered_in_last_login_at() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let ann_of = |list: &serde_json::Value| list.as_array().unwrap().iter().find(|u| u["username"] == "ann").cloned();
+    let (_, before) = app.get("/api/users", Some(&admin)).await;
+    let ann = ann_of(&before).unwrap();
+    assert!(ann["last_login_at"].is_null(), "{ann}");
+    assert!(ann["updated_at"].is_string(), "{ann}");
+    // A wrong password is no login.
+    app.post_json("/api/auth/login", None, &json!({"username": "ann", "password": "wrong-password"})).await;
+    let (_, after_failure) = app.get("/api/users", Some(&admin)).await;
+    assert!(ann_of(&after_failure).unwrap()["last_login_at"].is_null());
+
+    let started = chrono::Utc::now();
+    app.token(ANN).await;
+    let (_, after) = app.get("/api/users", Some(&admin)).await;
+    let ann = ann_of(&after).unwrap();
+    let at: chrono::DateTime<chrono::Utc> = ann["last_login_at"].as_str().unwrap().parse().unwrap();
+    assert!(at >= started - chrono::Duration::seconds(1), "{ann}");
+    assert_eq!(ann["updated_at"], ann_of(&before).unwrap()["updated_at"], "a login is not a change to the account");
+}
+
+#[tokio::test]
+async fn admins_follow_user_changes_live_and_nobody_else_may() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let ann = app.token(ANN).await;
+    let mut page = app.ws_subscribed(&admin, &["users"], None).await;
+
+    let mut limited = app.ws(&ann).await;
+    limited.send_json(json!({"type": "subscribe", "channels": ["users"]})).await;
+    let refused = limited.next_json().await;
+    assert_eq!((refused["type"].as_str(), refused["code"].as_str()), (Some("error"), Some("forbidden")), "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("ADMIN"), "{refused}");
+
+    let body = json!({"username": "dora", "password": "dora-password", "role": "ADMIN_LIMITED"});
+    let (_, dora) = app.post_json("/api/users", Some(&admin), &body).await;
+    let created = page.expect_event("user.created").await;
+    assert_eq!(created["channel"], "users");
+    assert_eq!(created["data"], dora);
+    assert!(created["data"].get("password_hash").is_none());
+
+    let id = dora["id"].as_i64().unwrap();
+    let path = format!("/api/users/{id}");
+    let (_, disabled) = app.request(Method::PATCH, &path, Some(&admin), Some(&json!({"is_active": false}))).await;
+    let updated = page.expect_event("user.updated").await;
+    assert_eq!((updated["data"].clone(), updated["data"]["is_active"].as_bool()), (disabled, Some(false)));
+
+    // A refused change writes no event: the next one is the barrier's.
+    let admin_id = app.get("/api/me", Some(&admin)).await.1["id"].as_i64().unwrap();
+    let self_disable = app
+        .request(Method::PATCH, &format!("/api/users/{admin_id}"), Some(&admin), Some(&json!({"is_active": false})))
+        .await;
+    assert_error(&self_disable, StatusCode::CONFLICT, "invalid_state");
+    assert!(self_disable.1["error"]["message"].as_str().unwrap().contains("disable yourself"));
+    app.request(Method::PATCH, &path, Some(&admin), Some(&json!({"is_active": true, "role": "ADMIN"}))).await;
+    let barrier = page.expect_event("user.updated").await;
+    assert_eq!((barrier["data"]["is_active"].as_bool(), barrier["data"]["role"].as_str()), (Some(true), Some("ADMIN")));
+
+    // Replay with since brings them back too.
+    let mut late = app.ws_subscribed(&admin, &["users"], Some(0)).await;
+    for kind in ["user.created", "user.updated", "user.updated"] {
+        late.expect_event(kind).await;
+    }
+}
+
+#[tokio::test]
+async fn simultaneous_creates_of_one_username_give_one_user() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let attempts = (0..20).map(|_| {
+        let body = json!({"username": "twin", "password": "twin-password", "role": "ADMIN_LIMITED"});
+        let (app, admin) = (&app, &admin);
+        async move { app.post_json("/api/users", Some(admin), &body).await }
+    });
+    assert_one_created_rest_conflict(&futures_util::future::join_all(attempts).await);
+    let (_, list) = app.get("/api/users", Some(&admin)).await;
+    assert_eq!(list.as_array().unwrap().iter().filter(|u| u["username"] == "twin").count(), 1);
+}

@@ -5,6 +5,7 @@
 import { mountAlerts } from './alerts.js';
 import { announce } from './announce.js';
 import { api } from './api.js';
+import { copyShown } from './clipboard.js';
 import { el, insertSorted, syncEmpty, flash } from './dom.js';
 import { busy, replaceKeepingFocus } from './focus.js';
 import { fieldForMessage, setFieldError, setFormError } from './forms.js';
@@ -183,29 +184,10 @@ moreButton.addEventListener('click', async () => {
 
 // ---------- card actions ----------
 
-async function copyPin(card, button) {
-  const code = card.querySelector('.pin-code');
-  const text = code?.textContent || '';
-  let ok = false;
-  try {
-    await navigator.clipboard.writeText(text);
-    ok = true;
-  } catch {
-    // No clipboard API (plain http on another host): select the text and copy that.
-    const range = document.createRange();
-    range.selectNodeContents(code);
-    const selection = window.getSelection();
-    selection.removeAllRanges();
-    selection.addRange(range);
-    try { ok = document.execCommand('copy'); } catch { ok = false; }
-  }
-  if (ok) {
-    button.textContent = t('orders.copied');
-    setTimeout(() => { if (button.isConnected) button.textContent = t('orders.copy'); }, 2000);
-    toast(t('orders.pin_copied'), 'success');
-  } else {
-    toast(t('orders.copy_failed'), 'info');
-  }
+function copyPin(card, button) {
+  return copyShown(card.querySelector('.pin-code'), button, {
+    label: t('orders.copy'), copied: t('orders.copied'), done: t('orders.pin_copied'), failed: t('orders.copy_failed'),
+  });
 }
 
 /** POSTs an order action (`check`, `cancel`) and shows the answer; a 404/409 reloads the order's real state. */

@@ -44,7 +44,10 @@ function setupHeader(user) {
 
 // The pages each role may open, in header order, with the catalog keys of their names.
 const NAV_LINKS = {
-  ADMIN: [['/admin', 'page.admin'], ['/jobs', 'page.jobs'], ['/stores', 'page.stores'], ['/orders', 'page.orders']],
+  ADMIN: [
+    ['/admin', 'page.admin'], ['/jobs', 'page.jobs'], ['/stores', 'page.stores'], ['/orders', 'page.orders'],
+    ['/users', 'page.users'], ['/workflows', 'page.workflows'],
+  ],
   ADMIN_LIMITED: [['/my', 'page.my'], ['/orders', 'page.orders']],
 };
 
