@@ -184,7 +184,8 @@ async fn admins_follow_user_changes_live_and_nobody_else_may() {
 
 #[tokio::test]
 async fn simultaneous_creates_of_one_username_give_one_user() {
-    let app = spawn_app().await;
+    // Every hash at once, so all twenty reach the insert together (and none waits out its turn into a 503).
+    let app = spawn_app_with(|c| c.password_hash_concurrency = 20).await;
     let admin = app.token(ADMIN).await;
     let attempts = (0..20).map(|_| {
         let body = json!({"username": "twin", "password": "twin-password", "role": "ADMIN_LIMITED"});
