@@ -95,10 +95,11 @@ pub async fn put(state: &AppState, key: &str, definition: WorkflowDefinition) ->
 /// `PATCH /api/workflows/{key}`: renames, replaces the subtask list, or (de)activates.
 #[instrument(skip(state, changes))]
 pub async fn update(state: &AppState, key: &str, changes: WorkflowChanges) -> Result<Workflow> {
+    let key = parse_key(key)?;
     let name = changes.name.as_deref().map(parse_name).transpose()?;
     let subtasks = changes.subtasks.as_deref().map(parse_subtasks).transpose()?;
     in_transaction(&state.db, &*state.bus, async |txn| {
-        let mut model: workflow::ActiveModel = load(txn, key).await?.into();
+        let mut model: workflow::ActiveModel = load(txn, &key).await?.into();
         if let Some(name) = name {
             model.name = Set(name);
         }

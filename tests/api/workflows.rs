@@ -99,6 +99,8 @@ async fn bad_templates_are_refused_with_the_field_named() {
         assert_error(&response, StatusCode::BAD_REQUEST, "validation_failed");
         assert!(response.1["error"]["message"].as_str().unwrap().contains(field), "{}", response.1);
     }
+    let malformed = app.request(Method::PATCH, "/api/workflows/Bad%00Key", Some(&admin), Some(&json!({}))).await;
+    assert_error(&malformed, StatusCode::BAD_REQUEST, "validation_failed");
     let (_, list) = app.get("/api/workflows", Some(&admin)).await;
     assert_eq!(keys(&list), ["vehicle_registration"], "nothing was created");
     assert_eq!(list[0]["subtasks"].as_array().unwrap().len(), 4, "nothing was changed");
