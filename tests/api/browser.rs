@@ -772,7 +772,7 @@ async fn an_admin_creates_users_on_the_users_page_and_they_sign_in() {
     wait_for(&admin, "#new-user-password").await.send_keys("gina-password").await.unwrap();
     wait_for(&admin, "#new-user-password-repeat").await.send_keys("gina-passwort").await.unwrap();
     click(&admin, "#create-user-button").await;
-    assert!(text(&admin, "#new-user-password-repeat-error").await.contains("differ"));
+    eventually_text(&admin, "#new-user-password-repeat-error", "differ").await;
     let repeat = wait_for(&admin, "#new-user-password-repeat").await;
     repeat.clear().await.unwrap();
     repeat.send_keys("gina-password").await.unwrap();
@@ -782,8 +782,8 @@ async fn an_admin_creates_users_on_the_users_page_and_they_sign_in() {
 
     // The server's rules show as its messages: an ADMIN cannot disable themselves.
     click(&admin, r#"#users-body tr.user-row:has(.badge-you:not([hidden])) .toggle-active"#).await;
-    let refusal = text(&admin, r#"#users-body tr.user-row:has(.badge-you:not([hidden])) .user-error"#).await;
-    assert!(refusal.contains("disable yourself"), "{refusal}");
+    let own_error = r#"#users-body tr.user-row:has(.badge-you:not([hidden])) .user-error"#;
+    eventually_text(&admin, own_error, "disable yourself").await;
 
     // The new user signs in with the generated password and lands on their page.
     let frank = session.signed_in(&app, "frank", ("frank", password.trim()), "/my").await;
@@ -809,7 +809,8 @@ async fn an_admin_edits_a_template_and_new_tasks_get_its_subtasks() {
     click(&admin, &format!("{last} .move-up")).await;
     click(&admin, &format!("{card} .save-workflow")).await;
     let fourth = format!("{card} .workflow-subtasks li:nth-child(4)");
-    assert_eq!(text(&admin, &fourth).await, "Photograph the vehicle");
+    // Hidden (empty text) while the editor is open, then the saved list.
+    eventually_text(&admin, &fourth, "Photograph the vehicle").await;
 
     // A new template from the form, switched off right away: it is offered to nobody.
     wait_for(&admin, "#new-workflow-name").await.send_keys("Quick check").await.unwrap();
