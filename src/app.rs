@@ -31,7 +31,7 @@ use crate::{
     error::{AppError, InternalErrorDetail},
     events::{outbox, retention},
     hub::{self, Hub, HubSettings},
-    jobs::{self, JobRunner},
+    jobs::{self, JobRunner, RestartableKinds},
     lock::{LocalLock, LockBackend, Locks, RedisLock},
     metrics::{Metrics, track_http},
     openapi, ops,
@@ -85,58 +85,15 @@ pub struct Application {
 impl Application {
     /// Connects to the database, migrates it, starts the hub, and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let db = db::connect_with(&config.database_url, config.database_acquire_timeout).await?;
-        db::migrate(&db).await?;
-        if config.demo {
-            crate::demo::seed(&db).await.map_err(|e| StartupError::Demo(e.to_string()))?;
-        }
-        let metrics = Arc::new(Metrics::default());
-        let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
-        let hub = Hub::new(
-            outbox::max_id(&db).await.map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?,
-            hub_settings(&config),
-            Arc::new(DomainChannelPolicy { db: db.clone() }),
-            metrics.clone(),
-            shutdown.child_token(),
-        );
-        let Backends { bus, locks: lock_backend } = scale_out_backends(&config, &metrics, &shutdown, &tasks)?;
         let listener = bind(config.bind, config.socket_send_buffer)?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+order monitor)"))
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(config.provider_timeout.max(Duration::from_secs(1)) * 3)
-            .build()
-            .map_err(|e| StartupError::HttpClient(e.to_string()))?;
-        let scraper = PageFetcher::new(scrape_policy(&config, listener.local_addr()?))
-            .map_err(|e| StartupError::HttpClient(e.to_string()))?;
-        let provider = order_provider(&config, &http);
-        let lease = config.provider_timeout + Duration::from_secs(5);
-        let config = Arc::new(config);
-        let state = AppState {
-            orders: Arc::new(OrderMonitor::new(provider, lease, shutdown.child_token(), tasks.clone())),
-            jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),
-            locks: Locks::new(lock_backend, config.import_lock_ttl),
-            http,
-            scraper: Arc::new(scraper),
-            keys: Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl)),
-            throttle: Arc::new(LoginThrottle::new(
-                config.login_max_failures,
-                config.login_window,
-                config.login_throttle_max_entries,
-            )),
-            passwords: Arc::new(PasswordGate::new(config.password_hash_concurrency, PASSWORD_HASH_WAIT)),
-            db: db.clone(),
-            hub: hub.clone(),
-            bus: bus.clone(),
-            metrics,
-            config: config.clone(),
-        };
+        let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
+        let state = build_state(config, Some(listener.local_addr()?), &shutdown, &tasks).await?;
         spawn_background_tasks(&state, &shutdown, &tasks).await?;
-        if config.demo {
+        if state.config.demo {
             crate::demo::seed_store(&state, listener.local_addr()?)
                 .await
                 .map_err(|e| StartupError::Demo(e.to_string()))?;
-            crate::demo::seed_catalog(&config.catalog_dir).map_err(|e| StartupError::Demo(e.to_string()))?;
+            crate::demo::seed_catalog(&state.config.catalog_dir).map_err(|e| StartupError::Demo(e.to_string()))?;
         }
         Ok(Application { listener, router: router(state.clone()), state, shutdown, tasks })
     }
@@ -189,6 +146,99 @@ impl Application {
     }
 }
 
+/// The built-in kinds `POST /api/jobs/{id}/retry` starts again, each by the domain that owns it.
+fn restartable_kinds() -> RestartableKinds {
+    RestartableKinds::default()
+        .with("scrape_store", Arc::new(stores::service::RetryScrape))
+        .with("catalog_import", Arc::new(catalog::import::RetryImport))
+}
+
+/// The shared state on a migrated database: the hub (not serving), bus, locks,
+/// job runner and clients. `own_address` is where this server listens, if it does
+/// (the demo shop is scraped there). Background tasks go on `tasks`.
+async fn build_state(
+    config: Config,
+    own_address: Option<SocketAddr>,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) -> Result<AppState, StartupError> {
+    let db = db::connect_with(&config.database_url, config.database_acquire_timeout).await?;
+    db::migrate(&db).await?;
+    if config.demo {
+        crate::demo::seed(&db).await.map_err(|e| StartupError::Demo(e.to_string()))?;
+    }
+    let metrics = Arc::new(Metrics::default());
+    let hub = Hub::new(
+        outbox::max_id(&db).await.map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?,
+        hub_settings(&config),
+        Arc::new(DomainChannelPolicy { db: db.clone() }),
+        metrics.clone(),
+        shutdown.child_token(),
+    );
+    let Backends { bus, locks: lock_backend } = scale_out_backends(&config, &metrics, shutdown, tasks)?;
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+order monitor)"))
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(config.provider_timeout.max(Duration::from_secs(1)) * 3)
+        .build()
+        .map_err(|e| StartupError::HttpClient(e.to_string()))?;
+    let scraper =
+        PageFetcher::new(scrape_policy(&config, own_address)).map_err(|e| StartupError::HttpClient(e.to_string()))?;
+    let provider = order_provider(&config, &http);
+    let lease = config.provider_timeout + Duration::from_secs(5);
+    let config = Arc::new(config);
+    Ok(AppState {
+        orders: Arc::new(OrderMonitor::new(provider, lease, shutdown.child_token(), tasks.clone())),
+        jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),
+        restartable: Arc::new(restartable_kinds()),
+        locks: Locks::new(lock_backend, config.import_lock_ttl),
+        http,
+        scraper: Arc::new(scraper),
+        keys: Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl)),
+        throttle: Arc::new(LoginThrottle::new(
+            config.login_max_failures,
+            config.login_window,
+            config.login_throttle_max_entries,
+        )),
+        passwords: Arc::new(PasswordGate::new(config.password_hash_concurrency, PASSWORD_HASH_WAIT)),
+        db,
+        hub,
+        bus,
+        metrics,
+        config,
+    })
+}
+
+/// The shared state for a command that works on the database without serving
+/// (`taskwire import-catalog`): its built-in jobs heart-beat like a server's, so
+/// no instance takes them for abandoned.
+pub struct Worker {
+    pub state: AppState,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Worker {
+    /// Connects, migrates and starts the job heartbeat.
+    pub async fn start(config: Config) -> Result<Worker, StartupError> {
+        let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
+        let state = build_state(config, None, &shutdown, &tasks).await?;
+        tasks.spawn(jobs::runner::run_heartbeat(state.clone(), shutdown.child_token()));
+        Ok(Worker { state, shutdown, tasks })
+    }
+
+    /// Stops its jobs (failed as interrupted) and background tasks, with a bound.
+    pub async fn stop(self) {
+        self.state.jobs.shut_down().await;
+        self.shutdown.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_BOUND, self.tasks.wait()).await.is_err() {
+            warn!("background tasks did not stop within {SHUTDOWN_BOUND:?}");
+        }
+        self.state.db.clone().close().await.ok();
+    }
+}
+
 /// What instances share when they scale out.
 struct Backends {
     bus: Arc<dyn Bus>,
@@ -235,10 +285,12 @@ fn scale_out_backends(
 }
 
 /// What a scrape may reach: `SCRAPE_ALLOWED_HOSTS`, plus in demo mode exactly this server's demo shop.
-fn scrape_policy(config: &Config, address: SocketAddr) -> ScrapePolicy {
+fn scrape_policy(config: &Config, address: Option<SocketAddr>) -> ScrapePolicy {
     let mut allowed: Vec<AllowedHost> =
         config.scrape_allowed_hosts.iter().filter_map(|entry| AllowedHost::parse(entry).ok()).collect();
-    if config.demo {
+    if config.demo
+        && let Some(address) = address
+    {
         allowed.extend(AllowedHost::parse(&crate::demo::shop_host(address)).ok());
     }
     ScrapePolicy::new(allowed)
@@ -276,6 +328,7 @@ async fn spawn_background_tasks(
         shutdown.child_token(),
     ));
     tasks.spawn(retention::run_pruner(db.clone(), config.event_retention, shutdown.child_token()));
+    tasks.spawn(jobs::retention::run_pruner(db.clone(), config.job_retention, shutdown.child_token()));
     // One SQLite file means one instance: every job it left unfinished was interrupted.
     // With PostgreSQL other instances may be running theirs, so only stale heartbeats count.
     let stale_after =
@@ -286,6 +339,7 @@ async fn spawn_background_tasks(
     tasks.spawn(jobs::runner::run_heartbeat(state.clone(), shutdown.child_token()));
     tasks.spawn(jobs::runner::run_zombie_sweeper(state.clone(), shutdown.child_token()));
     tasks.spawn(orders::monitor::run_monitor(state.clone(), shutdown.child_token()));
+    tasks.spawn(stores::schedule::run_scheduler(state.clone(), shutdown.child_token()));
     Ok(())
 }
 

@@ -57,6 +57,8 @@ pub struct Config {
     pub outbox_catch_up: Duration,
     /// How long events are kept for `since` replay.
     pub event_retention: Duration,
+    /// How long finished jobs (and their failures) are kept after they finish.
+    pub job_retention: Duration,
     /// Failed logins per username (and 4× that per address) within `login_window` before 429.
     pub login_max_failures: u32,
     pub login_window: Duration,
@@ -80,6 +82,10 @@ pub struct Config {
     /// Hosts (`name`, `name:port`, IP or `IP:port`) a scrape may reach even though
     /// they are loopback, private, link-local or otherwise internal; empty by default.
     pub scrape_allowed_hosts: Vec<String>,
+    /// The shortest `scrape_every` a store may have.
+    pub scrape_every_min: Duration,
+    /// How often each instance looks for stores whose scheduled scrape is due.
+    pub scrape_schedule_interval: Duration,
     /// TTL of the catalog-import lock; it is renewed every third of that while the import runs.
     pub import_lock_ttl: Duration,
     /// The HTTP order provider; unset outside demo mode means orders cannot be placed.
@@ -180,6 +186,7 @@ impl Config {
             )?
             .max(Duration::from_millis(10)),
             event_retention: duration_or(get("EVENT_RETENTION"), "EVENT_RETENTION", Duration::from_secs(7 * 86400))?,
+            job_retention: duration_or(get("JOB_RETENTION"), "JOB_RETENTION", Duration::from_secs(90 * 86400))?,
             login_max_failures: parse_or(get("LOGIN_MAX_FAILURES"), "LOGIN_MAX_FAILURES", 5u32)?.max(1),
             login_window: duration_or(get("LOGIN_WINDOW"), "LOGIN_WINDOW", Duration::from_secs(15 * 60))?,
             login_throttle_max_entries: parse_or(
@@ -207,6 +214,14 @@ impl Config {
             scrape_timeout: duration_or(get("SCRAPE_TIMEOUT"), "SCRAPE_TIMEOUT", Duration::from_secs(10))?,
             scrape_concurrency: parse_or(get("SCRAPE_CONCURRENCY"), "SCRAPE_CONCURRENCY", 4usize)?.max(1),
             scrape_allowed_hosts,
+            scrape_every_min: duration_or(get("SCRAPE_EVERY_MIN"), "SCRAPE_EVERY_MIN", Duration::from_secs(60))?
+                .max(Duration::from_secs(1)),
+            scrape_schedule_interval: duration_or(
+                get("SCRAPE_SCHEDULE_INTERVAL"),
+                "SCRAPE_SCHEDULE_INTERVAL",
+                Duration::from_secs(15),
+            )?
+            .max(Duration::from_millis(10)),
             import_lock_ttl,
             provider_url: get("PROVIDER_URL"),
             provider_api_key: get("PROVIDER_API_KEY"),
@@ -340,6 +355,13 @@ mod tests {
         assert_eq!(defaults.login_throttle_max_entries, 100_000);
         assert!(defaults.password_hash_concurrency >= 1);
         assert!(defaults.allowed_hosts.is_empty());
+        assert_eq!(defaults.job_retention, Duration::from_secs(90 * 86400));
+        let retention = Config::from_lookup(false, lookup(&[SECRET, ("JOB_RETENTION", "36h")])).unwrap();
+        assert_eq!(retention.job_retention, Duration::from_secs(36 * 3600));
+        assert_eq!(
+            Config::from_lookup(false, lookup(&[SECRET, ("JOB_RETENTION", "forever")])).unwrap_err().key,
+            "JOB_RETENTION"
+        );
         let set = Config::from_lookup(
             false,
             lookup(&[

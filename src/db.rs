@@ -57,3 +57,20 @@ pub async fn serialize_on(txn: &DatabaseTransaction, key: &str) -> Result<(), Db
     }
     Ok(())
 }
+
+/// Like [`serialize_on`] without waiting: false when another transaction holds
+/// `key` (PostgreSQL); always true on SQLite. For work one instance at a time
+/// should do and the others may skip, such as pruning.
+pub async fn try_serialize_on(txn: &DatabaseTransaction, key: &str) -> Result<bool, DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let row = txn
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked",
+            [key.into()],
+        ))
+        .await?;
+    Ok(row.map(|r| r.try_get::<bool>("", "locked")).transpose()?.unwrap_or(false))
+}

@@ -6,6 +6,7 @@ pub(crate) mod auth;
 pub(crate) mod bus;
 pub(crate) mod catalog;
 pub(crate) mod channels;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -1,10 +1,10 @@
-//! The `taskwire` command: `serve [--demo]`, `migrate`, `create-user`.
+//! The `taskwire` command: `serve [--demo]`, `migrate`, `import-catalog [FILE]`, `create-user`.
 
 use std::{io::BufRead, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use taskwire::{Application, Config, db, demo::DEMO_USERS, users::service::create_user};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{EnvFilter, fmt::writer::BoxMakeWriter};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,13 @@ enum Command {
     },
     /// Applies pending database migrations and exits.
     Migrate,
+    /// Imports a catalog file (CSV, or CommerceML import.xml with offers.xml beside it)
+    /// under the same cluster-wide lock as the stores page, showing progress; exits
+    /// non-zero when the import fails or another one holds the lock.
+    ImportCatalog {
+        /// A file name in CATALOG_DIR, or a path; default: import.xml, else the first CSV file in CATALOG_DIR.
+        file: Option<String>,
+    },
     /// Creates a user; the password comes from --password or the first line of stdin.
     CreateUser {
         #[arg(long)]
@@ -41,12 +48,19 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A command's own output is its progress and result: only warnings are logged, to stderr.
+    let command_output = matches!(cli.command, Command::ImportCatalog { .. });
+    let (default_filter, writer) = if command_output {
+        ("warn", BoxMakeWriter::new(std::io::stderr))
+    } else {
+        ("info,sqlx=warn,sea_orm=warn", BoxMakeWriter::new(std::io::stdout))
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)))
+        .with_writer(writer)
         .init();
-    match run(Cli::parse()).await {
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("taskwire: {message}");
@@ -77,6 +91,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             let connection = db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
             db::migrate(&connection).await.map_err(|e| e.to_string())?;
             eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::ImportCatalog { file } => {
+            let mut config = Config::from_env(true).map_err(|e| e.to_string())?;
+            config.demo = false;
+            let message = taskwire::cli::import_catalog(config, file).await?;
+            println!("{message}");
             Ok(())
         }
         Command::CreateUser { username, role, password } => {

@@ -85,6 +85,7 @@ pub struct ErrorDetail {
         jobs::routes::report_progress,
         jobs::routes::finish_job,
         jobs::routes::cancel_job,
+        jobs::routes::retry_job,
         stores::routes::list_stores,
         stores::routes::create_store,
         stores::routes::scrape_stores,

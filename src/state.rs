@@ -10,7 +10,7 @@ use crate::{
     bus::Bus,
     config::Config,
     hub::{Hub, HubState},
-    jobs::JobRunner,
+    jobs::{JobRunner, RestartableKinds},
     lock::Locks,
     metrics::Metrics,
     orders::monitor::OrderMonitor,
@@ -37,6 +37,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Runs built-in jobs and coalesces job progress.
     pub jobs: Arc<JobRunner>,
+    /// The built-in job kinds `POST /api/jobs/{id}/retry` can start again, registered by their domains.
+    pub restartable: Arc<RestartableKinds>,
     /// Exclusive locks (in-process, or in Redis when instances share work).
     pub locks: Locks,
     /// Order provider, leases and check timers of this instance.

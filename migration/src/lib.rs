@@ -12,6 +12,7 @@ mod m20261130_000007_abuse_limits;
 mod m20261130_000008_task_activity;
 mod m20261130_000009_horizon_and_search;
 mod m20261130_000010_last_login_and_active_workflows;
+mod m20261130_000011_store_schedules;
 
 /// The ordered list of every migration; `taskwire migrate` and `serve` apply it.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_task_activity::Migration),
             Box::new(m20261130_000009_horizon_and_search::Migration),
             Box::new(m20261130_000010_last_login_and_active_workflows::Migration),
+            Box::new(m20261130_000011_store_schedules::Migration),
         ]
     }
 }

@@ -7,11 +7,10 @@ use sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
 
 use super::{CatalogRow, ParsedCatalog, commerceml::parse_commerceml, csv_file::parse_csv};
 use crate::{
-    auth::CurrentUser,
-    entity::product,
+    entity::{job, product},
     error::{AppError, Result},
     jobs::{
-        JobContext, JobView,
+        JobContext, JobView, Restart,
         runner::JobOutcome,
         service::{NewJob, Runner, active_job, already_running, create_job},
     },
@@ -67,8 +66,13 @@ pub async fn resolve_file(dir: &Path, requested: Option<&str>) -> Result<PathBuf
 }
 
 /// Starts an import unless one runs anywhere: then 409 naming the running job and its start.
-pub async fn start_import(state: &AppState, user: &CurrentUser, requested: Option<&str>) -> Result<JobView> {
+pub async fn start_import(state: &AppState, created_by: Option<i64>, requested: Option<&str>) -> Result<JobView> {
     let path = resolve_file(&state.config.catalog_dir, requested).await?;
+    start_import_of(state, created_by, path).await
+}
+
+/// Starts an import of `path` (already resolved) under the cluster-wide import lock.
+pub async fn start_import_of(state: &AppState, created_by: Option<i64>, path: PathBuf) -> Result<JobView> {
     let guard = state
         .locks
         .try_acquire(IMPORT_LOCK)
@@ -90,14 +94,31 @@ pub async fn start_import(state: &AppState, user: &CurrentUser, requested: Optio
             items_total: 0,
             runner: Runner::Server,
             params: Some(serde_json::json!({"file": file_name}).to_string()),
-            created_by: Some(user.id),
+            created_by,
             start_running: false,
-            exclusive: false,
+            // Besides the lock: an import run by another process without a shared
+            // lock backend (the `import-catalog` command) is still seen in the database.
+            exclusive: true,
         },
     )
     .await?;
     state.jobs.spawn(state, job.id, Some(guard), move |context| import_catalog(context, path));
     Ok(job)
+}
+
+/// Starts a failed or cancelled import of the same file again (`POST /api/jobs/{id}/retry`).
+pub struct RetryImport;
+
+#[async_trait::async_trait]
+impl Restart for RetryImport {
+    async fn restart(&self, state: &AppState, job: &job::Model, created_by: Option<i64>) -> Result<JobView> {
+        let file = job
+            .params
+            .as_deref()
+            .and_then(|params| serde_json::from_str::<serde_json::Value>(params).ok())
+            .and_then(|params| params["file"].as_str().map(str::to_owned));
+        start_import(state, created_by, file.as_deref()).await
+    }
 }
 
 /// Reads and parses a catalog file (`import.xml` takes `offers.xml` from beside it).

@@ -49,6 +49,6 @@ async fn import_catalog(
     AdminUser(admin): AdminUser,
     OptionalJson(request): OptionalJson<ImportRequest>,
 ) -> Result<(StatusCode, AppJson<JobView>)> {
-    let job = start_import(&state, &admin, request.file.as_deref()).await?;
+    let job = start_import(&state, Some(admin.id), request.file.as_deref()).await?;
     Ok((StatusCode::ACCEPTED, AppJson(job)))
 }

@@ -3,6 +3,8 @@
 
 pub mod model;
 pub mod progress;
+pub mod retention;
+pub mod retry;
 pub mod routes;
 pub mod runner;
 pub mod service;
@@ -10,4 +12,5 @@ pub mod worker;
 
 pub use model::{JobStatus, JobView};
 pub use progress::ProgressUpdate;
+pub use retry::{Restart, RestartableKinds};
 pub use runner::{JobContext, JobRunner, refresh_job_gauges};

@@ -10,6 +10,7 @@ use axum::{
 use super::{
     JobView,
     progress::ProgressUpdate,
+    retry,
     service::{self, JobDetail, JobFilter, JobPage, JobStats},
     worker::{self, FinishReport, NewExternalJob},
 };
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/jobs/{id}/progress", post(report_progress))
         .route("/api/jobs/{id}/finish", post(finish_job))
         .route("/api/jobs/{id}/cancel", post(cancel_job))
+        .route("/api/jobs/{id}/retry", post(retry_job))
 }
 
 #[utoipa::path(
@@ -115,6 +117,22 @@ async fn cancel_job(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<JobView>> {
     Ok(AppJson(service::cancel_job(&state, id).await?))
+}
+
+#[utoipa::path(
+    post, path = "/api/jobs/{id}/retry", tag = "jobs", params(("id" = i64, Path, description = "job id", example = 1)),
+    responses((status = 202, description = "the new job, started (the retried one stays as it was)", body = JobView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "the file the import read is no longer in CATALOG_DIR (`validation_failed`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such job (`not_found`)", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the job is not failed or cancelled, was run by an external worker, or its store is gone or inactive (`invalid_state`); the same job is running (`already_running`)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the import lock cannot be taken (`unavailable`)", body = crate::openapi::ErrorBody))
+)]
+async fn retry_job(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<(StatusCode, AppJson<JobView>)> {
+    Ok((StatusCode::ACCEPTED, AppJson(retry::retry_job(&state, id, Some(admin.id)).await?)))
 }
 
 #[utoipa::path(

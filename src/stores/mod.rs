@@ -4,6 +4,7 @@ pub mod fetch;
 pub mod guard;
 pub mod price;
 pub mod routes;
+pub mod schedule;
 pub mod scrape;
 pub mod service;
 

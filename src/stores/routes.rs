@@ -41,6 +41,9 @@ async fn list_stores(State(state): State<AppState>, _admin: AdminUser) -> Result
 struct NewStore {
     #[schema(min_length = 1, max_length = 200)]
     name: String,
+    /// `"6h"`, `"30m"`…: scrape the store by itself that often; absent or `null`: only by hand.
+    #[schema(example = "6h")]
+    scrape_every: Option<String>,
 }
 
 #[utoipa::path(
@@ -52,7 +55,7 @@ async fn create_store(
     _admin: AdminUser,
     AppJson(body): AppJson<NewStore>,
 ) -> Result<(StatusCode, AppJson<StoreView>)> {
-    Ok((StatusCode::CREATED, AppJson(service::create_store(&state, &body.name).await?)))
+    Ok((StatusCode::CREATED, AppJson(service::create_store(&state, &body.name, body.scrape_every.as_deref()).await?)))
 }
 
 #[utoipa::path(
@@ -107,7 +110,7 @@ async fn scrape_store(
     AdminUser(admin): AdminUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<(StatusCode, AppJson<JobView>)> {
-    let mut jobs = service::start_scrapes(&state, &admin, &[id]).await?;
+    let mut jobs = service::start_scrapes(&state, Some(admin.id), &[id]).await?;
     Ok((StatusCode::ACCEPTED, AppJson(jobs.remove(0))))
 }
 
@@ -129,7 +132,7 @@ async fn scrape_stores(
     AdminUser(admin): AdminUser,
     AppJson(body): AppJson<ScrapeMany>,
 ) -> Result<(StatusCode, AppJson<Vec<JobView>>)> {
-    Ok((StatusCode::ACCEPTED, AppJson(service::start_scrapes(&state, &admin, &body.store_ids).await?)))
+    Ok((StatusCode::ACCEPTED, AppJson(service::start_scrapes(&state, Some(admin.id), &body.store_ids).await?)))
 }
 
 #[utoipa::path(

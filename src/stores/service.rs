@@ -1,19 +1,22 @@
 //! Stores and items: create, change, list; start scrapes; products with their cheapest store.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
-use super::{price::freshness, scrape::scrape_store};
+use super::{
+    price::freshness,
+    schedule::{format_every, parse_scrape_every},
+    scrape::scrape_store,
+};
 use crate::{
-    auth::CurrentUser,
-    entity::{price_point, product, store, store_item},
+    entity::{job, price_point, product, store, store_item},
     error::{AppError, Result, ResultExt},
     jobs::{
-        JobView,
+        JobView, Restart,
         service::{JobFilter, JobPage, NewJob, Runner, active_job, already_running, create_job, list_jobs},
     },
     listing::contains_ignoring_case,
@@ -29,6 +32,11 @@ pub struct StoreView {
     pub created_at: DateTime<Utc>,
     pub items_count: usize,
     pub last_scraped_at: Option<DateTime<Utc>>,
+    /// How often the store is scraped by itself (`"6h"`, `"30m"`); `null`: only by hand.
+    #[schema(example = "6h")]
+    pub scrape_every: Option<String>,
+    /// When the next scheduled scrape is due (while the store is active); `null` without a schedule.
+    pub next_scrape_at: Option<DateTime<Utc>>,
 }
 
 /// An item with its latest price and how fresh it is.
@@ -96,6 +104,8 @@ async fn store_views(state: &AppState, stores: Vec<store::Model>) -> Result<Vec<
                 created_at: s.created_at,
                 items_count,
                 last_scraped_at,
+                scrape_every: s.scrape_every_secs.map(|secs| format_every(Duration::from_secs(secs.max(1) as u64))),
+                next_scrape_at: s.scrape_every_secs.and(s.next_scrape_at),
             }
         })
         .collect())
@@ -113,12 +123,24 @@ fn parse_store_name(name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-/// Creates a store; names are unique.
-pub async fn create_store(state: &AppState, name: &str) -> Result<StoreView> {
+/// The columns that hold a schedule: every (seconds) and the next run, one period from now.
+fn schedule_columns(state: &AppState, every: Option<&str>) -> Result<(Option<i64>, Option<DateTime<Utc>>)> {
+    let Some(every) = every else { return Ok((None, None)) };
+    let every = parse_scrape_every(every, state.config.scrape_every_min)?;
+    let next = Utc::now() + chrono::Duration::from_std(every).unwrap_or_default();
+    Ok((Some(every.as_secs() as i64), Some(next)))
+}
+
+/// Creates a store, scraped by hand or every `scrape_every`; names are unique.
+pub async fn create_store(state: &AppState, name: &str, scrape_every: Option<&str>) -> Result<StoreView> {
+    let name = parse_store_name(name)?;
+    let (every, next) = schedule_columns(state, scrape_every)?;
     let created = store::ActiveModel {
-        name: Set(parse_store_name(name)?),
+        name: Set(name),
         is_active: Set(true),
         created_at: Set(Utc::now()),
+        scrape_every_secs: Set(every),
+        next_scrape_at: Set(next),
         ..Default::default()
     }
     .insert(&state.db)
@@ -134,9 +156,21 @@ pub struct StoreChanges {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub is_active: Option<bool>,
+    /// `"6h"`, `"30m"`…: scrape the store by itself that often (at least `SCRAPE_EVERY_MIN`,
+    /// at most 30 days), the first run one period from now; `null`: only by hand. Absent: unchanged.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "6h")]
+    pub scrape_every: Option<Option<String>>,
 }
 
-/// Renames, activates or deactivates a store.
+/// A field that may be present as `null` (`Some(None)`) or absent (`None`, via `default`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Renames, activates or deactivates a store, or changes its schedule.
 pub async fn update_store(state: &AppState, store_id: i64, changes: StoreChanges) -> Result<StoreView> {
     let existing = find_store(state, store_id).await?;
     let mut model: store::ActiveModel = existing.into();
@@ -145,6 +179,11 @@ pub async fn update_store(state: &AppState, store_id: i64, changes: StoreChanges
     }
     if let Some(active) = changes.is_active {
         model.is_active = Set(active);
+    }
+    if let Some(every) = &changes.scrape_every {
+        let (every, next) = schedule_columns(state, every.as_deref())?;
+        model.scrape_every_secs = Set(every);
+        model.next_scrape_at = Set(next);
     }
     let updated = model.update(&state.db).await.on_unique_violation("name")?;
     store_view(state, updated).await
@@ -262,7 +301,7 @@ fn scope(store_id: i64) -> String {
 
 /// Starts a scrape of each store, checking them all first: each must exist, be
 /// active and have no scrape running. Returns one job per store.
-pub async fn start_scrapes(state: &AppState, user: &CurrentUser, store_ids: &[i64]) -> Result<Vec<JobView>> {
+pub async fn start_scrapes(state: &AppState, created_by: Option<i64>, store_ids: &[i64]) -> Result<Vec<JobView>> {
     if store_ids.is_empty() {
         return Err(AppError::field("store_ids", "must name at least one store"));
     }
@@ -293,7 +332,7 @@ pub async fn start_scrapes(state: &AppState, user: &CurrentUser, store_ids: &[i6
                 items_total: 0,
                 runner: Runner::Server,
                 params: Some(serde_json::json!({"store_id": store.id}).to_string()),
-                created_by: Some(user.id),
+                created_by,
                 start_running: false,
                 exclusive: true,
             },
@@ -304,6 +343,27 @@ pub async fn start_scrapes(state: &AppState, user: &CurrentUser, store_ids: &[i6
         jobs.push(job);
     }
     Ok(jobs)
+}
+
+/// Starts a failed or cancelled scrape again (`POST /api/jobs/{id}/retry`).
+pub struct RetryScrape;
+
+#[async_trait::async_trait]
+impl Restart for RetryScrape {
+    async fn restart(&self, state: &AppState, job: &job::Model, created_by: Option<i64>) -> Result<JobView> {
+        let store_id = job
+            .scope
+            .as_deref()
+            .and_then(|scope| scope.strip_prefix("store:"))
+            .and_then(|id| id.parse::<i64>().ok())
+            .ok_or_else(|| AppError::InvalidState(format!("job {} names no store to scrape", job.id)))?;
+        match start_scrapes(state, created_by, &[store_id]).await {
+            Err(AppError::NotFound(_)) => {
+                Err(AppError::InvalidState(format!("store {store_id} no longer exists; its scrape cannot be retried")))
+            }
+            other => Ok(other?.remove(0)),
+        }
+    }
 }
 
 /// A catalog product with the cheapest current store price for its SKU.

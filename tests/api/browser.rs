@@ -183,6 +183,32 @@ async fn screenshot(browser: &Client, name: &str) {
     std::fs::write(dir.join(name), png).unwrap();
 }
 
+/// An ADMIN's browser on one page, live, with its own Chromium and profile.
+struct AdminPage {
+    driver: ChromeDriver,
+    browser: Client,
+    profiles: std::path::PathBuf,
+}
+
+impl AdminPage {
+    /// Logs in as the ADMIN and opens `path`, waiting until it is live.
+    async fn open(app: &TestApp, path: &str) -> AdminPage {
+        let profiles = std::env::temp_dir().join(format!("taskwire-browser-{}", rand::random::<u64>()));
+        let driver = ChromeDriver::start().await;
+        let browser = driver.browser(&profiles.join("admin")).await;
+        log_in(&browser, app, ADMIN, "/admin").await;
+        browser.goto(&app.url(path)).await.unwrap();
+        wait_for(&browser, r#"#conn-status[data-state="live"]"#).await;
+        AdminPage { driver, browser, profiles }
+    }
+
+    async fn close(self) {
+        self.browser.close().await.ok();
+        drop(self.driver);
+        let _ = std::fs::remove_dir_all(self.profiles);
+    }
+}
+
 #[tokio::test]
 async fn two_pages_work_a_task_through_live() {
     let app = spawn_app().await;
@@ -842,4 +868,96 @@ async fn an_admin_edits_a_template_and_new_tasks_get_its_subtasks() {
     assert_eq!(text(&worker, &subtask(5)).await, "Hand over keys");
     worker.close().await.ok();
     admin.close().await.ok();
+}
+
+#[tokio::test]
+async fn the_jobs_dashboard_shows_kinds_and_flags_old_running_jobs() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    use taskwire::entity::job;
+    let app = spawn_app().await;
+    let token = app.token(ADMIN).await;
+    let (_, fresh) = app.post_json("/api/jobs", Some(&token), &json!({"kind": "export", "name": "Fresh export"})).await;
+    let (_, old) = app.post_json("/api/jobs", Some(&token), &json!({"kind": "report", "name": "Old report"})).await;
+    // The report was created (and started) 45 minutes ago.
+    let long_ago = chrono::Utc::now() - chrono::Duration::minutes(45);
+    job::Entity::update_many()
+        .col_expr(job::Column::CreatedAt, Expr::value(long_ago))
+        .col_expr(job::Column::StartedAt, Expr::value(long_ago))
+        .filter(job::Column::Id.eq(old["id"].as_i64().unwrap()))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
+    let page = AdminPage::open(&app, "/jobs").await;
+    let admin = &page.browser;
+
+    // Per-kind figures from the stats.
+    assert_eq!(text(admin, r#"#kinds-body tr.kind-row[data-kind="export"] .kind-total"#).await.trim(), "1");
+    assert_eq!(text(admin, r#"#kinds-body tr.kind-row[data-kind="report"] .kind-active"#).await.trim(), "1");
+
+    // The old running job's age is flagged with a word and a title, the fresh one is not.
+    let row = |id: &serde_json::Value, rest: &str| format!(r#"#jobs-table tr.job-row[data-job-id="{id}"]{rest}"#);
+    assert_eq!(text(admin, &row(&old["id"], r#" .col-age[data-age="old"] .age-note"#)).await.trim(), "over 30m");
+    let title = attr(admin, &row(&old["id"], " .col-age"), "title").await.unwrap_or_default();
+    assert!(title.contains("may be stuck"), "{title}");
+    wait_for(admin, &row(&fresh["id"], r#" .col-age[data-age="fresh"]"#)).await;
+
+    // Once finished, the age is no longer flagged.
+    let finish = json!({"status": "completed"});
+    app.post_json(&format!("/api/jobs/{}/finish", old["id"]), Some(&token), &finish).await;
+    wait_for(admin, &row(&old["id"], r#"[data-status="completed"] .col-age:not([data-age])"#)).await;
+    screenshot(admin, "jobs-kinds.png").await;
+    page.close().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_scrape_is_retried_from_the_jobs_dashboard() {
+    let shop = crate::shop::FakeShop::start().await;
+    let app = spawn_app_with(|c| c.scrape_allowed_hosts = vec![shop.host()]).await;
+    let token = app.token(ADMIN).await;
+    let mut dashboard = app.ws_subscribed(&token, &["jobs"], None).await;
+    let store = crate::scraping::create_store(&app, &token, "Slow shop").await;
+    crate::scraping::add_item(&app, &token, store, json!({"name": "Slow", "url": shop.url("/slow")})).await;
+    let (_, job) = app.post(&format!("/api/stores/{store}/scrape"), Some(&token)).await;
+    let old = job["id"].as_i64().unwrap();
+    app.post(&format!("/api/jobs/{old}/cancel"), Some(&token)).await;
+    assert_eq!(crate::scraping::job_end(&mut dashboard, old).await["event"], "job.cancelled");
+
+    let page = AdminPage::open(&app, "/jobs").await;
+    let admin = &page.browser;
+    click(admin, &format!(r#"#jobs-table tr.job-row[data-job-id="{old}"] .retry-job"#)).await;
+    let new = dashboard.expect_event("job.created").await["data"]["id"].as_i64().unwrap();
+    assert!(new > old);
+    let row = format!(r#"#jobs-table tr.job-row[data-job-id="{new}"]"#);
+    assert!(text(admin, &format!("{row} .job-scope")).await.contains(&format!("store:{store}")));
+    // A running job offers Cancel, not Retry.
+    wait_for(admin, &format!("{row} .cancel-job")).await;
+    assert!(admin.find(Locator::Css(&format!("{row} .retry-job"))).await.is_err());
+    app.post(&format!("/api/jobs/{new}/cancel"), Some(&token)).await;
+    wait_for(admin, &format!(r#"{row}[data-status="cancelled"] .retry-job"#)).await;
+    page.close().await;
+}
+
+#[tokio::test]
+async fn a_store_card_sets_its_schedule_and_shows_the_next_run() {
+    let app = spawn_app().await;
+    let token = app.token(ADMIN).await;
+    let store = crate::scraping::create_store(&app, &token, "Scheduled shop").await;
+    let page = AdminPage::open(&app, "/stores").await;
+    let admin = &page.browser;
+    let card = format!(r#"#stores-list .store-card[data-store-id="{store}"]"#);
+    assert_eq!(text(admin, &format!("{card} .store-next-scrape")).await.trim(), "scraped by hand");
+    click(admin, &format!(r#"{card} .store-schedule option[value="6h"]"#)).await;
+    let next = wait_for(admin, &format!(r#"{card} .store-next-scrape[data-at]:not([data-at=""])"#)).await;
+    let shown = next.text().await.unwrap();
+    assert!(shown.starts_with("every 6h, next in"), "{shown}");
+    let (_, stores) = app.get("/api/stores", Some(&token)).await;
+    assert_eq!(stores[0]["scrape_every"], "6h");
+    screenshot(admin, "stores-schedule.png").await;
+    // Back to manual.
+    click(admin, &format!(r#"{card} .store-schedule option[value=""]"#)).await;
+    wait_for(admin, &format!(r#"{card} .store-next-scrape[data-at=""]"#)).await;
+    let (_, stores) = app.get("/api/stores", Some(&token)).await;
+    assert_eq!(stores[0]["scrape_every"], serde_json::Value::Null);
+    page.close().await;
 }

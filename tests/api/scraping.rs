@@ -250,6 +250,13 @@ async fn bad_store_input_is_refused() {
     assert_eq!(items, json!([]), "nothing was added by bad input");
 }
 
+/// A server reading catalogs from a fresh directory holding the given files.
+pub async fn spawn_with_catalog(files: &[(&str, &str)]) -> (TestApp, std::path::PathBuf) {
+    let dir = tempdir_with(files);
+    let catalog_dir = dir.clone();
+    (spawn_app_with(move |c| c.catalog_dir = catalog_dir).await, dir)
+}
+
 /// A fresh directory holding the given files.
 pub fn tempdir_with(files: &[(&str, &str)]) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("taskwire-catalog-{:016x}", rand::random::<u64>()));

@@ -77,7 +77,8 @@ function buildRow(job) {
     el('td', { class: 'col-status', 'data-label': t('jobs.col_status') }),
     el('td', { class: 'col-progress', 'data-label': t('jobs.col_progress') }, jobProgress(job)),
     el('td', { class: 'col-failed num', 'data-label': t('jobs.col_failed') }),
-    el('td', { class: 'col-age nowrap', 'data-label': t('jobs.col_age') }, timeAgo(job.created_at) || '—'),
+    el('td', { class: 'col-age nowrap', 'data-label': t('jobs.col_age') },
+      timeAgo(job.created_at) || '—', el('span', { class: 'age-note' })),
     el('td', { class: 'col-duration nowrap', 'data-label': t('jobs.col_duration') },
       el('span', { class: 'job-duration' })),
     el('td', { class: 'col-remaining num', 'data-label': t('jobs.col_remaining') },
@@ -110,12 +111,37 @@ function fillRow(tr, job) {
   const remaining = job.remaining_items ??
     (job.items_total != null ? Math.max(0, job.items_total - (job.items_processed || 0)) : null);
   setText(tr.querySelector('.job-remaining'), formatNumber(remaining));
+  markAge(tr, job);
   fillActions(tr, job);
+}
+
+// How old a running job may get before its age is flagged (from its creation, queueing included).
+const AGE_SLOW_MS = 5 * 60 * 1000;
+const AGE_OLD_MS = 30 * 60 * 1000;
+
+/** Flags the age of a running job by how old it is: a colour, a word beside it and a title (never colour alone). */
+function markAge(tr, job, now = Date.now()) {
+  const cell = tr.querySelector('.col-age');
+  const age = now - Date.parse(job.created_at);
+  let level = '';
+  let note = '';
+  let title = '';
+  if (job.status === 'running' && Number.isFinite(age)) {
+    const duration = formatDuration(age);
+    if (age >= AGE_OLD_MS) [level, note, title] = ['old', t('jobs.age_over_30m'), t('jobs.age_old_title', { duration })];
+    else if (age >= AGE_SLOW_MS) [level, note, title] = ['slow', t('jobs.age_over_5m'), t('jobs.age_slow_title', { duration })];
+    else [level, title] = ['fresh', t('jobs.age_running_title', { duration })];
+  }
+  if (cell.dataset.age !== level) {
+    if (level) cell.dataset.age = level; else delete cell.dataset.age;
+  }
+  setText(cell.querySelector('.age-note'), note);
+  if (title) cell.title = title; else cell.removeAttribute('title');
 }
 
 function fillActions(tr, job) {
   const cell = tr.querySelector('.col-actions');
-  const state = isJobActive(job) ? `active:${!!job.cancel_requested}` : `final:${confirming.has(job.id)}`;
+  const state = isJobActive(job) ? `active:${!!job.cancel_requested}` : `final:${job.status}:${confirming.has(job.id)}`;
   if (cell.dataset.state === state) return; // unchanged: keep the buttons (and focus)
   cell.dataset.state = state;
   const name = job.name || t('jobs.job_number', { id: String(job.id) });
@@ -135,12 +161,23 @@ function fillActions(tr, job) {
       el('button', { type: 'button', class: 'btn btn-small btn-ghost cancel-delete-job' }, t('jobs.keep')),
     ];
   } else {
-    content = el('button', {
-      type: 'button', class: 'btn btn-small btn-ghost delete-job', 'aria-label': t('jobs.delete_label', { name }),
-    }, t('jobs.delete'));
+    content = [
+      canRetry(job)
+        ? el('button', {
+          type: 'button', class: 'btn btn-small btn-ghost retry-job', 'aria-label': t('jobs.retry_label', { name }),
+        }, t('jobs.retry'))
+        : null,
+      el('button', {
+        type: 'button', class: 'btn btn-small btn-ghost delete-job', 'aria-label': t('jobs.delete_label', { name }),
+      }, t('jobs.delete')),
+    ];
   }
   cell.replaceChildren(el('div', { class: 'row-actions' }, content));
 }
+
+// The server's own kinds: a failed or cancelled one can be started again (workers restart theirs).
+const RETRYABLE_KINDS = ['scrape_store', 'catalog_import'];
+const canRetry = (job) => RETRYABLE_KINDS.includes(job.kind) && ['failed', 'cancelled'].includes(job.status);
 
 /** Keep rows in descending id order (newest first); the details row follows its job row. */
 function placeRow(tr, id) {
@@ -393,6 +430,7 @@ async function loadStats() {
     setStat('stat-avg-duration', s.avg_duration_ms, s.avg_duration_ms == null ? '—' : formatDuration(s.avg_duration_ms));
     setStat('stat-error-rate', s.error_rate, s.error_rate == null ? '—' : formatPercent(s.error_rate * 100));
     drawFinishedChart(s.finished_per_hour || []);
+    fillKinds(s.by_kind || []);
   } catch (err) {
     if (!statsFailed) toast(t('jobs.stats_failed', { message: errorMessage(err) }));
     statsFailed = true;
@@ -434,6 +472,25 @@ function drawFinishedChart(perHour) {
   }, ...bars));
 }
 
+/** One row per kind: totals, active and failed jobs, and the last 24 hours' duration and item errors. */
+function fillKinds(byKind) {
+  const body = document.getElementById('kinds-body');
+  const key = JSON.stringify(byKind);
+  if (body.dataset.values === key) return;
+  body.dataset.values = key;
+  const percent = (rate) => (rate == null ? '—' : formatPercent(rate * 100));
+  body.replaceChildren(...byKind.map((k) => el('tr', { class: 'kind-row', dataset: { kind: k.kind } },
+    el('th', { scope: 'row', class: 'cell-main kind-name' }, k.kind),
+    el('td', { class: 'num kind-total', 'data-label': t('jobs.kind_total') }, formatNumber(k.total_jobs)),
+    el('td', { class: 'num kind-active', 'data-label': t('jobs.stat_active') }, formatNumber(k.active_jobs)),
+    el('td', { class: 'num kind-failed', 'data-label': t('jobs.stat_failed') }, formatNumber(k.failed_jobs)),
+    el('td', { class: 'num kind-duration', 'data-label': t('jobs.stat_avg_duration') }, formatDuration(k.avg_duration_ms)),
+    el('td', { class: 'num kind-error-rate', 'data-label': t('jobs.stat_error_rate') }, percent(k.error_rate)))));
+  document.getElementById('kinds-table').hidden = !byKind.length;
+  document.getElementById('kinds-empty').hidden = byKind.length > 0;
+  for (const k of byKind) noteKind(k.kind);
+}
+
 // Stats are not pushed: refetch after job events, at most once per second.
 const statsSoon = throttle(loadStats, 1000);
 
@@ -460,7 +517,13 @@ function tick() {
     const job = jobs.get(Number(tr.dataset.jobId));
     if (job) setText(tr.querySelector('.job-duration'), formatDuration(jobElapsed(job, receivedAt.get(job.id), now)));
   }
-  if (++ticks % 5 === 0) refreshTimes(tbody);
+  if (++ticks % 5 === 0) {
+    refreshTimes(tbody);
+    for (const tr of tbody.querySelectorAll(':scope > tr.job-row[data-status="running"]')) {
+      const job = jobs.get(Number(tr.dataset.jobId));
+      if (job) markAge(tr, job, now);
+    }
+  }
 }
 
 // ---------- actions ----------
@@ -490,6 +553,18 @@ async function cancelJob(id, button) {
   }
   const tr = rowOf(id);
   if (tr) refocus(tr, '.delete-job');
+}
+
+async function retryJob(id, button) {
+  try {
+    const job = await busy(button, () => api(`/api/jobs/${id}/retry`, { method: 'POST', body: {} }));
+    upsert(job, 'new');
+    statsSoon();
+    toast(t('jobs.retried', { name: job.name, id: String(job.id) }), 'success');
+  } catch (err) {
+    toast(errorMessage(err));
+    if (err.status === 404) forget(id);
+  }
 }
 
 async function deleteJob(id, button) {
@@ -529,6 +604,7 @@ tbody.addEventListener('click', (ev) => {
     const id = Number(tr.dataset.jobId);
     if (button.classList.contains('job-toggle')) toggle(id);
     else if (button.classList.contains('cancel-job')) cancelJob(id, button);
+    else if (button.classList.contains('retry-job')) retryJob(id, button);
     else if (button.classList.contains('delete-job')) setConfirming(id, true);
     else if (button.classList.contains('cancel-delete-job')) setConfirming(id, false);
     else if (button.classList.contains('confirm-delete-job')) deleteJob(id, button);

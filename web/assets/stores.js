@@ -6,7 +6,7 @@ import { api } from './api.js';
 import { el, setChildren, setText, syncEmpty, safeHttpUrl } from './dom.js';
 import { busy } from './focus.js';
 import { fieldForMessage, setFieldError } from './forms.js';
-import { statusBadge, timeAgo, formatDuration, formatMoney, formatNumber } from './format.js';
+import { statusBadge, timeAgo, timeUntil, formatDuration, formatMoney, formatNumber } from './format.js';
 import { NewestViews, isFinal } from './freshness.js';
 import { t } from './i18n.js';
 import {
@@ -81,11 +81,15 @@ function buildCard(store) {
       el('span', { class: 'badge badge-inactive store-inactive' }, t('stores.inactive'))),
     el('p', { class: 'store-meta' },
       el('span', { class: 'store-items-count' }),
-      el('span', { class: 'store-last-scraped' })),
+      el('span', { class: 'store-last-scraped' }),
+      el('span', { class: 'store-next-scrape' })),
     el('div', { class: 'store-actions' },
       el('button', { type: 'button', class: 'switch toggle-active', role: 'switch' },
         el('span', { class: 'switch-track', 'aria-hidden': 'true' }),
         el('span', { class: 'switch-label' })),
+      el('label', { class: 'schedule-field' },
+        el('span', { class: 'schedule-label' }, t('stores.auto_scrape')),
+        el('select', { class: 'store-schedule' })),
       el('button', { type: 'button', class: 'btn btn-small scrape-store' }, t('stores.scrape_now'))));
   fillCard(card, store);
   return card;
@@ -117,6 +121,8 @@ function fillCard(card, store) {
       ? [t('stores.scraped'), ' ', timeAgo(store.last_scraped_at)] : t('stores.never_scraped'));
   }
 
+  fillSchedule(card, store);
+
   const toggle = card.querySelector('.toggle-active');
   toggle.setAttribute('aria-checked', String(active));
   toggle.setAttribute('aria-label', t('stores.active_label', { name: store.name }));
@@ -126,6 +132,35 @@ function fillCard(card, store) {
   setText(card.querySelector('.switch-label'), t('stores.active'));
 
   fillScrape(card, store);
+}
+
+// The schedules the card offers; a store's own other value is shown as well.
+const SCHEDULES = [['', 'stores.schedule_off'], ['30m', 'stores.schedule_30m'], ['1h', 'stores.schedule_1h'],
+  ['6h', 'stores.schedule_6h'], ['12h', 'stores.schedule_12h'], ['1day', 'stores.schedule_1day']];
+
+/** "Next scrape in 2h" on the card, and the schedule picker. */
+function fillSchedule(card, store) {
+  const next = card.querySelector('.store-next-scrape');
+  const key = `${store.scrape_every || ''}|${store.next_scrape_at || ''}|${store.is_active}`;
+  if (next.dataset.key !== key) {
+    next.dataset.key = key;
+    next.dataset.at = store.next_scrape_at || '';
+    const every = store.scrape_every;
+    if (!every) setChildren(next, t('stores.scraped_by_hand'));
+    else if (!store.is_active) setChildren(next, t('stores.schedule_paused', { every }));
+    else setChildren(next, t('stores.schedule_next', { every }), ' ', timeUntil(store.next_scrape_at) || '—');
+  }
+  const select = card.querySelector('.store-schedule');
+  const value = store.scrape_every || '';
+  const options = (SCHEDULES.some(([v]) => v === value) ? SCHEDULES : [...SCHEDULES, [value, null]])
+    .map(([v, key]) => [v, key ? t(key) : t('stores.schedule_every', { every: v })]);
+  if (select.dataset.options !== JSON.stringify(options)) {
+    select.dataset.options = JSON.stringify(options);
+    select.replaceChildren(...options.map(([v, label]) => el('option', { value: v }, label)));
+  }
+  if (document.activeElement !== select || !pending.has(`schedule:${store.id}`)) select.value = value;
+  select.disabled = pending.has(`schedule:${store.id}`);
+  select.setAttribute('aria-label', t('stores.schedule_label', { name: store.name }));
 }
 
 /** The scrape button and the live progress box of one card. */
@@ -296,6 +331,29 @@ async function toggleActive(id) {
   }
 }
 
+async function changeSchedule(id, value) {
+  const store = stores.get(id);
+  if (!store) return;
+  pending.add(`schedule:${id}`);
+  refreshCard(id);
+  try {
+    const updated = await api(`/api/stores/${id}`, { method: 'PATCH', body: { scrape_every: value || null } });
+    stores.set(id, { ...store, ...updated });
+    toast(value ? t('stores.schedule_set', { name: store.name, every: updated.scrape_every })
+      : t('stores.schedule_cleared', { name: store.name }), 'success');
+  } catch (err) {
+    toast(errorMessage(err));
+  } finally {
+    pending.delete(`schedule:${id}`);
+    refreshCard(id);
+  }
+}
+
+storesList.addEventListener('change', (ev) => {
+  const select = ev.target.closest('.store-schedule');
+  if (select) changeSchedule(Number(select.closest('.store-card').dataset.storeId), select.value);
+});
+
 storesList.addEventListener('click', (ev) => {
   const card = ev.target.closest('.store-card');
   if (!card) return;
@@ -304,7 +362,7 @@ storesList.addEventListener('click', (ev) => {
   if (button?.classList.contains('scrape-store')) scrapeStore(id);
   else if (button?.classList.contains('toggle-active')) toggleActive(id);
   else if (button?.classList.contains('store-open')) selectStore(id);
-  else if (!button && !ev.target.closest('input, label, a')) selectStore(id); // the card's background
+  else if (!button && !ev.target.closest('input, label, a, select')) selectStore(id); // the card's background
 });
 
 // ---------- new store ----------
