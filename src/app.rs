@@ -93,6 +93,10 @@ impl Application {
             crate::demo::seed_store(&state, listener.local_addr()?)
                 .await
                 .map_err(|e| StartupError::Demo(e.to_string()))?;
+            crate::demo::seed_outlet_and_history(&state, listener.local_addr()?)
+                .await
+                .map_err(|e| StartupError::Demo(e.to_string()))?;
+            crate::demo::seed_job_history(&state).await.map_err(|e| StartupError::Demo(e.to_string()))?;
             crate::demo::seed_catalog(&state.config.catalog_dir).map_err(|e| StartupError::Demo(e.to_string()))?;
         }
         Ok(Application { listener, router: router(state.clone()), state, shutdown, tasks })

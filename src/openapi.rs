@@ -96,6 +96,7 @@ pub struct ErrorDetail {
         stores::routes::scrape_store,
         stores::routes::store_jobs,
         stores::routes::list_products,
+        stores::routes::product_detail,
         catalog::routes::import_catalog,
         catalog::routes::list_files,
         orders::routes::list_orders,

@@ -8,7 +8,9 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::service::{self, ItemView, NewItem, PricePointView, ProductView, StoreChanges, StoreJobsQuery, StoreView};
+use super::service::{
+    self, ItemView, NewItem, PricePointView, ProductDetail, ProductView, StoreChanges, StoreJobsQuery, StoreView,
+};
 use crate::{
     auth::AdminUser,
     error::{AppJson, AppPath, AppQuery, Result},
@@ -26,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/stores/{id}/scrape", post(scrape_store))
         .route("/api/stores/{id}/jobs", get(store_jobs))
         .route("/api/products", get(list_products))
+        .route("/api/products/{id}", get(product_detail))
 }
 
 #[utoipa::path(
@@ -164,6 +167,19 @@ async fn list_products(
     AppQuery(search): AppQuery<Search>,
 ) -> Result<AppJson<Vec<ProductView>>> {
     Ok(AppJson(service::list_products(&state, search.search.as_deref()).await?))
+}
+
+#[utoipa::path(
+    get, path = "/api/products/{id}", tag = "stores", params(("id" = i64, Path, description = "product id", example = 1)),
+    responses((status = 200, description = "the product with each active store's price and price history, cheapest first", body = ProductDetail), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such product (`not_found`)", body = crate::openapi::ErrorBody))
+)]
+async fn product_detail(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<ProductDetail>> {
+    Ok(AppJson(service::product_detail(&state, id).await?))
 }
 
 #[utoipa::path(

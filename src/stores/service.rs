@@ -366,7 +366,7 @@ impl Restart for RetryScrape {
     }
 }
 
-/// A catalog product with the cheapest current store price for its SKU.
+/// A catalog product with the current prices of its SKU across active stores.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProductView {
     pub id: i64,
@@ -378,6 +378,13 @@ pub struct ProductView {
     pub stock: Option<i64>,
     pub updated_at: DateTime<Utc>,
     pub cheapest: Option<CheapestOffer>,
+    /// Lowest, mean (two decimals) and highest current price among items with this SKU in
+    /// active stores; `null` without any priced item.
+    pub min_price: Option<f64>,
+    pub avg_price: Option<f64>,
+    pub max_price: Option<f64>,
+    /// How many priced items in active stores carry this SKU.
+    pub offers_count: usize,
 }
 
 /// Where a product is cheapest right now, among active stores.
@@ -389,13 +396,11 @@ pub struct CheapestOffer {
     pub scraped_at: Option<DateTime<Utc>>,
 }
 
-/// Products whose name or SKU contains `search` (case-insensitive), at most 200.
-pub async fn list_products(state: &AppState, search: Option<&str>) -> Result<Vec<ProductView>> {
-    let mut query = product::Entity::find();
-    if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
-        query = query.filter(Expr::col(product::Column::SearchKey).like(contains_ignoring_case(search)));
-    }
-    let products = query.order_by_asc(product::Column::Name).limit(200).all(&state.db).await?;
+/// The priced items of active stores, by SKU, each with its store's name.
+async fn offers_by_sku(
+    state: &AppState,
+    skus: Option<Vec<String>>,
+) -> Result<HashMap<String, Vec<(store_item::Model, String)>>> {
     let active: HashMap<i64, String> = store::Entity::find()
         .filter(store::Column::IsActive.eq(true))
         .all(&state.db)
@@ -403,40 +408,145 @@ pub async fn list_products(state: &AppState, search: Option<&str>) -> Result<Vec
         .into_iter()
         .map(|s| (s.id, s.name))
         .collect();
-    let mut cheapest: HashMap<String, CheapestOffer> = HashMap::new();
-    for item in store_item::Entity::find().filter(store_item::Column::Sku.is_not_null()).all(&state.db).await? {
-        let (Some(sku), Some(price), Some(store_name)) = (item.sku, item.price, active.get(&item.store_id)) else {
+    let mut query = store_item::Entity::find().filter(store_item::Column::Sku.is_not_null());
+    if let Some(skus) = skus {
+        query = query.filter(store_item::Column::Sku.is_in(skus));
+    }
+    let mut offers: HashMap<String, Vec<(store_item::Model, String)>> = HashMap::new();
+    for item in query.order_by_asc(store_item::Column::Id).all(&state.db).await? {
+        let (Some(sku), Some(_), Some(store_name)) = (item.sku.clone(), item.price, active.get(&item.store_id)) else {
             continue;
         };
-        let offer = CheapestOffer {
+        offers.entry(sku).or_default().push((item, store_name.clone()));
+    }
+    Ok(offers)
+}
+
+/// The product with its price figures over `offers` (priced items of active stores).
+fn product_view(p: product::Model, offers: &[(store_item::Model, String)]) -> ProductView {
+    let prices: Vec<f64> = offers.iter().filter_map(|(item, _)| item.price).collect();
+    let cheapest = offers
+        .iter()
+        .filter(|(item, _)| item.price.is_some())
+        .min_by(|(a, _), (b, _)| a.price.partial_cmp(&b.price).unwrap_or(std::cmp::Ordering::Equal))
+        .map(|(item, store_name)| CheapestOffer {
             store_id: item.store_id,
             store_name: store_name.clone(),
-            price,
+            price: item.price.unwrap_or_default(),
             scraped_at: item.scraped_at,
-        };
-        cheapest
-            .entry(sku)
-            .and_modify(|best| {
-                if price < best.price {
-                    *best = offer.clone()
-                }
-            })
-            .or_insert(offer);
+        });
+    let (min_price, avg_price, max_price) = price_figures(&prices);
+    ProductView {
+        cheapest,
+        min_price,
+        avg_price,
+        max_price,
+        offers_count: prices.len(),
+        id: p.id,
+        sku: p.sku,
+        name: p.name,
+        category: p.category,
+        price: p.price,
+        currency: p.currency,
+        stock: p.stock,
+        updated_at: p.updated_at,
     }
+}
+
+/// Lowest, mean (rounded to two decimals) and highest of the prices.
+fn price_figures(prices: &[f64]) -> (Option<f64>, Option<f64>, Option<f64>) {
+    if prices.is_empty() {
+        return (None, None, None);
+    }
+    let min = prices.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = prices.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let avg = (prices.iter().sum::<f64>() / prices.len() as f64 * 100.0).round() / 100.0;
+    (Some(min), Some(avg), Some(max))
+}
+
+/// Products whose name or SKU contains `search` (case-insensitive), at most 200.
+pub async fn list_products(state: &AppState, search: Option<&str>) -> Result<Vec<ProductView>> {
+    let mut query = product::Entity::find();
+    if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        query = query.filter(Expr::col(product::Column::SearchKey).like(contains_ignoring_case(search)));
+    }
+    let products = query.order_by_asc(product::Column::Name).limit(200).all(&state.db).await?;
+    let skus = products.iter().map(|p| p.sku.clone()).collect();
+    let offers = offers_by_sku(state, Some(skus)).await?;
     Ok(products
         .into_iter()
-        .map(|p| ProductView {
-            cheapest: cheapest.get(&p.sku).cloned(),
-            id: p.id,
-            sku: p.sku,
-            name: p.name,
-            category: p.category,
-            price: p.price,
-            currency: p.currency,
-            stock: p.stock,
-            updated_at: p.updated_at,
+        .map(|p| {
+            let offers = offers.get(&p.sku).map_or(&[][..], Vec::as_slice);
+            product_view(p, offers)
         })
         .collect())
+}
+
+/// One store's current price of a product, with the item's price history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StoreOffer {
+    pub store_id: i64,
+    pub store_name: String,
+    pub item_id: i64,
+    pub item_name: String,
+    pub url: String,
+    pub price: f64,
+    pub in_stock: Option<bool>,
+    pub scraped_at: Option<DateTime<Utc>>,
+    /// True for the cheapest offer (the first one, if several share the lowest price).
+    pub cheapest: bool,
+    /// The item's recorded prices, oldest first (the latest [`HISTORY_POINTS`]).
+    pub history: Vec<PricePointView>,
+}
+
+/// Price points per store in a product's detail.
+pub const HISTORY_POINTS: u64 = 200;
+
+/// A product with every active store's offer and its history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductDetail {
+    #[serde(flatten)]
+    pub product: ProductView,
+    /// Cheapest first.
+    pub offers: Vec<StoreOffer>,
+}
+
+/// One product with each active store's current price and price history; 404 if unknown.
+pub async fn product_detail(state: &AppState, product_id: i64) -> Result<ProductDetail> {
+    let product = product::Entity::find_by_id(product_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("product {product_id} does not exist")))?;
+    let mut offers =
+        offers_by_sku(state, Some(vec![product.sku.clone()])).await?.remove(&product.sku).unwrap_or_default();
+    offers.sort_by(|(a, _), (b, _)| a.price.partial_cmp(&b.price).unwrap_or(std::cmp::Ordering::Equal));
+    let view = product_view(product, &offers);
+    let mut store_offers = Vec::with_capacity(offers.len());
+    for (n, (item, store_name)) in offers.into_iter().enumerate() {
+        let mut points = price_point::Entity::find()
+            .filter(price_point::Column::ItemId.eq(item.id))
+            .order_by_desc(price_point::Column::Id)
+            .limit(HISTORY_POINTS)
+            .all(&state.db)
+            .await?;
+        points.reverse();
+        store_offers.push(StoreOffer {
+            store_id: item.store_id,
+            store_name,
+            item_id: item.id,
+            item_name: item.name,
+            url: item.url,
+            price: item.price.unwrap_or_default(),
+            in_stock: item.in_stock,
+            scraped_at: item.scraped_at,
+            cheapest: n == 0,
+            history: points
+                .into_iter()
+                .map(|p| PricePointView { price: p.price, in_stock: p.in_stock, scraped_at: p.scraped_at })
+                .collect(),
+        });
+    }
+    Ok(ProductDetail { product: view, offers: store_offers })
 }
 
 /// One recorded price of an item.
@@ -465,4 +575,16 @@ pub async fn price_history(state: &AppState, store_id: i64, item_id: i64) -> Res
         .into_iter()
         .map(|p| PricePointView { price: p.price, in_stock: p.in_stock, scraped_at: p.scraped_at })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::price_figures;
+
+    #[test]
+    fn price_figures_are_min_mean_and_max() {
+        assert_eq!(price_figures(&[]), (None, None, None));
+        assert_eq!(price_figures(&[80.0, 100.0, 120.5]), (Some(80.0), Some(100.17), Some(120.5)));
+        assert_eq!(price_figures(&[5.0]), (Some(5.0), Some(5.0), Some(5.0)));
+    }
 }

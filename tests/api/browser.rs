@@ -961,3 +961,26 @@ async fn a_store_card_sets_its_schedule_and_shows_the_next_run() {
     assert_eq!(stores[0]["scrape_every"], serde_json::Value::Null);
     page.close().await;
 }
+
+#[tokio::test]
+async fn a_products_panel_shows_every_stores_price_and_a_history_chart() {
+    let (app, _shop, _admin, product) = crate::products::three_stores_pricing_one_product().await;
+    let page = AdminPage::open(&app, "/stores").await;
+    let admin = &page.browser;
+    let row = format!(r#"#products-body tr.product-row[data-product-id="{}"]"#, product["id"]);
+    let range = text(admin, &format!("{row} .product-range")).await;
+    assert!(range.contains("80") && range.contains("100") && range.contains("120"), "{range}");
+    click(admin, &format!("{row} .product-open")).await;
+    let panel = format!(r#"#product-panel[data-product-id="{}"][data-loaded]"#, product["id"]);
+    assert!(text(admin, &format!("{panel} .figure-cheapest dd")).await.contains("Store A"));
+    let offers = admin.find_all(Locator::Css(&format!("{panel} .offer-row"))).await.unwrap();
+    assert_eq!(offers.len(), 2);
+    wait_for(admin, &format!(r#"{panel} .offer-row[data-cheapest="true"]"#)).await;
+    let lines =
+        admin.find_all(Locator::Css(&format!(r#"{panel} .line-chart .chart-series[data-points="2"]"#))).await.unwrap();
+    assert_eq!(lines.len(), 2, "a price line per store");
+    screenshot(admin, "stores-product.png").await;
+    click(admin, "#product-panel-close").await;
+    wait_for(admin, "#product-panel[hidden]").await;
+    page.close().await;
+}

@@ -38,6 +38,12 @@ async fn the_demo_store_and_catalog_work_out_of_the_box() {
     let (_, stores) = app.get("/api/stores", Some(&admin)).await;
     assert_eq!(stores[0]["name"], "Demo Sports Shop");
     assert_eq!(stores[0]["items_count"], 12);
+    assert_eq!(stores[1]["name"], "Demo Outlet");
+    // A day of job history for the dashboard's figures and chart.
+    let (_, stats) = app.get("/api/jobs/stats", Some(&admin)).await;
+    let finished: u64 = stats["finished_per_hour"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).sum();
+    assert!(finished >= 10, "{stats}");
+    assert!(stats["by_kind"].as_array().unwrap().len() >= 2, "{stats}");
     let (status, job) = app.post(&format!("/api/stores/{}/scrape", stores[0]["id"]), Some(&admin)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let end = job_end(&mut dashboard, job["id"].as_i64().unwrap()).await;
@@ -56,6 +62,13 @@ async fn the_demo_store_and_catalog_work_out_of_the_box() {
     assert_eq!(job_end(&mut dashboard, import["id"].as_i64().unwrap()).await["event"], "job.completed");
     let (_, products) = app.get("/api/products?search=SP-0001", Some(&admin)).await;
     assert_eq!(products[0]["cheapest"]["store_name"], "Demo Sports Shop", "demo prices meet the demo catalog");
+    // Two weeks of price history in each store for the product charts.
+    let (_, detail) = app.get(&format!("/api/products/{}", products[0]["id"]), Some(&admin)).await;
+    let offers = detail["offers"].as_array().unwrap();
+    assert!(offers.len() >= 3, "the shop's two items and the outlet's: {detail}");
+    for offer in offers {
+        assert!(offer["history"].as_array().unwrap().len() >= 14, "{offer}");
+    }
     drop(app);
     drop(database);
     let _ = std::fs::remove_dir_all(catalog);

@@ -21,6 +21,7 @@ mod ops;
 mod orders;
 mod pg_restart;
 mod postgres;
+mod products;
 mod provider;
 mod rejections;
 mod retry;

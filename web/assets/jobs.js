@@ -4,6 +4,7 @@
 
 import { announce } from './announce.js';
 import { api } from './api.js';
+import { svg } from './chart.js';
 import { el, setChildren, setText } from './dom.js';
 import { busy } from './focus.js';
 import {
@@ -435,16 +436,6 @@ async function loadStats() {
     if (!statsFailed) toast(t('jobs.stats_failed', { message: errorMessage(err) }));
     statsFailed = true;
   }
-}
-
-const SVG = 'http://www.w3.org/2000/svg';
-
-/** An SVG element with attributes (the page draws its own chart: nothing from a CDN). */
-function svg(tag, attrs = {}, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
-  node.append(...children);
-  return node;
 }
 
 /** 24 bars, oldest hour first (on the left, or the right in a right-to-left language); each bar's title tells its hour and count. */

@@ -14,6 +14,7 @@ import {
 } from './job-progress.js';
 import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
+import { openProduct, refreshProduct } from './product-panel.js';
 import { throttle, debounce } from './timing.js';
 
 const LINGER_MS = 5000;       // a finished scrape's progress stays this long on its card
@@ -735,11 +736,17 @@ function buildProductRow(p) {
   const c = p.cheapest;
   return el('tr', { class: 'product-row', dataset: { productId: p.id } },
     el('td', { 'data-label': t('stores.sku') }, el('span', { class: 'product-sku' }, p.sku || '—')),
-    el('td', { class: 'cell-main' }, el('span', { class: 'product-name' }, p.name)),
+    el('td', { class: 'cell-main' }, el('button', {
+      type: 'button', class: 'product-open', title: t('product.open_title'),
+      'aria-controls': 'product-panel',
+    }, el('span', { class: 'product-name' }, p.name))),
     el('td', { 'data-label': t('stores.category') }, p.category || '—'),
     el('td', { class: 'num', 'data-label': t('stores.catalog_price') }, formatMoney(p.price, p.currency)),
     el('td', { class: 'num', 'data-label': t('stores.stock') },
       el('span', { class: p.stock === 0 ? 'stock-zero' : null }, formatNumber(p.stock))),
+    el('td', { class: 'num product-range', 'data-label': t('stores.store_prices_short') }, p.offers_count
+      ? `${formatMoney(p.min_price, p.currency)} · ${formatMoney(p.avg_price, p.currency)} · ${formatMoney(p.max_price, p.currency)}`
+      : '—'),
     el('td', { 'data-label': t('stores.cheapest'), class: 'product-cheapest' },
       c
         ? el('span', {},
@@ -765,6 +772,7 @@ async function loadProducts() {
     productsEmpty.textContent = search ? t('stores.no_products_match', { search }) : t('stores.no_products');
     productsNote.hidden = all.length <= shown.length;
     productsNote.textContent = t('stores.products_shown', { shown: shown.length, count: all.length });
+    refreshProduct();
   } catch (err) {
     if (seq !== productsSeq) return;
     productsEmpty.classList.remove('loading');
@@ -774,6 +782,10 @@ async function loadProducts() {
 }
 
 const reloadProductsSoon = debounce(loadProducts, 500);
+productsBody.addEventListener('click', (ev) => {
+  const row = ev.target.closest('.product-open')?.closest('tr.product-row');
+  if (row) openProduct(Number(row.dataset.productId));
+});
 productSearch.addEventListener('input', debounce(loadProducts, 250));
 
 // ---------- snapshot + start ----------
