@@ -907,6 +907,9 @@ async fn the_jobs_dashboard_shows_kinds_and_flags_old_running_jobs() {
     app.post_json(&format!("/api/jobs/{}/finish", old["id"]), Some(&token), &finish).await;
     wait_for(admin, &row(&old["id"], r#"[data-status="completed"] .col-age:not([data-age])"#)).await;
     screenshot(admin, "jobs-kinds.png").await;
+    // In Ukrainian the per-kind table reads in Ukrainian.
+    switch_language(admin, "uk").await;
+    eventually_text(admin, "#kinds-heading", "За типами").await;
     page.close().await;
 }
 
@@ -959,6 +962,10 @@ async fn a_store_card_sets_its_schedule_and_shows_the_next_run() {
     wait_for(admin, &format!(r#"{card} .store-next-scrape[data-at=""]"#)).await;
     let (_, stores) = app.get("/api/stores", Some(&token)).await;
     assert_eq!(stores[0]["scrape_every"], serde_json::Value::Null);
+    // In Russian the card and its picker read in Russian.
+    switch_language(admin, "ru").await;
+    eventually_text(admin, &format!("{card} .store-next-scrape"), "собирается вручную").await;
+    assert_eq!(text(admin, &format!(r#"{card} .store-schedule option[value="6h"]"#)).await.trim(), "Каждые 6 часов");
     page.close().await;
 }
 

@@ -71,18 +71,18 @@ function render(p) {
     el('th', { scope: 'row', class: 'cell-main' },
       el('span', { class: `series-key series-${i % SERIES_COLOURS}`, 'aria-hidden': 'true' }),
       o.store_name, o.cheapest ? el('span', { class: 'badge badge-completed cheapest-badge' }, t('product.cheapest')) : null),
-    el('td', { class: 'num offer-price', 'data-label': t('product.price') }, money(o.price)),
-    el('td', { 'data-label': t('product.in_stock') }, o.in_stock == null ? '—' : t(o.in_stock ? 'product.yes' : 'product.no')),
+    el('td', { class: 'num offer-price', 'data-label': t('stores.price') }, money(o.price)),
+    el('td', { 'data-label': t('stores.in_stock') }, o.in_stock == null ? '—' : t(o.in_stock ? 'product.yes' : 'product.no')),
     el('td', { 'data-label': t('product.read') }, o.scraped_at ? timeAgo(o.scraped_at) : '—'),
-    el('td', { 'data-label': t('product.item') }, safeHttpUrl(o.url)
+    el('td', { 'data-label': t('stores.item') }, safeHttpUrl(o.url)
       ? el('a', { href: safeHttpUrl(o.url), target: '_blank', rel: 'noopener noreferrer' }, o.item_name)
       : o.item_name)));
   const table = el('div', { class: 'table-wrap' }, el('table', { class: 'data-table offers-table' },
     el('caption', { class: 'sr-only' }, t('product.offers_caption')),
     el('thead', {}, el('tr', {},
-      el('th', { scope: 'col' }, t('product.store')), el('th', { scope: 'col', class: 'num' }, t('product.price')),
-      el('th', { scope: 'col' }, t('product.in_stock')), el('th', { scope: 'col' }, t('product.read')),
-      el('th', { scope: 'col' }, t('product.item')))),
+      el('th', { scope: 'col' }, t('product.store')), el('th', { scope: 'col', class: 'num' }, t('stores.price')),
+      el('th', { scope: 'col' }, t('stores.in_stock')), el('th', { scope: 'col' }, t('product.read')),
+      el('th', { scope: 'col' }, t('stores.item')))),
     el('tbody', {}, rows)));
   const series = p.offers
     .map((o) => ({ label: o.store_name, points: o.history.map((h) => ({ at: h.scraped_at, value: h.price })) }));
