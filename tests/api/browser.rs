@@ -660,7 +660,14 @@ async fn every_page_in_english_russian_and_arabic_accessible_and_mirrored() {
     let driver = ChromeDriver::start().await;
     let admin = driver.browser(&profiles.join("admin")).await;
     let worker = driver.browser(&profiles.join("worker")).await;
-    let admin_pages = [("/admin", "admin"), ("/jobs", "jobs"), ("/stores", "stores"), ("/orders", "orders")];
+    let admin_pages = [
+        ("/admin", "admin"),
+        ("/jobs", "jobs"),
+        ("/stores", "stores"),
+        ("/orders", "orders"),
+        ("/users", "users"),
+        ("/workflows", "workflows"),
+    ];
 
     // English: the login page, then every page of each role, checked by axe-core.
     open(&worker, &app, "/").await;
@@ -700,6 +707,10 @@ async fn every_page_in_english_russian_and_arabic_accessible_and_mirrored() {
         assert_eq!(attr(&admin, "html", "lang").await.as_deref(), Some("ru"));
         doc_screenshot(&admin, &format!("{name}-ru.png")).await;
     }
+    assert_eq!(text(&admin, "#create-workflow-button").await, "Создать шаблон");
+    open(&admin, &app, "/users").await;
+    assert_eq!(text(&admin, "#create-user-button").await, "Создать пользователя");
+    open(&admin, &app, "/orders").await;
     assert_eq!(text(&admin, "#create-order-button").await, "Создать заказ");
     switch_language(&worker, "ru").await;
     assert_eq!(text(&worker, "#create-task-button").await, "Создать задачу");

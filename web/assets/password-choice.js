@@ -3,6 +3,7 @@
 
 import { el } from './dom.js';
 import { setFieldError } from './forms.js';
+import { t } from './i18n.js';
 
 // Letters and digits without the look-alikes 0/O, 1/l/I: easy to read out and type.
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
@@ -44,13 +45,13 @@ export function passwordChoice(prefix) {
   const radio = (value, label, checked) => el('label', { class: 'check-label' },
     el('input', { type: 'radio', name, value, id: `${prefix}-password-${value}`, checked }), label);
   const typed = el('div', { class: 'password-typed stack', hidden: true },
-    passwordField(`${prefix}-password`, 'Password (at least 8 characters)'),
-    passwordField(`${prefix}-password-repeat`, 'Repeat the password'));
+    passwordField(`${prefix}-password`, t('users.password_min', { count: MIN_LENGTH })),
+    passwordField(`${prefix}-password-repeat`, t('users.password_repeat')));
   const node = el('fieldset', { class: 'password-choice' },
-    el('legend', {}, 'Password'),
+    el('legend', {}, t('users.password')),
     el('div', { class: 'password-modes' },
-      radio('generate', 'Generate one (shown once)', true),
-      radio('type', 'Type a password', false)),
+      radio('generate', t('users.password_generate'), true),
+      radio('type', t('users.password_type'), false)),
     typed);
   const first = typed.querySelector(`#${prefix}-password`);
   const repeat = typed.querySelector(`#${prefix}-password-repeat`);
@@ -70,12 +71,12 @@ export function passwordChoice(prefix) {
       if (mode() !== 'type') return { password: generatePassword(), generated: true };
       const password = first.value;
       if (password.length < MIN_LENGTH) {
-        setFieldError(first, `The password must be at least ${MIN_LENGTH} characters long.`);
+        setFieldError(first, t('users.password_too_short', { count: MIN_LENGTH }));
         first.focus();
         return null;
       }
       if (password !== repeat.value) {
-        setFieldError(repeat, 'The two passwords differ.');
+        setFieldError(repeat, t('users.password_differ'));
         repeat.focus();
         return null;
       }

@@ -10,13 +10,14 @@ import { el, flash, setChildren, setText } from './dom.js';
 import { busy } from './focus.js';
 import { fieldForMessage, setFieldError, setFormError } from './forms.js';
 import { timeAgo } from './format.js';
+import { t } from './i18n.js';
 import { NewestViews } from './freshness.js';
 import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
 import { passwordChoice } from './password-choice.js';
 import { throttle } from './timing.js';
 
-const ROLE_LABELS = { ADMIN_LIMITED: 'Limited admin', ADMIN: 'Admin' };
+const ROLE_LABELS = { ADMIN_LIMITED: t('role.limited'), ADMIN: t('role.admin') };
 const COLUMNS = 6;
 
 const $ = (id) => document.getElementById(id);
@@ -47,21 +48,21 @@ function buildRow(user) {
   const row = el('tr', { class: 'user-row', dataset: { userId: id } },
     el('td', { class: 'cell-main' },
       el('span', { class: 'user-username' }),
-      el('span', { class: 'badge badge-you', hidden: true }, 'You'),
+      el('span', { class: 'badge badge-you', hidden: true }, t('users.you')),
       el('p', { class: 'user-error form-error', role: 'alert', hidden: true })),
-    el('td', { 'data-label': 'Role' },
+    el('td', { 'data-label': t('users.role') },
       el('select', { class: 'user-role-select', id: `user-role-${id}` },
         Object.entries(ROLE_LABELS).map(([value, label]) => el('option', { value }, label)))),
-    el('td', { 'data-label': 'Status', class: 'user-status' }),
-    el('td', { 'data-label': 'Created', class: 'user-created' }),
-    el('td', { 'data-label': 'Last login', class: 'user-last-login' }),
+    el('td', { 'data-label': t('users.status'), class: 'user-status' }),
+    el('td', { 'data-label': t('users.created_at'), class: 'user-created' }),
+    el('td', { 'data-label': t('users.last_login'), class: 'user-last-login' }),
     el('td', { class: 'col-actions' },
       el('div', { class: 'row-actions' },
         el('button', { type: 'button', class: 'btn btn-small btn-ghost toggle-active' }),
         el('button', {
           type: 'button', class: 'btn btn-small btn-ghost reset-password', 'aria-expanded': 'false',
           'aria-controls': `user-reset-${id}`,
-        }, 'Reset password'))));
+        }, t('users.reset_password')))));
   fillRow(row, user);
   return row;
 }
@@ -76,28 +77,28 @@ function fillRow(row, user) {
 
   const select = row.querySelector('.user-role-select');
   if (!select.disabled) select.value = user.role; // a change in flight keeps what was chosen
-  select.setAttribute('aria-label', `Role of ${user.username}`);
+  select.setAttribute('aria-label', t('users.role_of', { name: user.username }));
 
   const status = row.querySelector('.user-status');
   if (status.dataset.active !== String(active)) {
     status.dataset.active = String(active);
     status.replaceChildren(el('span', { class: `badge ${active ? 'badge-completed' : 'badge-inactive'}` },
-      active ? 'Active' : 'Disabled'));
+      t(active ? 'users.active' : 'users.disabled')));
   }
   setTime(row.querySelector('.user-created'), user.created_at);
   setTime(row.querySelector('.user-last-login'), user.last_login_at);
 
   const toggle = row.querySelector('.toggle-active');
-  if (!toggle.disabled) setText(toggle, active ? 'Disable' : 'Enable');
-  toggle.setAttribute('aria-label', `${active ? 'Disable' : 'Enable'} ${user.username}`);
-  row.querySelector('.reset-password').setAttribute('aria-label', `Reset the password of ${user.username}`);
+  if (!toggle.disabled) setText(toggle, t(active ? 'users.disable' : 'users.enable'));
+  toggle.setAttribute('aria-label', t(active ? 'users.disable_user' : 'users.enable_user', { name: user.username }));
+  row.querySelector('.reset-password').setAttribute('aria-label', t('users.reset_password_of', { name: user.username }));
 }
 
 /** A relative time in a cell, rebuilt only when the time changed; "never" for none. */
 function setTime(cell, iso) {
   if (cell.dataset.at === (iso || '')) return;
   cell.dataset.at = iso || '';
-  setChildren(cell, iso ? timeAgo(iso) : el('span', { class: 'muted' }, 'never'));
+  setChildren(cell, iso ? timeAgo(iso) : el('span', { class: 'muted' }, t('users.never')));
 }
 
 function showRowError(id, message) {
@@ -126,7 +127,7 @@ function syncList() {
   table.hidden = n === 0;
   empty.classList.remove('loading');
   empty.hidden = n > 0;
-  empty.textContent = 'No users yet.';
+  empty.textContent = t('users.empty');
 }
 
 async function loadUsers() {
@@ -152,17 +153,16 @@ function onEvent(frame) {
 
 function showSecret(username, password) {
   const value = el('code', { class: 'secret-value', id: 'secret-value' }, password);
-  const copy = el('button', { type: 'button', class: 'btn btn-small copy-secret' }, 'Copy');
-  const done = el('button', { type: 'button', class: 'btn btn-small btn-ghost dismiss-secret' }, 'Done');
+  const copy = el('button', { type: 'button', class: 'btn btn-small copy-secret' }, t('users.copy'));
+  const done = el('button', { type: 'button', class: 'btn btn-small btn-ghost dismiss-secret' }, t('users.done'));
   copy.addEventListener('click', () => copyShown(value, copy, {
-    label: 'Copy', copied: 'Copied ✓', done: 'Password copied to the clipboard.',
-    failed: 'Could not copy automatically. The password is selected: press Ctrl+C (⌘C) to copy it.',
+    label: t('users.copy'), copied: t('users.copied'), done: t('users.password_copied'), failed: t('users.copy_failed'),
   }));
   done.addEventListener('click', () => secretArea.replaceChildren());
   secretArea.replaceChildren(el('div', { class: 'secret-box', id: 'secret-box', dataset: { username } },
-    el('p', { class: 'secret-label' }, 'New password for ', el('strong', {}, username)),
+    el('p', { class: 'secret-label' }, t('users.new_password_for'), ' ', el('strong', {}, username)),
     el('div', { class: 'secret-row' }, value, copy, done),
-    el('p', { class: 'secret-note' }, 'Copy it now and pass it on safely: it is not stored anywhere and will not be shown again.')));
+    el('p', { class: 'secret-note' }, t('users.secret_note'))));
   copy.focus();
 }
 
@@ -174,7 +174,7 @@ form.addEventListener('submit', async (event) => {
   setFieldError(usernameInput, '');
   const username = usernameInput.value.trim();
   if (!username) {
-    setFieldError(usernameInput, 'Enter a username.');
+    setFieldError(usernameInput, t('users.enter_username'));
     usernameInput.focus();
     return;
   }
@@ -188,7 +188,7 @@ form.addEventListener('submit', async (event) => {
     form.reset();
     newPassword.reset();
     if (chosen.generated) showSecret(user.username, chosen.password);
-    else toast(`User ${user.username} created.`, 'success');
+    else toast(t('users.created', { name: user.username }), 'success');
   } catch (err) {
     const fields = { username: usernameInput, password: newPassword.input };
     const input = [400, 409].includes(err.status) ? fieldForMessage(err.message, fields) : null;
@@ -225,14 +225,14 @@ function toggleReset(id, open) {
   if (!open || !row || !user) return;
   const choice = passwordChoice(`reset-${id}`);
   const error = el('p', { class: 'form-error', role: 'alert', hidden: true });
-  const save = el('button', { type: 'submit', class: 'btn btn-small btn-primary save-password' }, 'Set password');
-  const cancel = el('button', { type: 'button', class: 'btn btn-small btn-ghost cancel-reset' }, 'Cancel');
+  const save = el('button', { type: 'submit', class: 'btn btn-small btn-primary save-password' }, t('users.set_password'));
+  const cancel = el('button', { type: 'button', class: 'btn btn-small btn-ghost cancel-reset' }, t('common.cancel'));
   const self = user.id === me?.id;
-  const resetForm = el('form', { class: 'reset-form stack', novalidate: true, 'aria-label': `New password for ${user.username}` },
+  const resetForm = el('form', { class: 'reset-form stack', novalidate: true, 'aria-label': t('users.new_password_label', { name: user.username }) },
     choice.node,
     el('p', { class: 'muted reset-note' }, self
-      ? 'You will be signed out everywhere and sign in again with the new password.'
-      : `${user.username} is signed out everywhere and signs in with the new password.`),
+      ? t('users.reset_self_note')
+      : t('users.reset_other_note', { name: user.username })),
     error,
     el('div', { class: 'form-actions' }, save, cancel));
   cancel.addEventListener('click', () => {
@@ -250,7 +250,7 @@ function toggleReset(id, open) {
       if (users.offer(saved)) upsert(saved, 'is-updated');
       toggleReset(id, false);
       if (chosen.generated) showSecret(saved.username, chosen.password);
-      else toast(`Password of ${saved.username} changed.`, 'success');
+      else toast(t('users.password_changed', { name: saved.username }), 'success');
     } catch (err) {
       setFormError(error, errorMessage(err));
     }

@@ -8,6 +8,7 @@ import { el, flash, setChildren, setText, syncEmpty } from './dom.js';
 import { busy } from './focus.js';
 import { fieldForMessage, setFieldError, setFormError } from './forms.js';
 import { timeAgo } from './format.js';
+import { t } from './i18n.js';
 import { NewestViews } from './freshness.js';
 import { toast, errorMessage } from './notify.js';
 import { startPage } from './page.js';
@@ -43,8 +44,8 @@ function subtaskIndex(message) {
 function subtaskEditor(prefix, titles) {
   const items = el('ol', { class: 'subtask-editor-list' });
   const listError = el('p', { id: `${prefix}-subtasks-error`, class: 'field-error', hidden: true });
-  const add = el('button', { type: 'button', class: 'btn btn-small btn-ghost add-subtask' }, '+ Add subtask');
-  const node = el('fieldset', { class: 'subtask-editor' }, el('legend', {}, 'Subtasks, in order'), items, listError, add);
+  const add = el('button', { type: 'button', class: 'btn btn-small btn-ghost add-subtask' }, t('workflows.add_subtask'));
+  const node = el('fieldset', { class: 'subtask-editor' }, el('legend', {}, t('workflows.subtasks_legend')), items, listError, add);
   let made = 0;
   const rows = () => [...items.children];
   const inputOf = (row) => row.querySelector('.subtask-input');
@@ -70,18 +71,18 @@ function subtaskEditor(prefix, titles) {
     const all = rows();
     all.forEach((li, i) => {
       const n = i + 1;
-      li.querySelector('.subtask-label').textContent = `Subtask ${n}`;
-      inputOf(li).placeholder = `Subtask ${n}`;
+      li.querySelector('.subtask-label').textContent = t('workflows.subtask_n', { n });
+      inputOf(li).placeholder = t('workflows.subtask_n', { n });
       const up = li.querySelector('.move-up');
       const down = li.querySelector('.move-down');
       up.disabled = i === 0;
       down.disabled = i === all.length - 1;
-      up.setAttribute('aria-label', `Move subtask ${n} up`);
-      down.setAttribute('aria-label', `Move subtask ${n} down`);
-      li.querySelector('.remove-subtask').setAttribute('aria-label', `Remove subtask ${n}`);
+      up.setAttribute('aria-label', t('workflows.move_up', { n }));
+      down.setAttribute('aria-label', t('workflows.move_down', { n }));
+      li.querySelector('.remove-subtask').setAttribute('aria-label', t('workflows.remove_subtask', { n }));
     });
     add.disabled = all.length >= MAX_SUBTASKS;
-    add.title = add.disabled ? `A template has at most ${MAX_SUBTASKS} subtasks` : '';
+    add.title = add.disabled ? t('workflows.max_subtasks', { count: MAX_SUBTASKS }) : '';
   }
 
   function fill(titlesToShow) {
@@ -134,7 +135,7 @@ function subtaskEditor(prefix, titles) {
       for (const li of all) setFieldError(inputOf(li), '');
       const empty = all.find((li) => !inputOf(li).value.trim());
       if (empty) {
-        setFieldError(inputOf(empty), 'Enter a title, or remove this subtask.');
+        setFieldError(inputOf(empty), t('workflows.enter_title'));
         inputOf(empty).focus();
         return null;
       }
@@ -161,7 +162,7 @@ function buildCard(w) {
   const card = el('article', { class: 'workflow-card', dataset: { key: w.key }, 'aria-labelledby': `workflow-name-${w.key}` },
     el('div', { class: 'workflow-head' },
       el('h3', { class: 'workflow-name', id: `workflow-name-${w.key}` }),
-      el('span', { class: 'badge badge-inactive workflow-inactive' }, 'Inactive')),
+      el('span', { class: 'badge badge-inactive workflow-inactive' }, t('workflows.inactive'))),
     el('p', { class: 'workflow-meta' },
       el('code', { class: 'workflow-key' }, w.key),
       el('span', { class: 'workflow-steps' }),
@@ -172,8 +173,8 @@ function buildCard(w) {
     el('div', { class: 'workflow-actions' },
       el('button', { type: 'button', class: 'switch toggle-active', role: 'switch' },
         el('span', { class: 'switch-track', 'aria-hidden': 'true' }),
-        el('span', { class: 'switch-label' }, 'Offered for new tasks')),
-      el('button', { type: 'button', class: 'btn btn-small btn-ghost edit-workflow' }, 'Edit')));
+        el('span', { class: 'switch-label' }, t('workflows.offered'))),
+      el('button', { type: 'button', class: 'btn btn-small btn-ghost edit-workflow' }, t('workflows.edit'))));
   fillCard(card, w);
   return card;
 }
@@ -184,11 +185,11 @@ function fillCard(card, w) {
   setText(card.querySelector('.workflow-name'), w.name);
   card.querySelector('.workflow-inactive').hidden = !!w.active;
   const n = w.subtasks.length;
-  setText(card.querySelector('.workflow-steps'), `${n} ${n === 1 ? 'subtask' : 'subtasks'}`);
+  setText(card.querySelector('.workflow-steps'), t('workflows.subtask_count', { count: n }));
   const updated = card.querySelector('.workflow-updated');
   if (updated.dataset.at !== w.updated_at) {
     updated.dataset.at = w.updated_at;
-    setChildren(updated, 'changed ', timeAgo(w.updated_at));
+    setChildren(updated, t('workflows.changed'), ' ', timeAgo(w.updated_at));
   }
   const steps = card.querySelector('.workflow-subtasks');
   const titles = JSON.stringify(w.subtasks);
@@ -198,8 +199,8 @@ function fillCard(card, w) {
   }
   const toggle = card.querySelector('.toggle-active');
   toggle.setAttribute('aria-checked', String(!!w.active));
-  toggle.setAttribute('aria-label', `${w.name}: offered for new tasks`);
-  card.querySelector('.edit-workflow').setAttribute('aria-label', `Edit ${w.name}`);
+  toggle.setAttribute('aria-label', t('workflows.offered_label', { name: w.name }));
+  card.querySelector('.edit-workflow').setAttribute('aria-label', t('workflows.edit_name', { name: w.name }));
   const editor = card.querySelector('.workflow-edit-form');
   if (editor && editor.dataset.base !== w.updated_at) {
     card.querySelector('.edit-note').hidden = false;
@@ -253,15 +254,15 @@ function openEditor(card) {
   name.addEventListener('input', () => setFieldError(name, ''));
   const steps = subtaskEditor(prefix, w.subtasks);
   const error = el('p', { class: 'form-error', role: 'alert', hidden: true });
-  const save = el('button', { type: 'submit', class: 'btn btn-small btn-primary save-workflow' }, 'Save');
-  const cancel = el('button', { type: 'button', class: 'btn btn-small btn-ghost cancel-edit' }, 'Cancel');
+  const save = el('button', { type: 'submit', class: 'btn btn-small btn-primary save-workflow' }, t('workflows.save'));
+  const cancel = el('button', { type: 'button', class: 'btn btn-small btn-ghost cancel-edit' }, t('common.cancel'));
   const editor = el('form', { class: 'workflow-edit-form stack', novalidate: true, dataset: { base: w.updated_at } },
     el('div', { class: 'field' },
-      el('label', { for: name.id }, 'Name'), name,
+      el('label', { for: name.id }, t('workflows.name')), name,
       el('p', { id: `${prefix}-name-error`, class: 'field-error', hidden: true })),
     steps.node,
     el('p', { class: 'edit-note', role: 'status', hidden: true },
-      'Someone changed this template while you were editing; saving replaces their change.'),
+      t('workflows.edit_note')),
     error,
     el('div', { class: 'form-actions' }, save, cancel));
   const close = () => {
@@ -282,7 +283,7 @@ function openEditor(card) {
         api(`/api/workflows/${encodeURIComponent(w.key)}`, { method: 'PATCH', body: { name: name.value.trim(), subtasks } }));
       close();
       accept(saved, null, 'is-updated');
-      toast(`Template “${saved.name}” saved.`, 'success');
+      toast(t('workflows.saved', { name: saved.name }), 'success');
     } catch (err) {
       if (err.status !== 400 || !steps.showError(err.message)) {
         const input = err.status === 400 ? fieldForMessage(err.message, { name }) : null;
@@ -340,12 +341,12 @@ form.addEventListener('submit', async (event) => {
   const name = nameInput.value.trim();
   const key = keyInput.value.trim();
   if (!name) {
-    setFieldError(nameInput, 'Enter a name.');
+    setFieldError(nameInput, t('workflows.enter_name'));
     nameInput.focus();
     return;
   }
   if (!key) {
-    setFieldError(keyInput, 'Enter a key.');
+    setFieldError(keyInput, t('workflows.enter_key'));
     keyInput.focus();
     return;
   }
@@ -357,7 +358,7 @@ form.addEventListener('submit', async (event) => {
     form.reset();
     delete keyInput.dataset.edited;
     newSteps.reset();
-    toast(`Template “${created.name}” created.`, 'success');
+    toast(t('workflows.created', { name: created.name }), 'success');
   } catch (err) {
     const handled = err.status === 400 && newSteps.showError(err.message);
     if (!handled) {
