@@ -110,7 +110,8 @@ async fn main() {
     if args.instances > 1 && (args.redis_url.is_none() || !shared_database) {
         panic!("--instances above 1 needs --database-url postgres://… and --redis-url redis://…");
     }
-    raise_fd_limit();
+    // Thousands of sockets need more than the default 1024 descriptors (the servers inherit this).
+    taskwire::fd_limit::raise_to_hard_limit();
     if args.storm {
         return storm(&args).await;
     }
@@ -773,16 +774,4 @@ fn total_cpu_secs(pids: &[u32]) -> Option<f64> {
             Some((utime + stime) / ticks)
         })
         .sum()
-}
-
-/// Thousands of sockets need more than the default 1024 descriptors (the servers inherit this).
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
 }

@@ -30,9 +30,10 @@ pub fn raise_for(max_sessions: usize) {
     }
 }
 
-/// `(soft before, soft after)`, or `None` where the platform says no.
+/// Raises the soft limit to the hard one: `(soft before, soft after)`, or `None`
+/// where the platform says no. The load tool uses it for its own thousands of sockets.
 #[cfg(unix)]
-fn raise_to_hard_limit() -> Option<(libc::rlim_t, libc::rlim_t)> {
+pub fn raise_to_hard_limit() -> Option<(libc::rlim_t, libc::rlim_t)> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
     unsafe {
@@ -50,8 +51,9 @@ fn raise_to_hard_limit() -> Option<(libc::rlim_t, libc::rlim_t)> {
     }
 }
 
+/// No limits to raise here.
 #[cfg(not(unix))]
-fn raise_to_hard_limit() -> Option<(libc::rlim_t, libc::rlim_t)> {
+pub fn raise_to_hard_limit() -> Option<(libc::rlim_t, libc::rlim_t)> {
     None
 }
 

@@ -19,18 +19,14 @@ const HORIZON: i32 = 1;
 
 /// Deletes old events once an hour until shutdown.
 pub async fn run_pruner(db: DatabaseConnection, retention: Duration, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.cancelled() => return,
-        }
+    crate::periodic::every(Duration::from_secs(3600), shutdown, || async {
         match prune(&db, retention).await {
             Ok(0) => {}
             Ok(deleted) => info!(deleted, "pruned old events"),
             Err(err) => warn!(error = %err, "pruning old events failed"),
         }
-    }
+    })
+    .await
 }
 
 /// Deletes every event up to the newest one older than `retention` and moves the

@@ -59,18 +59,14 @@ pub async fn prune_finished_jobs(db: &DatabaseConnection, retention: Duration) -
 
 /// Prunes old finished jobs every [`prune_interval`] until shutdown.
 pub async fn run_pruner(db: DatabaseConnection, retention: Duration, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(prune_interval(retention));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.cancelled() => return,
-        }
+    crate::periodic::every(prune_interval(retention), shutdown, || async {
         match prune_finished_jobs(&db, retention).await {
             Ok(Some(pruned)) if pruned > 0 => info!(pruned, "pruned finished jobs past JOB_RETENTION"),
             Ok(_) => {}
             Err(err) => warn!(error = %err, "pruning old jobs failed"),
         }
-    }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -121,17 +121,12 @@ fn lease() -> chrono::Duration {
 
 /// Looks for due scheduled scrapes every `SCRAPE_SCHEDULE_INTERVAL` until shutdown.
 pub async fn run_scheduler(state: AppState, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(state.config.scrape_schedule_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.cancelled() => return,
-        }
+    crate::periodic::every(state.config.scrape_schedule_interval, shutdown, || async {
         if let Err(err) = start_due_scrapes(&state).await {
             warn!(error = %err, "the scrape scheduler could not read due stores");
         }
-    }
+    })
+    .await
 }
 
 #[cfg(test)]
