@@ -54,6 +54,12 @@ function buildCard(task) {
   return card;
 }
 
+/** The empty note and the count follow the cards the list shows. */
+function updateCount() {
+  syncEmpty(list);
+  count.textContent = list.querySelectorAll(':scope > .task-card').length;
+}
+
 function render(task, highlight) {
   const old = list.querySelector(`.task-card[data-task-id="${CSS.escape(String(task.id))}"]`);
   const card = buildCard(task);
@@ -62,8 +68,7 @@ function render(task, highlight) {
   insertSorted(list, card, task.id); // newest first
   restoreFocus(card);
   if (highlight) flash(card, highlight);
-  syncEmpty(list);
-  count.textContent = list.querySelectorAll(':scope > .task-card').length;
+  updateCount();
 }
 
 /** Apply a task from a REST reply or an event (`eventId`). Idempotent; stale copies are ignored. */
@@ -79,8 +84,7 @@ async function loadSnapshot() {
   list.replaceChildren();
   markFiltered([list], filter.active());
   for (const task of items) upsert(task);
-  syncEmpty(list);
-  count.textContent = list.querySelectorAll(':scope > .task-card').length;
+  updateCount();
 }
 
 // Decisions about the user's own tasks: a desktop notification (if opted in) and a polite announcement.
@@ -100,8 +104,7 @@ function onEvent(frame) {
   if (!filter.matches(task)) {
     tasks.offer(task, frame.id);
     list.querySelector(`.task-card[data-task-id="${CSS.escape(String(task.id))}"]`)?.remove();
-    syncEmpty(list);
-    count.textContent = list.querySelectorAll(':scope > .task-card').length;
+    updateCount();
     return;
   }
   upsert(task, frame.event === 'task.created' ? 'is-new' : 'is-updated', frame.id);
