@@ -84,6 +84,8 @@ pub struct Config {
     pub scrape_allowed_hosts: Vec<String>,
     /// The shortest `scrape_every` a store may have.
     pub scrape_every_min: Duration,
+    /// The most stores one bulk action (activate, deactivate, scrape) may name.
+    pub store_bulk_max: usize,
     /// How often each instance looks for stores whose scheduled scrape is due.
     pub scrape_schedule_interval: Duration,
     /// TTL of the catalog-import lock; it is renewed every third of that while the import runs.
@@ -216,6 +218,7 @@ impl Config {
             scrape_allowed_hosts,
             scrape_every_min: duration_or(get("SCRAPE_EVERY_MIN"), "SCRAPE_EVERY_MIN", Duration::from_secs(60))?
                 .max(Duration::from_secs(1)),
+            store_bulk_max: parse_or(get("STORE_BULK_MAX"), "STORE_BULK_MAX", 500usize)?.max(1),
             scrape_schedule_interval: duration_or(
                 get("SCRAPE_SCHEDULE_INTERVAL"),
                 "SCRAPE_SCHEDULE_INTERVAL",

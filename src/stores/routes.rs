@@ -9,7 +9,8 @@ use axum::{
 use serde::Deserialize;
 
 use super::service::{
-    self, ItemView, NewItem, PricePointView, ProductDetail, ProductView, StoreChanges, StoreJobsQuery, StoreView,
+    self, ItemChanges, ItemView, NewItem, PricePointView, ProductDetail, ProductView, StoreChanges, StoreJobsQuery,
+    StoreView,
 };
 use crate::{
     auth::AdminUser,
@@ -22,8 +23,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/stores", get(list_stores).post(create_store))
         .route("/api/stores/scrape", post(scrape_stores))
+        .route("/api/stores/bulk", post(bulk_update_stores))
         .route("/api/stores/{id}", patch(update_store))
         .route("/api/stores/{id}/items", get(list_items).post(add_item))
+        .route("/api/stores/{id}/items/{item_id}", patch(update_item).delete(delete_item))
         .route("/api/stores/{id}/items/{item_id}/history", get(item_history))
         .route("/api/stores/{id}/scrape", post(scrape_store))
         .route("/api/stores/{id}/jobs", get(store_jobs))
@@ -91,8 +94,8 @@ async fn list_items(
 #[utoipa::path(
     post, path = "/api/stores/{id}/items", tag = "stores", params(("id" = i64, Path, description = "store id", example = 1)),
     request_body = NewItem,
-    responses((status = 201, description = "added", body = ItemView), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody),
-        (status = 409, description = "the store already has an item with this URL (`conflict`)", body = crate::openapi::ErrorBody))
+    responses((status = 201, description = "added", body = ItemView), (status = 400, description = "a field is missing or invalid (`validation_failed`)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "no such store (`not_found`)", body = crate::openapi::ErrorBody))
 )]
 async fn add_item(
     State(state): State<AppState>,
@@ -101,6 +104,60 @@ async fn add_item(
     AppJson(body): AppJson<NewItem>,
 ) -> Result<(StatusCode, AppJson<ItemView>)> {
     Ok((StatusCode::CREATED, AppJson(service::add_item(&state, id, body).await?)))
+}
+
+#[utoipa::path(
+    patch, path = "/api/stores/{id}/items/{item_id}", tag = "stores",
+    params(("id" = i64, Path, description = "store id", example = 1), ("item_id" = i64, Path, description = "item id", example = 1)),
+    request_body = ItemChanges,
+    responses((status = 200, description = "changed", body = ItemView), (status = 400, description = "a field is invalid (`validation_failed`)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody), (status = 404, description = "the store has no such item (`not_found`)", body = crate::openapi::ErrorBody))
+)]
+async fn update_item(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppPath((id, item_id)): AppPath<(i64, i64)>,
+    AppJson(changes): AppJson<ItemChanges>,
+) -> Result<AppJson<ItemView>> {
+    Ok(AppJson(service::update_item(&state, id, item_id, changes).await?))
+}
+
+#[utoipa::path(
+    delete, path = "/api/stores/{id}/items/{item_id}", tag = "stores",
+    params(("id" = i64, Path, description = "store id", example = 1), ("item_id" = i64, Path, description = "item id", example = 1)),
+    responses((status = 204, description = "deleted with its price history"), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "the store has no such item (`not_found`)", body = crate::openapi::ErrorBody))
+)]
+async fn delete_item(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppPath((id, item_id)): AppPath<(i64, i64)>,
+) -> Result<StatusCode> {
+    service::delete_item(&state, id, item_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct BulkStoreChange {
+    /// At most `STORE_BULK_MAX` (default 500) stores; repeated ids count once.
+    #[schema(min_items = 1)]
+    store_ids: Vec<i64>,
+    is_active: bool,
+}
+
+#[utoipa::path(
+    post, path = "/api/stores/bulk", tag = "stores", request_body = BulkStoreChange,
+    responses((status = 200, description = "the stores, changed, by id", body = Vec<StoreView>), (status = 400, description = "no stores or more than `STORE_BULK_MAX` (`validation_failed`)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+        (status = 404, description = "a store does not exist; none was changed (`not_found`)", body = crate::openapi::ErrorBody))
+)]
+async fn bulk_update_stores(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppJson(body): AppJson<BulkStoreChange>,
+) -> Result<AppJson<Vec<StoreView>>> {
+    Ok(AppJson(service::set_stores_active(&state, &body.store_ids, body.is_active).await?))
 }
 
 #[utoipa::path(

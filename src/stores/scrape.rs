@@ -59,14 +59,18 @@ pub async fn scrape_store(mut context: JobContext, store_id: i64) -> JobOutcome 
         let label = format!("{} ({})", item.name, item.url);
         match reading {
             Ok(reading) => {
-                store_item::Entity::update_many()
+                let recorded = store_item::Entity::update_many()
                     .col_expr(store_item::Column::Price, Expr::value(reading.price))
                     .col_expr(store_item::Column::InStock, Expr::value(reading.in_stock))
                     .col_expr(store_item::Column::ScrapedAt, Expr::value(now))
                     .col_expr(store_item::Column::LastError, Expr::value(Option::<String>::None))
-                    .filter(store_item::Column::Id.eq(item.id))
+                    .filter(unchanged_since_read(&item))
                     .exec(&state.db)
                     .await?;
+                if recorded.rows_affected == 0 {
+                    context.item_failed(&label, CHANGED_DURING_SCRAPE).await?;
+                    continue;
+                }
                 price_point::ActiveModel {
                     item_id: Set(item.id),
                     price: Set(reading.price),
@@ -79,17 +83,35 @@ pub async fn scrape_store(mut context: JobContext, store_id: i64) -> JobOutcome 
                 context.item_done().await?;
             }
             Err(reason) => {
-                store_item::Entity::update_many()
+                let recorded = store_item::Entity::update_many()
                     .col_expr(store_item::Column::LastError, Expr::value(reason.clone()))
-                    .filter(store_item::Column::Id.eq(item.id))
+                    .filter(unchanged_since_read(&item))
                     .exec(&state.db)
                     .await?;
+                let reason = if recorded.rows_affected == 0 { CHANGED_DURING_SCRAPE.to_owned() } else { reason };
                 context.item_failed(&label, &reason).await?;
             }
         }
     }
     let (total, processed, failed) = context.counts();
     Ok(format!("scraped {} of {total} items; {failed} failed", processed - failed))
+}
+
+/// Why a reading was not recorded: the item was edited or deleted while its page was read.
+const CHANGED_DURING_SCRAPE: &str = "the item was changed or deleted during the scrape; not recorded";
+
+/// The item row as the scrape read it: same page and selectors. A reading of a page
+/// the item no longer points to (or of a deleted item) must not be recorded.
+fn unchanged_since_read(item: &store_item::Model) -> sea_orm::Condition {
+    let stock = match &item.stock_selector {
+        Some(css) => store_item::Column::StockSelector.eq(css.as_str()),
+        None => store_item::Column::StockSelector.is_null(),
+    };
+    sea_orm::Condition::all()
+        .add(store_item::Column::Id.eq(item.id))
+        .add(store_item::Column::Url.eq(item.url.as_str()))
+        .add(store_item::Column::PriceSelector.eq(item.price_selector.as_str()))
+        .add(stock)
 }
 
 /// Fetches one page and reads it; the error says what went wrong in words.

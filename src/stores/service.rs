@@ -4,7 +4,10 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -189,6 +192,51 @@ pub async fn update_store(state: &AppState, store_id: i64, changes: StoreChanges
     store_view(state, updated).await
 }
 
+/// The store ids of a bulk action, each once in the order given: 400 when there are none or more than `STORE_BULK_MAX`.
+fn bulk_store_ids(state: &AppState, store_ids: &[i64]) -> Result<Vec<i64>> {
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<i64> = store_ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+    if ids.is_empty() {
+        return Err(AppError::field("store_ids", "must name at least one store"));
+    }
+    let max = state.config.store_bulk_max;
+    if ids.len() > max {
+        return Err(AppError::field("store_ids", &format!("at most {max} stores at once (STORE_BULK_MAX)")));
+    }
+    Ok(ids)
+}
+
+/// Activates or deactivates several stores at once, all or none: 404 (and nothing
+/// changed) when one of them does not exist. Returns them by id.
+pub async fn set_stores_active(state: &AppState, store_ids: &[i64], active: bool) -> Result<Vec<StoreView>> {
+    let ids = bulk_store_ids(state, store_ids)?;
+    let txn = state.db.begin().await?;
+    let updated = store::Entity::update_many()
+        .col_expr(store::Column::IsActive, Expr::value(active))
+        .filter(store::Column::Id.is_in(ids.clone()))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != ids.len() as u64 {
+        let found: Vec<i64> = store::Entity::find()
+            .filter(store::Column::Id.is_in(ids.clone()))
+            .all(&txn)
+            .await?
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        let missing: Vec<String> = ids.iter().filter(|id| !found.contains(id)).map(i64::to_string).collect();
+        // Dropping the transaction rolls the stores that did exist back.
+        return Err(AppError::NotFound(format!("no store with id {}; nothing was changed", missing.join(", "))));
+    }
+    txn.commit().await?;
+    let stores = store::Entity::find()
+        .filter(store::Column::Id.is_in(ids))
+        .order_by_asc(store::Column::Id)
+        .all(&state.db)
+        .await?;
+    store_views(state, stores).await
+}
+
 async fn find_store(state: &AppState, store_id: i64) -> Result<store::Model> {
     store::Entity::find_by_id(store_id)
         .one(&state.db)
@@ -252,40 +300,147 @@ pub const DEFAULT_PRICE_SELECTOR: &str = ".price";
 /// Adds an item page to a store after checking its URL and selectors.
 pub async fn add_item(state: &AppState, store_id: i64, input: NewItem) -> Result<ItemView> {
     find_store(state, store_id).await?;
-    let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::field("name", "must be 1 to 200 characters long"));
-    }
-    let url =
-        reqwest::Url::parse(input.url.trim()).map_err(|_| AppError::field("url", "must be an absolute http(s) URL"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(AppError::field("url", "must be an absolute http(s) URL"));
-    }
-    state.scraper.policy().check_new_url(&url).map_err(|reason| AppError::field("url", &reason))?;
-    let price_selector = input.price_selector.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let price_selector = price_selector.unwrap_or_else(|| DEFAULT_PRICE_SELECTOR.to_owned());
-    check_selector("price_selector", &price_selector)?;
-    let stock_selector = input.stock_selector.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    if let Some(css) = &stock_selector {
-        check_selector("stock_selector", css)?;
-    }
-    let sku = input.sku.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    if sku.as_ref().is_some_and(|s| s.chars().count() > 100) {
-        return Err(AppError::field("sku", "must be at most 100 characters long"));
-    }
+    let price_selector = price_selector_or_default(input.price_selector)?;
     let created = store_item::ActiveModel {
         store_id: Set(store_id),
-        name: Set(name.to_owned()),
-        url: Set(url.to_string()),
-        sku: Set(sku),
+        name: Set(parse_item_name(&input.name)?),
+        url: Set(parse_item_url(state, &input.url)?),
+        sku: Set(parse_sku(input.sku)?),
         price_selector: Set(price_selector),
-        stock_selector: Set(stock_selector),
+        stock_selector: Set(parse_stock_selector(input.stock_selector)?),
         created_at: Set(Utc::now()),
         ..Default::default()
     }
     .insert(&state.db)
     .await?;
     Ok(ItemView::new(created, Utc::now()))
+}
+
+/// The body of `PATCH /api/stores/{id}/items/{item_id}`: only the fields present change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemChanges {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[schema(example = "https://shop.example.com/items/1")]
+    pub url: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub sku: Option<Option<String>>,
+    /// `null` sets the default `.price`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub price_selector: Option<Option<String>>,
+    /// `null` clears it (stock is then not read).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub stock_selector: Option<Option<String>>,
+}
+
+/// Changes an item's name, page or selectors. A new page or selector clears the
+/// last error (it was about the old one); the price and its history stay.
+pub async fn update_item(state: &AppState, store_id: i64, item_id: i64, changes: ItemChanges) -> Result<ItemView> {
+    let existing = find_item(state, store_id, item_id).await?;
+    let mut model: store_item::ActiveModel = existing.clone().into();
+    if let Some(name) = &changes.name {
+        model.name = Set(parse_item_name(name)?);
+    }
+    if let Some(sku) = changes.sku {
+        model.sku = Set(parse_sku(sku)?);
+    }
+    let mut reading_changed = false;
+    if let Some(url) = &changes.url {
+        let url = parse_item_url(state, url)?;
+        reading_changed |= url != existing.url;
+        model.url = Set(url);
+    }
+    if let Some(css) = changes.price_selector {
+        let css = price_selector_or_default(css)?;
+        reading_changed |= css != existing.price_selector;
+        model.price_selector = Set(css);
+    }
+    if let Some(css) = changes.stock_selector {
+        let css = parse_stock_selector(css)?;
+        reading_changed |= css != existing.stock_selector;
+        model.stock_selector = Set(css);
+    }
+    if reading_changed {
+        model.last_error = Set(None);
+    }
+    let updated = model.update(&state.db).await?;
+    Ok(ItemView::new(updated, Utc::now()))
+}
+
+/// Deletes an item with its price history; 404 when the store has no such item.
+pub async fn delete_item(state: &AppState, store_id: i64, item_id: i64) -> Result<()> {
+    let txn = state.db.begin().await?;
+    let item = store_item::Entity::find_by_id(item_id)
+        .filter(store_item::Column::StoreId.eq(store_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| no_such_item(store_id, item_id))?;
+    price_point::Entity::delete_many().filter(price_point::Column::ItemId.eq(item.id)).exec(&txn).await?;
+    let deleted = store_item::Entity::delete_by_id(item.id).exec(&txn).await?;
+    if deleted.rows_affected == 0 {
+        return Err(no_such_item(store_id, item_id));
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+fn no_such_item(store_id: i64, item_id: i64) -> AppError {
+    AppError::NotFound(format!("store {store_id} has no item {item_id}"))
+}
+
+async fn find_item(state: &AppState, store_id: i64, item_id: i64) -> Result<store_item::Model> {
+    store_item::Entity::find_by_id(item_id)
+        .filter(store_item::Column::StoreId.eq(store_id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| no_such_item(store_id, item_id))
+}
+
+fn parse_item_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::field("name", "must be 1 to 200 characters long"));
+    }
+    Ok(name.to_owned())
+}
+
+/// An absolute http(s) URL the scrape policy lets the server fetch.
+fn parse_item_url(state: &AppState, url: &str) -> Result<String> {
+    let url = reqwest::Url::parse(url.trim()).map_err(|_| AppError::field("url", "must be an absolute http(s) URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(AppError::field("url", "must be an absolute http(s) URL"));
+    }
+    state.scraper.policy().check_new_url(&url).map_err(|reason| AppError::field("url", &reason))?;
+    Ok(url.to_string())
+}
+
+fn parse_sku(sku: Option<String>) -> Result<Option<String>> {
+    let sku = sku.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if sku.as_ref().is_some_and(|s| s.chars().count() > 100) {
+        return Err(AppError::field("sku", "must be at most 100 characters long"));
+    }
+    Ok(sku)
+}
+
+/// The price selector given, or [`DEFAULT_PRICE_SELECTOR`] when it is absent or blank.
+fn price_selector_or_default(css: Option<String>) -> Result<String> {
+    let css = css.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let css = css.unwrap_or_else(|| DEFAULT_PRICE_SELECTOR.to_owned());
+    check_selector("price_selector", &css)?;
+    Ok(css)
+}
+
+fn parse_stock_selector(css: Option<String>) -> Result<Option<String>> {
+    let css = css.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if let Some(css) = &css {
+        check_selector("stock_selector", css)?;
+    }
+    Ok(css)
 }
 
 fn check_selector(field: &str, css: &str) -> Result<()> {
@@ -302,12 +457,10 @@ fn scope(store_id: i64) -> String {
 /// Starts a scrape of each store, checking them all first: each must exist, be
 /// active and have no scrape running. Returns one job per store.
 pub async fn start_scrapes(state: &AppState, created_by: Option<i64>, store_ids: &[i64]) -> Result<Vec<JobView>> {
-    if store_ids.is_empty() {
-        return Err(AppError::field("store_ids", "must name at least one store"));
-    }
+    let store_ids = bulk_store_ids(state, store_ids)?;
     let mut stores = Vec::with_capacity(store_ids.len());
     for id in store_ids {
-        let store = find_store(state, *id).await?;
+        let store = find_store(state, id).await?;
         if !store.is_active {
             return Err(AppError::InvalidState(format!(
                 "store {} ({}) is inactive; activate it first",
@@ -317,9 +470,7 @@ pub async fn start_scrapes(state: &AppState, created_by: Option<i64>, store_ids:
         if let Some(running) = active_job(&state.db, "scrape_store", Some(&scope(store.id))).await? {
             return Err(already_running(&running));
         }
-        if !stores.iter().any(|s: &store::Model| s.id == store.id) {
-            stores.push(store);
-        }
+        stores.push(store);
     }
     let mut jobs = Vec::with_capacity(stores.len());
     for store in stores {
@@ -559,11 +710,7 @@ pub struct PricePointView {
 
 /// The price history of one item of a store, oldest first (at most the latest 1000 points).
 pub async fn price_history(state: &AppState, store_id: i64, item_id: i64) -> Result<Vec<PricePointView>> {
-    let item = store_item::Entity::find_by_id(item_id)
-        .one(&state.db)
-        .await?
-        .filter(|i| i.store_id == store_id)
-        .ok_or_else(|| AppError::NotFound(format!("store {store_id} has no item {item_id}")))?;
+    let item = find_item(state, store_id, item_id).await?;
     let mut points = price_point::Entity::find()
         .filter(price_point::Column::ItemId.eq(item.id))
         .order_by_desc(price_point::Column::Id)

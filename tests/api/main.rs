@@ -30,6 +30,7 @@ mod schedules;
 mod scrape_guard;
 mod scraping;
 mod shop;
+mod store_bulk;
 mod tasks;
 mod users;
 mod websocket;
