@@ -964,7 +964,7 @@ async fn a_store_card_sets_its_schedule_and_shows_the_next_run() {
     click(admin, &format!(r#"{card} .store-schedule option[value="6h"]"#)).await;
     let next = wait_for(admin, &format!(r#"{card} .store-next-scrape[data-at]:not([data-at=""])"#)).await;
     let shown = next.text().await.unwrap();
-    assert!(shown.starts_with("every 6h, next in"), "{shown}");
+    assert!(shown.starts_with("every 6 hours, next in"), "{shown}");
     let (_, stores) = app.get("/api/stores", Some(&token)).await;
     assert_eq!(stores[0]["scrape_every"], "6h");
     screenshot(admin, "stores-schedule.png").await;
@@ -977,6 +977,83 @@ async fn a_store_card_sets_its_schedule_and_shows_the_next_run() {
     switch_language(admin, "ru").await;
     eventually_text(admin, &format!("{card} .store-next-scrape"), "собирается вручную").await;
     assert_eq!(text(admin, &format!(r#"{card} .store-schedule option[value="6h"]"#)).await.trim(), "Каждые 6 часов");
+    // The schedule on the card is in words too, its plural agreeing with the count.
+    click(admin, &format!(r#"{card} .store-schedule option[value="6h"]"#)).await;
+    wait_for(admin, &format!(r#"{card} .store-next-scrape[data-at]:not([data-at=""])"#)).await;
+    eventually_text(admin, &format!("{card} .store-next-scrape"), "6 часов").await;
+    page.close().await;
+}
+
+#[tokio::test]
+async fn an_admin_deactivates_stores_in_bulk_and_edits_and_deletes_an_item() {
+    let shop = crate::shop::FakeShop::start().await;
+    let app = spawn_app_with(|c| c.scrape_allowed_hosts = vec![shop.host()]).await;
+    let token = app.token(ADMIN).await;
+    let first = crate::scraping::create_store(&app, &token, "Bulk shop A").await;
+    let second = crate::scraping::create_store(&app, &token, "Bulk shop B").await;
+    let item = crate::scraping::add_item(
+        &app,
+        &token,
+        first,
+        json!({"name": "Football Pro", "url": shop.url("/item/1"), "price_selector": ".price"}),
+    )
+    .await;
+    let item_id = item["id"].as_i64().unwrap();
+    let active_of = |stores: &serde_json::Value, id: i64| {
+        stores.as_array().unwrap().iter().find(|s| s["id"] == id).map(|s| s["is_active"].clone())
+    };
+
+    let page = AdminPage::open(&app, "/stores").await;
+    let admin = &page.browser;
+    let card = |id: i64| format!(r#"#stores-list .store-card[data-store-id="{id}"]"#);
+    // Tick both (the last one ticked shows its items), then deactivate them in one request.
+    click(admin, &format!("{} .store-select", card(second))).await;
+    click(admin, &format!("{} .store-select", card(first))).await;
+    eventually_text(admin, "#deactivate-selected", "(2)").await;
+    click(admin, "#deactivate-selected:not(:disabled)").await;
+    for id in [first, second] {
+        wait_for(admin, &format!(r#"{}[data-active="false"] .store-inactive:not([hidden])"#, card(id))).await;
+    }
+    let (_, stores) = app.get("/api/stores", Some(&token)).await;
+    for id in [first, second] {
+        assert_eq!(active_of(&stores, id), Some(json!(false)), "{stores}");
+    }
+    // The ticks stay: activate both back.
+    for id in [first, second] {
+        wait_for(admin, &format!("{} .store-select:checked", card(id))).await;
+    }
+    click(admin, "#activate-selected:not(:disabled)").await;
+    for id in [first, second] {
+        wait_for(admin, &format!(r#"{}[data-active="true"] .store-inactive[hidden]"#, card(id))).await;
+    }
+    let (_, stores) = app.get("/api/stores", Some(&token)).await;
+    for id in [first, second] {
+        assert_eq!(active_of(&stores, id), Some(json!(true)), "{stores}");
+    }
+
+    // Edit the item inline: its name changes on the row and over REST.
+    let row = format!(r#"#items-table tr.item-row[data-item-id="{item_id}"]"#);
+    assert_eq!(attr(admin, &format!("{row} .item-edit"), "aria-label").await.as_deref(), Some("Edit Football Pro"));
+    click(admin, &format!("{row} .item-edit")).await;
+    let name = wait_for(admin, &format!("#edit-item-{item_id}-name")).await;
+    assert_eq!(name.prop("value").await.unwrap().as_deref(), Some("Football Pro"));
+    name.clear().await.unwrap();
+    name.send_keys("Football Pro 2").await.unwrap();
+    screenshot(admin, "stores-bulk.png").await;
+    click(admin, ".item-edit-form .item-save").await;
+    eventually_gone(admin, ".item-edit-form").await;
+    eventually_text(admin, &format!("{row} .cell-main"), "Football Pro 2").await;
+    let (_, items) = app.get(&format!("/api/stores/{first}/items"), Some(&token)).await;
+    assert_eq!(items[0]["name"], "Football Pro 2", "{items}");
+
+    // Delete it, after saying yes on the row.
+    click(admin, &format!("{row} .item-delete")).await;
+    eventually_text(admin, &format!("{row} .item-confirm-text"), "Delete Football Pro 2 and its price history?").await;
+    click(admin, &format!("{row} .item-delete-confirm")).await;
+    eventually_gone(admin, &row).await;
+    eventually_attr(admin, &format!("{} .store-items-count", card(first)), "data-count", "0").await;
+    let (_, items) = app.get(&format!("/api/stores/{first}/items"), Some(&token)).await;
+    assert_eq!(items, json!([]));
     page.close().await;
 }
 
@@ -998,7 +1075,16 @@ async fn a_products_panel_shows_every_stores_price_and_a_history_chart() {
         admin.find_all(Locator::Css(&format!(r#"{panel} .line-chart .chart-series[data-points="2"]"#))).await.unwrap();
     assert_eq!(lines.len(), 2, "a price line per store");
     screenshot(admin, "stores-product.png").await;
+    let earliest_point_is_left = r#"
+        const circles = document.querySelectorAll('#product-panel .line-chart .chart-series:first-of-type circle');
+        return Number(circles[0].getAttribute('cx')) < Number(circles[circles.length - 1].getAttribute('cx'));"#;
+    assert_eq!(admin.execute(earliest_point_is_left, vec![]).await.unwrap(), true, "time runs left to right");
     click(admin, "#product-panel-close").await;
     wait_for(admin, "#product-panel[hidden]").await;
+    // In Arabic the chart mirrors: time runs right to left.
+    switch_language(admin, "ar").await;
+    click(admin, &format!("{row} .product-open")).await;
+    wait_for(admin, &format!(r#"{panel} .line-chart[data-direction="rtl"] .chart-series[data-points="2"]"#)).await;
+    assert_eq!(admin.execute(earliest_point_is_left, vec![]).await.unwrap(), false, "time runs right to left");
     page.close().await;
 }

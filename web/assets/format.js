@@ -136,3 +136,88 @@ export function formatMoney(value, currency) {
   const text = n.toLocaleString(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   return currency ? `${text} ${currency}` : text;
 }
+
+// ---------- schedules ("6h", "1h 30m", "1day") ----------
+
+// The server writes a schedule the way humantime does: "30m", "6h", "1h 30m", "1day", "2days".
+const EVERY_UNITS = {
+  year: 31557600, years: 31557600, y: 31557600, month: 2630016, months: 2630016,
+  week: 604800, weeks: 604800, w: 604800, day: 86400, days: 86400, d: 86400,
+  hour: 3600, hours: 3600, h: 3600, hr: 3600, min: 60, mins: 60, minute: 60, minutes: 60, m: 60,
+  sec: 1, secs: 1, second: 1, seconds: 1, s: 1,
+};
+// The units a schedule is written in, largest first.
+const EVERY_PARTS = [['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]];
+// Up to this count one unit reads best ("90 minutes", "36 hours"); past it the parts do ("3 hours, 7 minutes").
+const ONE_UNIT_MAX = 120;
+
+/** "1h 30m" → 5400 (seconds); null when it is not a schedule. */
+export function parseEvery(text) {
+  const source = String(text ?? '').trim().toLowerCase();
+  if (!source) return null;
+  let seconds = 0;
+  let rest = source;
+  const part = /^(\d+)\s*([a-z]+)\s*/;
+  while (rest) {
+    const m = part.exec(rest);
+    if (!m || !(m[2] in EVERY_UNITS)) return null;
+    seconds += Number(m[1]) * EVERY_UNITS[m[2]];
+    rest = rest.slice(m[0].length);
+  }
+  return seconds;
+}
+
+/**
+ * A schedule as one unit and count ({unit: 'hour', count: 6}) when it reads well so
+ * (the largest unit that divides it evenly, up to ONE_UNIT_MAX of it), else its
+ * parts ([{unit: 'hour', count: 3}, {unit: 'minute', count: 7}]); null when unreadable.
+ */
+function everyUnits(text) {
+  const seconds = parseEvery(text);
+  if (seconds == null) return null;
+  if (seconds === 0) return { unit: 'second', count: 0 };
+  for (const [name, size] of EVERY_PARTS) {
+    if (seconds % size === 0 && seconds / size <= ONE_UNIT_MAX) return { unit: name, count: seconds / size };
+  }
+  const parts = [];
+  let left = seconds;
+  for (const [name, size] of EVERY_PARTS) {
+    const count = Math.floor(left / size);
+    left -= count * size;
+    if (count) parts.push({ unit: name, count });
+  }
+  return parts.length === 1 ? parts[0] : parts;
+}
+
+const longUnits = new Map();
+/** 6 "hour" → "6 hours" / "6 часов" / "6 годин" / "6 ساعات". */
+function unitLong(n, name) {
+  if (!longUnits.has(name)) longUnits.set(name, new Intl.NumberFormat(lang, { style: 'unit', unit: name, unitDisplay: 'long' }));
+  return longUnits.get(name).format(n);
+}
+const unitList = new Intl.ListFormat(lang, { type: 'unit', style: 'long' });
+
+/**
+ * A schedule's length in words, in the page's language: "6h" → "6 hours",
+ * "90m" or "1h 30m" → "90 minutes", "1day" → "1 day", "36h" → "36 hours",
+ * "3h 7m" → "3 hours, 7 minutes". Anything unreadable reads as itself.
+ */
+export function formatEvery(text) {
+  const units = everyUnits(text);
+  if (!units) return String(text ?? '');
+  if (!Array.isArray(units)) return unitLong(units.count, units.unit);
+  return unitList.format(units.map((p) => unitLong(p.count, p.unit)));
+}
+
+/**
+ * "every 6 hours" / "каждые 6 часов" / "кожні 6 годин" / "كل 6 ساعات": the whole
+ * phrase, from the catalog, so "every" agrees with its count and unit
+ * ("every hour", "каждую минуту", "كل ساعتين").
+ */
+export function formatEveryPhrase(text) {
+  const units = everyUnits(text);
+  if (!units) return t('time.every_duration', { duration: String(text ?? '') });
+  if (Array.isArray(units)) return t('time.every_duration', { duration: formatEvery(text) });
+  if (units.count === 1) return t(`time.every_one_${units.unit}`);
+  return t(`time.every_${units.unit}`, { count: units.count });
+}

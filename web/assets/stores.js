@@ -5,10 +5,12 @@ import { announce } from './announce.js';
 import { api } from './api.js';
 import { el, setChildren, setText, syncEmpty, safeHttpUrl } from './dom.js';
 import { busy } from './focus.js';
-import { fieldForMessage, setFieldError } from './forms.js';
-import { statusBadge, timeAgo, timeUntil, formatDuration, formatMoney, formatNumber } from './format.js';
+import { fieldForMessage, setFieldError, setFormError } from './forms.js';
+import {
+  statusBadge, timeAgo, timeUntil, formatDuration, formatMoney, formatNumber, formatEveryPhrase,
+} from './format.js';
 import { NewestViews, isFinal } from './freshness.js';
-import { t } from './i18n.js';
+import { lang, t } from './i18n.js';
 import {
   isJobActive, jobSummary, jobProgress, updateJobProgress, failedCount, jobElapsed,
 } from './job-progress.js';
@@ -29,6 +31,8 @@ const newStoreName = $('new-store-name');
 const createStoreButton = $('create-store-button');
 const selectAll = $('select-all-stores');
 const scrapeSelectedButton = $('scrape-selected');
+const activateSelectedButton = $('activate-selected');
+const deactivateSelectedButton = $('deactivate-selected');
 
 const itemsContent = $('items-content');
 const itemsStoreName = $('items-store-name');
@@ -56,7 +60,7 @@ const productsNote = $('products-note');
 const productsCount = $('products-count');
 
 const stores = new Map();       // id → Store
-const checked = new Set();      // store ids ticked for "Scrape selected"
+const checked = new Set();      // store ids ticked for "Scrape selected", "Activate selected"…
 const scrapeJobs = new NewestViews(); // store id → latest job with scope store:{id}
 const lingerUntil = new Map();  // store id → time until which a finished scrape stays visible
 const pending = new Set();      // `${action}:${storeId}` requests in flight (their buttons stay disabled)
@@ -135,6 +139,9 @@ function fillCard(card, store) {
   fillScrape(card, store);
 }
 
+/** "every 90 minutes" → "Every 90 minutes" (a picker's option starts a sentence). */
+const capitalize = (text) => text.charAt(0).toLocaleUpperCase(lang) + text.slice(1);
+
 // The schedules the card offers; a store's own other value is shown as well.
 const SCHEDULES = [['', 'stores.schedule_off'], ['30m', 'stores.schedule_30m'], ['1h', 'stores.schedule_1h'],
   ['6h', 'stores.schedule_6h'], ['12h', 'stores.schedule_12h'], ['1day', 'stores.schedule_1day']];
@@ -146,7 +153,7 @@ function fillSchedule(card, store) {
   if (next.dataset.key !== key) {
     next.dataset.key = key;
     next.dataset.at = store.next_scrape_at || '';
-    const every = store.scrape_every;
+    const every = store.scrape_every && formatEveryPhrase(store.scrape_every); // "every 6 hours"
     if (!every) setChildren(next, t('stores.scraped_by_hand'));
     else if (!store.is_active) setChildren(next, t('stores.schedule_paused', { every }));
     else setChildren(next, t('stores.schedule_next', { every }), ' ', timeUntil(store.next_scrape_at) || '—');
@@ -154,7 +161,7 @@ function fillSchedule(card, store) {
   const select = card.querySelector('.store-schedule');
   const value = store.scrape_every || '';
   const options = (SCHEDULES.some(([v]) => v === value) ? SCHEDULES : [...SCHEDULES, [value, null]])
-    .map(([v, key]) => [v, key ? t(key) : t('stores.schedule_every', { every: v })]);
+    .map(([v, key]) => [v, key ? t(key) : capitalize(formatEveryPhrase(v))]);
   if (select.dataset.options !== JSON.stringify(options)) {
     select.dataset.options = JSON.stringify(options);
     select.replaceChildren(...options.map(([v, label]) => el('option', { value: v }, label)));
@@ -254,6 +261,15 @@ function syncSelection() {
   const n = checked.size;
   scrapeSelectedButton.disabled = n === 0 || pending.has('scrape:selected');
   scrapeSelectedButton.textContent = n ? t('stores.scrape_selected_n', { count: n }) : t('stores.scrape_selected');
+  // One bulk activation at a time: both buttons wait for it.
+  const bulkBusy = pending.has('active:selected');
+  activateSelectedButton.disabled = n === 0 || bulkBusy;
+  activateSelectedButton.textContent = n ? t('stores.activate_selected_n', { count: n }) : t('stores.activate_selected');
+  deactivateSelectedButton.disabled = n === 0 || bulkBusy;
+  deactivateSelectedButton.textContent = n ? t('stores.deactivate_selected_n', { count: n }) : t('stores.deactivate_selected');
+  for (const button of [activateSelectedButton, deactivateSelectedButton]) {
+    if (bulkBusy) button.setAttribute('aria-busy', 'true'); else button.removeAttribute('aria-busy');
+  }
   selectAll.checked = n > 0 && n === stores.size;
   selectAll.indeterminate = n > 0 && n < stores.size;
   selectAll.disabled = stores.size === 0;
@@ -296,6 +312,42 @@ scrapeSelectedButton.addEventListener('click', async () => {
     syncSelection();
   }
 });
+
+/** Activate (`active` true) or deactivate every ticked store in one request; the ticks stay. */
+async function setSelectedActive(active) {
+  const ids = [...checked].filter((id) => stores.has(id)).sort((a, b) => a - b);
+  if (!ids.length || pending.has('active:selected')) return;
+  const button = active ? activateSelectedButton : deactivateSelectedButton;
+  pending.add('active:selected');
+  for (const id of ids) pending.add(`toggle:${id}`); // their switches wait too
+  syncSelection();
+  for (const id of ids) refreshCard(id);
+  try {
+    const updated = await api('/api/stores/bulk', { method: 'POST', body: { store_ids: ids, is_active: active } });
+    for (const store of Array.isArray(updated) ? updated : []) {
+      stores.set(store.id, { ...stores.get(store.id), ...store });
+    }
+    const count = Array.isArray(updated) ? updated.length : ids.length;
+    toast(t(active ? 'stores.bulk_activated' : 'stores.bulk_deactivated', { count }), 'success');
+  } catch (err) {
+    if (err.status === 404) {
+      toast(t('stores.bulk_missing'));
+      reloadStoresSoon(); // some store went away meanwhile: show the list as it is now
+    } else {
+      toast(errorMessage(err));
+    }
+  } finally {
+    pending.delete('active:selected');
+    for (const id of ids) pending.delete(`toggle:${id}`);
+    for (const id of ids) refreshCard(id);
+    syncSelection();
+    // The button was disabled while it worked, which drops focus: give it back.
+    if (!document.activeElement || document.activeElement === document.body) button.focus();
+  }
+}
+
+activateSelectedButton.addEventListener('click', () => setSelectedActive(true));
+deactivateSelectedButton.addEventListener('click', () => setSelectedActive(false));
 
 // ---------- card actions ----------
 
@@ -340,7 +392,7 @@ async function changeSchedule(id, value) {
   try {
     const updated = await api(`/api/stores/${id}`, { method: 'PATCH', body: { scrape_every: value || null } });
     stores.set(id, { ...store, ...updated });
-    toast(value ? t('stores.schedule_set', { name: store.name, every: updated.scrape_every })
+    toast(value ? t('stores.schedule_set', { name: store.name, every: formatEveryPhrase(updated.scrape_every) })
       : t('stores.schedule_cleared', { name: store.name }), 'success');
   } catch (err) {
     toast(errorMessage(err));
@@ -426,8 +478,24 @@ function buildItemRow(item) {
     el('td', { 'data-label': t('stores.freshness') }, freshnessBadge(item.freshness)),
     el('td', { class: 'nowrap', 'data-label': t('stores.scraped_col') }, item.scraped_at ? timeAgo(item.scraped_at) : t('stores.never')),
     el('td', { 'data-label': t('stores.last_error') },
-      item.last_error ? el('span', { class: 'item-error' }, item.last_error) : el('span', { class: 'muted' }, '—')));
+      item.last_error ? el('span', { class: 'item-error' }, item.last_error) : el('span', { class: 'muted' }, '—')),
+    el('td', { class: 'col-actions', 'data-label': t('stores.actions') }, itemActions(item)));
 }
+
+/** Edit and Delete of an item row; their names hold the item's ("Edit Football Pro"). */
+function itemActions(item) {
+  return el('span', { class: 'row-actions item-actions' },
+    el('button', {
+      type: 'button', class: 'btn btn-ghost btn-small item-edit', 'aria-expanded': 'false',
+      'aria-label': t('stores.item_edit_label', { name: item.name }),
+    }, t('stores.item_edit')),
+    el('button', {
+      type: 'button', class: 'btn btn-danger-outline btn-small item-delete',
+      'aria-label': t('stores.item_delete_label', { name: item.name }),
+    }, t('stores.item_delete')));
+}
+
+const ITEM_COLUMNS = ['item', 'sku', 'price', 'stock', 'freshness', 'scraped_col', 'last_error', 'actions'];
 
 /** Show `list` as #items-table; the table node stays while the same store is shown. */
 function renderItems(storeId, list) {
@@ -436,21 +504,59 @@ function renderItems(storeId, list) {
     table = el('table', { id: 'items-table', class: 'data-table items-table', dataset: { storeId } },
       el('caption', { class: 'sr-only' }, t('stores.items_caption')),
       el('thead', {}, el('tr', {},
-        ['item', 'sku', 'price', 'stock', 'freshness', 'scraped_col', 'last_error'].map((h) =>
-          el('th', { scope: 'col', class: h === 'price' ? 'num' : null }, t(`stores.${h}`))))),
+        ITEM_COLUMNS.map((h) =>
+          el('th', { scope: 'col', class: h === 'price' ? 'num' : h === 'actions' ? 'col-actions' : null }, t(`stores.${h}`))))),
       el('tbody', { id: 'items-body' }));
     itemsContent.replaceChildren(el('div', { class: 'table-wrap' }, table));
   }
-  table.tBodies[0].replaceChildren(...list.map(buildItemRow));
-  table.hidden = !list.length;
+  const body = table.tBodies[0];
+  itemsOnShow.clear();
+  for (const item of list) itemsOnShow.set(item.id, item);
+  // A row being edited or asked about (delete?) stays as it is, its form or question with it.
+  const wanted = [];
+  for (const item of list) {
+    const old = itemRowOf(item.id);
+    if (old?.dataset.state) {
+      wanted.push(old);
+      const form = editRowOf(item.id);
+      if (form) wanted.push(form);
+    } else {
+      wanted.push(buildItemRow(item));
+    }
+  }
+  // Put the rows in order, moving only those out of place (moving a focused row would drop focus).
+  let prev = null;
+  for (const row of wanted) {
+    const expected = prev ? prev.nextElementSibling : body.firstElementChild;
+    if (row !== expected) {
+      if (prev) prev.after(row);
+      else body.prepend(row);
+    }
+    prev = row;
+  }
+  const keep = new Set(wanted);
+  for (const row of [...body.rows]) if (!keep.has(row)) row.remove();
+  syncItemsEmpty();
+}
+
+/** The table, its "no items" note and the items count, after rows came or went. */
+function syncItemsEmpty() {
+  const table = $('items-table');
+  if (!table) return;
+  const n = table.tBodies[0].querySelectorAll(':scope > tr.item-row').length;
+  table.hidden = !n;
   let empty = itemsContent.querySelector(':scope > .empty');
-  if (!list.length && !empty) {
+  if (!n && !empty) {
     empty = el('p', { class: 'empty' }, t('stores.no_items'));
     itemsContent.append(empty);
-  } else if (list.length) empty?.remove();
-  itemsCount.textContent = formatNumber(list.length);
+  } else if (n) empty?.remove();
+  itemsCount.textContent = formatNumber(n);
   itemsCount.hidden = false;
 }
+
+const itemRowOf = (id) => $('items-table')?.querySelector(`tr.item-row[data-item-id="${CSS.escape(String(id))}"]`) || null;
+const editRowOf = (id) => $('items-table')?.querySelector(`tr.item-edit-row[data-item-id="${CSS.escape(String(id))}"]`) || null;
+const itemsOnShow = new Map(); // item id → the item as last shown (what its edit form starts from)
 
 async function loadItems({ quiet = false } = {}) {
   const id = selectedId;
@@ -493,6 +599,253 @@ function selectStore(id) {
 }
 
 refreshItemsButton.addEventListener('click', () => busy(refreshItemsButton, () => loadItems({ quiet: true })));
+
+// ---------- edit and delete an item ----------
+
+// The fields of an item's edit form: [field, label key, max length, optional?]
+const EDIT_FIELDS = [
+  ['name', 'stores.item_name', 300, false],
+  ['url', 'stores.item_url', 2000, false],
+  ['sku', 'stores.sku', 100, true],
+  ['price_selector', 'stores.price_selector', 300, true],
+  ['stock_selector', 'stores.stock_selector', 300, true],
+];
+
+/** The inline form under an item's row: its fields prefilled, Save and Cancel; Escape cancels. */
+function openItemEdit(row) {
+  const id = Number(row.dataset.itemId);
+  const item = itemsOnShow.get(id);
+  if (!item) return;
+  const existing = editRowOf(id);
+  if (existing) {
+    existing.querySelector('input')?.focus();
+    return;
+  }
+  if (row.dataset.state === 'confirming') closeItemConfirm(row, false);
+  const prefix = `edit-item-${id}`;
+  const inputs = {};
+  const original = {};
+  const fields = EDIT_FIELDS.map(([name, labelKey, max, optional]) => {
+    const input = el('input', {
+      id: `${prefix}-${name}`, name, type: name === 'url' ? 'url' : 'text', maxlength: max, autocomplete: 'off',
+      spellcheck: name.endsWith('_selector') ? 'false' : null, required: !optional,
+      'aria-describedby': `${prefix}-${name}-error`,
+      placeholder: name === 'price_selector' ? '.price' : name === 'stock_selector' ? '.in-stock' : null,
+    });
+    original[name] = item[name] ?? '';
+    input.value = original[name];
+    input.addEventListener('input', () => { if (input.value.trim()) setFieldError(input, ''); });
+    inputs[name] = input;
+    return el('div', { class: 'field' },
+      el('label', { for: input.id }, t(labelKey), ' ', optional
+        ? el('span', { class: 'optional' }, t('common.optional'))
+        : el('span', { class: 'req', 'aria-hidden': 'true' }, '*')),
+      input,
+      el('p', { id: `${input.id}-error`, class: 'field-error', hidden: true }));
+  });
+  const error = el('p', { class: 'form-error item-edit-error', role: 'alert', hidden: true });
+  const save = el('button', { type: 'submit', class: 'btn btn-primary btn-small item-save' }, t('stores.item_save'));
+  const cancel = el('button', { type: 'button', class: 'btn btn-ghost btn-small item-cancel' }, t('common.cancel'));
+  const heading = el('h3', { class: 'form-head', id: `${prefix}-head` }, t('stores.item_edit_label', { name: item.name }));
+  const form = el('form', { class: 'item-edit-form', novalidate: true, 'aria-labelledby': heading.id },
+    heading, ...fields, error, el('div', { class: 'form-actions' }, save, cancel));
+  const editRow = el('tr', { class: 'item-edit-row', dataset: { itemId: id } },
+    el('td', { class: 'item-edit-cell', colspan: ITEM_COLUMNS.length }, form));
+  row.dataset.state = 'editing';
+  row.classList.add('is-editing');
+  row.querySelector('.item-edit')?.setAttribute('aria-expanded', 'true');
+  row.after(editRow);
+  inputs.name.focus();
+  inputs.name.select();
+
+  cancel.addEventListener('click', () => closeItemEdit(id, true));
+  form.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && !save.disabled) {
+      ev.preventDefault();
+      closeItemEdit(id, true);
+    }
+  });
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    saveItem(id, { form, inputs, original, error, save, cancel });
+  });
+}
+
+/** Close an item's edit form; `refocus`: back to its Edit button. */
+function closeItemEdit(id, refocus) {
+  editRowOf(id)?.remove();
+  const row = itemRowOf(id);
+  if (!row) return;
+  delete row.dataset.state;
+  row.classList.remove('is-editing');
+  const edit = row.querySelector('.item-edit');
+  edit?.setAttribute('aria-expanded', 'false');
+  if (refocus) edit?.focus();
+}
+
+/** A row built anew for `item` in place of its old one (and form), focus on its Edit button if asked. */
+function replaceItemRow(item, focusEdit) {
+  itemsOnShow.set(item.id, item);
+  editRowOf(item.id)?.remove();
+  const old = itemRowOf(item.id);
+  const row = buildItemRow(item);
+  if (old) old.replaceWith(row);
+  else $('items-table')?.tBodies[0].append(row);
+  if (focusEdit) row.querySelector('.item-edit').focus();
+  return row;
+}
+
+async function saveItem(id, { inputs, original, error, save, cancel }) {
+  const storeId = selectedId;
+  if (storeId == null) return;
+  for (const input of Object.values(inputs)) setFieldError(input, '');
+  setFormError(error, '');
+  const values = Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.value.trim()]));
+  if (!values.name) setFieldError(inputs.name, t('stores.item_name_missing'));
+  if (!values.url) setFieldError(inputs.url, t('stores.item_url_missing'));
+  const invalid = Object.values(inputs).find((input) => input.getAttribute('aria-invalid') === 'true');
+  if (invalid) {
+    invalid.focus();
+    return;
+  }
+  // Only what changed; an emptied optional field is cleared (null; the price selector then is ".price").
+  const body = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== String(original[name] ?? '').trim()) body[name] = value || null;
+  }
+  if (!Object.keys(body).length) {
+    closeItemEdit(id, true);
+    return;
+  }
+  try {
+    const item = await busy([save, cancel], () =>
+      api(`/api/stores/${storeId}/items/${id}`, { method: 'PATCH', body }));
+    if (storeId !== selectedId) return;
+    const row = replaceItemRow(item, true);
+    row.classList.add('is-new');
+    setTimeout(() => row.classList.remove('is-new'), 2600);
+    toast(t('stores.item_saved', { name: item.name }), 'success');
+  } catch (err) {
+    if (storeId !== selectedId) return;
+    if (err.status === 404) {
+      removeItemRow(id);
+      toast(t('stores.item_gone'));
+      reloadStoresSoon();
+    } else if (err.status === 409) {
+      setFieldError(inputs.url, t('stores.item_url_taken'));
+      inputs.url.focus();
+    } else if (err.status === 400) {
+      // Per field when the server names them ("fields": {"url": "…"}), else by the message's words.
+      let first = null;
+      for (const [name, message] of Object.entries(err.fields || {})) {
+        const input = inputs[name];
+        if (!input) continue;
+        setFieldError(input, String(message));
+        first ??= input;
+      }
+      if (!first) {
+        first = fieldForMessage(err.message, inputs);
+        if (first) setFieldError(first, errorMessage(err));
+      }
+      if (first) first.focus();
+      else setFormError(error, errorMessage(err));
+    } else {
+      toast(errorMessage(err));
+    }
+  }
+}
+
+/** Delete? The row's buttons give way to the question and Delete / Keep. */
+function askItemDelete(row) {
+  const id = Number(row.dataset.itemId);
+  const item = itemsOnShow.get(id);
+  if (!item || row.dataset.state === 'confirming') return;
+  if (row.dataset.state === 'editing') closeItemEdit(id, false);
+  const question = el('span', { class: 'item-confirm-text', id: `delete-item-${id}-q` },
+    t('stores.item_delete_question', { name: item.name }));
+  const confirm = el('button', {
+    type: 'button', class: 'btn btn-danger btn-small item-delete-confirm', 'aria-describedby': question.id,
+  }, t('stores.item_delete_confirm'));
+  const keep = el('button', { type: 'button', class: 'btn btn-ghost btn-small item-delete-keep' }, t('stores.item_keep'));
+  const box = el('span', { class: 'item-confirm', role: 'group', 'aria-labelledby': question.id }, question, confirm, keep);
+  box.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && !confirm.disabled) {
+      ev.preventDefault();
+      closeItemConfirm(row, true);
+    }
+  });
+  row.dataset.state = 'confirming';
+  row.querySelector('.item-actions').replaceWith(box);
+  keep.focus(); // the safe choice has the focus; Delete is one Tab away
+}
+
+/** Back from the question to Edit / Delete; `refocus`: on Delete. */
+function closeItemConfirm(row, refocus) {
+  const item = itemsOnShow.get(Number(row.dataset.itemId));
+  const box = row.querySelector('.item-confirm');
+  if (!box || !item) return;
+  delete row.dataset.state;
+  const actions = itemActions(item);
+  box.replaceWith(actions);
+  if (refocus) actions.querySelector('.item-delete').focus();
+}
+
+/** Drop an item's row (and form); focus goes to a neighbour's Edit button, or the add-item form. */
+function removeItemRow(id) {
+  const row = itemRowOf(id);
+  const active = document.activeElement;
+  // Focus inside the row or its form, or dropped to <body> by a button disabled while it worked.
+  const hadFocus = !active || active === document.body || row?.contains(active) || editRowOf(id)?.contains(active);
+  let neighbour = row?.nextElementSibling;
+  while (neighbour && !neighbour.matches('tr.item-row')) neighbour = neighbour.nextElementSibling;
+  if (!neighbour) {
+    neighbour = row?.previousElementSibling;
+    while (neighbour && !neighbour.matches('tr.item-row')) neighbour = neighbour.previousElementSibling;
+  }
+  editRowOf(id)?.remove();
+  row?.remove();
+  itemsOnShow.delete(id);
+  syncItemsEmpty();
+  if (hadFocus) (neighbour?.querySelector('.item-edit') || itemInputs.name).focus();
+}
+
+async function deleteItem(row) {
+  const storeId = selectedId;
+  const id = Number(row.dataset.itemId);
+  const item = itemsOnShow.get(id);
+  if (storeId == null || !item) return;
+  const buttons = [...row.querySelectorAll('.item-confirm button')];
+  try {
+    await busy(buttons, () => api(`/api/stores/${storeId}/items/${id}`, { method: 'DELETE' }));
+    if (storeId !== selectedId) return;
+    removeItemRow(id);
+    const store = stores.get(storeId);
+    if (store) {
+      stores.set(storeId, { ...store, items_count: Math.max(0, (store.items_count ?? 1) - 1) });
+      refreshCard(storeId);
+    }
+    toast(t('stores.item_deleted', { name: item.name }), 'success');
+    reloadProductsSoon(); // its price no longer counts
+  } catch (err) {
+    if (err.status === 404) { // already gone: the row goes too
+      if (storeId === selectedId) removeItemRow(id);
+      toast(t('stores.item_already_deleted', { name: item.name }), 'info');
+      reloadStoresSoon();
+    } else {
+      toast(errorMessage(err));
+    }
+  }
+}
+
+itemsContent.addEventListener('click', (ev) => {
+  const button = ev.target.closest('button');
+  const row = button?.closest('tr.item-row');
+  if (!row) return;
+  if (button.classList.contains('item-edit')) openItemEdit(row);
+  else if (button.classList.contains('item-delete')) askItemDelete(row);
+  else if (button.classList.contains('item-delete-keep')) closeItemConfirm(row, true);
+  else if (button.classList.contains('item-delete-confirm')) deleteItem(row);
+});
 
 // ---------- add item ----------
 
