@@ -171,11 +171,12 @@ async fn build_state(
     if config.demo {
         crate::demo::seed(&db).await.map_err(|e| StartupError::Demo(e.to_string()))?;
     }
+    let reads = db::connect_reads(&config.database_url, config.database_acquire_timeout, &db).await?;
     let metrics = Arc::new(Metrics::default());
     let hub = Hub::new(
         outbox::max_id(&db).await.map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?,
         hub_settings(&config),
-        Arc::new(DomainChannelPolicy { db: db.clone() }),
+        Arc::new(DomainChannelPolicy { db: reads.clone() }),
         metrics.clone(),
         shutdown.child_token(),
     );
@@ -206,6 +207,7 @@ async fn build_state(
         )),
         passwords: Arc::new(PasswordGate::new(config.password_hash_concurrency, PASSWORD_HASH_WAIT)),
         db,
+        reads,
         hub,
         bus,
         metrics,

@@ -21,7 +21,9 @@ pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Databa
     let mut options = ConnectOptions::new(url.to_owned());
     options.connect_timeout(Duration::from_secs(5)).acquire_timeout(acquire_timeout).sqlx_logging(false);
     if url.starts_with("sqlite:") {
-        options.max_connections(1).min_connections(1);
+        // A file connection does not go stale: pinging it before every use would
+        // only add a round trip to the connection's thread.
+        options.max_connections(1).min_connections(1).test_before_acquire(false);
     } else {
         options.max_connections(20).min_connections(1);
     }
@@ -31,6 +33,35 @@ pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Databa
     }
     Ok(db)
 }
+
+/// Read-only connections for the hot reads (authenticating a request, replaying
+/// events, checking a subscription) so they do not queue behind a write on
+/// SQLite's single connection: WAL lets readers and the writer work at once, and
+/// a reader sees every transaction committed before its query began. Open it
+/// after migrating. PostgreSQL (and an in-memory SQLite database, which a second
+/// connection could not see) read through `writes` itself.
+pub async fn connect_reads(
+    url: &str,
+    acquire_timeout: Duration,
+    writes: &DatabaseConnection,
+) -> Result<DatabaseConnection, DbErr> {
+    if writes.get_database_backend() != DbBackend::Sqlite || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(writes.clone());
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(acquire_timeout)
+        .sqlx_logging(false)
+        .max_connections(SQLITE_READERS)
+        .min_connections(1)
+        .test_before_acquire(false)
+        .map_sqlx_sqlite_opts(|sqlite| sqlite.read_only(true));
+    Database::connect(options).await
+}
+
+/// Read-only SQLite connections (each has a thread of its own).
+const SQLITE_READERS: u32 = 4;
 
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

@@ -22,6 +22,10 @@ use crate::{
 pub struct AppState {
     /// The pool (or, on SQLite, the single connection) every service uses.
     pub db: DatabaseConnection,
+    /// Where hot reads go (authentication, replay, subscription checks): read-only
+    /// connections beside SQLite's single writer, so they do not wait for writes;
+    /// the same pool as `db` on PostgreSQL.
+    pub reads: DatabaseConnection,
     pub config: Arc<Config>,
     /// JWT signing and verification keys, derived once from `JWT_SECRET`.
     pub keys: Arc<TokenKeys>,
@@ -52,6 +56,6 @@ pub struct AppState {
 impl FromRef<AppState> for HubState {
     /// `/ws` sees only what the hub needs, not the domains' machinery.
     fn from_ref(state: &AppState) -> Self {
-        HubState { hub: state.hub.clone(), db: state.db.clone(), keys: state.keys.clone() }
+        HubState { hub: state.hub.clone(), db: state.reads.clone(), keys: state.keys.clone() }
     }
 }

@@ -74,7 +74,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         if source == TokenSource::Cookie && !is_safe(&parts.method) {
             check_origin(&parts.headers, &state.config.allowed_origins)?;
         }
-        authenticate(&state.db, &state.keys, token).await
+        authenticate(&state.reads, &state.keys, token).await
     }
 }
 

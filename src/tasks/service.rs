@@ -65,7 +65,7 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
     if workflow_key.is_empty() {
         return Err(AppError::field("workflow", "must not be empty"));
     }
-    match workflows::service::find(&state.db, workflow_key).await? {
+    match workflows::service::find(&state.reads, workflow_key).await? {
         None => return Err(AppError::field("workflow", &format!("there is no workflow named {workflow_key:?}"))),
         Some(workflow) if !workflow.active => {
             let problem = format!("the workflow {workflow_key:?} is inactive and no longer offered for new tasks");
