@@ -144,6 +144,7 @@ impl Application {
         if tokio::time::timeout(SHUTDOWN_BOUND, everything_stopped).await.is_err() {
             warn!("background tasks or sessions did not stop within {SHUTDOWN_BOUND:?}; stopping anyway");
         }
+        self.state.reads.clone().close().await.ok();
         self.state.db.clone().close().await.ok();
         info!("stopped");
         Ok(())
@@ -241,6 +242,7 @@ impl Worker {
         if tokio::time::timeout(SHUTDOWN_BOUND, self.tasks.wait()).await.is_err() {
             warn!("background tasks did not stop within {SHUTDOWN_BOUND:?}");
         }
+        self.state.reads.clone().close().await.ok();
         self.state.db.clone().close().await.ok();
     }
 }

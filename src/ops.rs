@@ -62,7 +62,7 @@ async fn health() -> impl IntoResponse {
     )
 )]
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let database = db::ping(&state.db).await;
+    let database = db::ping(&state.db).await && db::ping(&state.reads).await;
     let redis = state.bus.healthy();
     let up = |ok: bool| if ok { "up" } else { "down" };
     let mut checks = json!({"database": up(database)});

@@ -177,13 +177,14 @@ async fn scrape_store(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ScrapeMany {
+    /// At most `STORE_BULK_MAX` (default 500) stores; repeated ids count once.
     #[schema(min_items = 1)]
     store_ids: Vec<i64>,
 }
 
 #[utoipa::path(
     post, path = "/api/stores/scrape", tag = "stores", request_body = ScrapeMany,
-    responses((status = 202, description = "one scrape job per store, started", body = Vec<JobView>), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
+    responses((status = 202, description = "one scrape job per store, started", body = Vec<JobView>), (status = 400, description = "no stores or more than `STORE_BULK_MAX` (`validation_failed`)", body = crate::openapi::ErrorBody), (status = 403, description = "the caller is not an ADMIN (`forbidden`)", body = crate::openapi::ErrorBody),
         (status = 404, description = "a store does not exist (`not_found`)", body = crate::openapi::ErrorBody),
         (status = 409, description = "a store is inactive (`invalid_state`) or is being scraped (`already_running`)", body = crate::openapi::ErrorBody))
 )]

@@ -5,7 +5,10 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::{StreamExt, stream};
 use scraper::{Html, Selector};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    sea_query::Expr,
+};
 
 use super::{
     fetch::PageFetcher,
@@ -59,28 +62,11 @@ pub async fn scrape_store(mut context: JobContext, store_id: i64) -> JobOutcome 
         let label = format!("{} ({})", item.name, item.url);
         match reading {
             Ok(reading) => {
-                let recorded = store_item::Entity::update_many()
-                    .col_expr(store_item::Column::Price, Expr::value(reading.price))
-                    .col_expr(store_item::Column::InStock, Expr::value(reading.in_stock))
-                    .col_expr(store_item::Column::ScrapedAt, Expr::value(now))
-                    .col_expr(store_item::Column::LastError, Expr::value(Option::<String>::None))
-                    .filter(unchanged_since_read(&item))
-                    .exec(&state.db)
-                    .await?;
-                if recorded.rows_affected == 0 {
+                if record_reading(&state.db, &item, &reading, now).await? {
+                    context.item_done().await?;
+                } else {
                     context.item_failed(&label, CHANGED_DURING_SCRAPE).await?;
-                    continue;
                 }
-                price_point::ActiveModel {
-                    item_id: Set(item.id),
-                    price: Set(reading.price),
-                    in_stock: Set(reading.in_stock),
-                    scraped_at: Set(now),
-                    ..Default::default()
-                }
-                .insert(&state.db)
-                .await?;
-                context.item_done().await?;
             }
             Err(reason) => {
                 let recorded = store_item::Entity::update_many()
@@ -99,6 +85,40 @@ pub async fn scrape_store(mut context: JobContext, store_id: i64) -> JobOutcome 
 
 /// Why a reading was not recorded: the item was edited or deleted while its page was read.
 const CHANGED_DURING_SCRAPE: &str = "the item was changed or deleted during the scrape; not recorded";
+
+/// Records a reading as the item's latest price and a point of its history, in one
+/// transaction so an item deleted meanwhile cannot be half-recorded; false (and
+/// nothing written) when the item changed or went away since the scrape read it.
+async fn record_reading(
+    db: &sea_orm::DatabaseConnection,
+    item: &store_item::Model,
+    reading: &Reading,
+    now: chrono::DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    let txn = db.begin().await?;
+    let recorded = store_item::Entity::update_many()
+        .col_expr(store_item::Column::Price, Expr::value(reading.price))
+        .col_expr(store_item::Column::InStock, Expr::value(reading.in_stock))
+        .col_expr(store_item::Column::ScrapedAt, Expr::value(now))
+        .col_expr(store_item::Column::LastError, Expr::value(Option::<String>::None))
+        .filter(unchanged_since_read(item))
+        .exec(&txn)
+        .await?;
+    if recorded.rows_affected == 0 {
+        return Ok(false);
+    }
+    price_point::ActiveModel {
+        item_id: Set(item.id),
+        price: Set(reading.price),
+        in_stock: Set(reading.in_stock),
+        scraped_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
 
 /// The item row as the scrape read it: same page and selectors. A reading of a page
 /// the item no longer points to (or of a deleted item) must not be recorded.

@@ -320,8 +320,10 @@ pub async fn add_item(state: &AppState, store_id: i64, input: NewItem) -> Result
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemChanges {
+    /// Absent or `null`: unchanged (an item always has a name).
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
+    /// Absent or `null`: unchanged (an item always has a page).
     #[schema(example = "https://shop.example.com/items/1")]
     pub url: Option<String>,
     /// `null` clears it.
@@ -368,7 +370,10 @@ pub async fn update_item(state: &AppState, store_id: i64, item_id: i64, changes:
     if reading_changed {
         model.last_error = Set(None);
     }
-    let updated = model.update(&state.db).await?;
+    let updated = match model.update(&state.db).await {
+        Err(sea_orm::DbErr::RecordNotUpdated) => return Err(no_such_item(store_id, item_id)),
+        other => other?,
+    };
     Ok(ItemView::new(updated, Utc::now()))
 }
 

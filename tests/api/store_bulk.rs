@@ -200,6 +200,12 @@ async fn an_item_is_edited_field_by_field_and_bad_changes_are_refused() {
     let (status, set) = patch(json!({"sku": "SP-9", "price_selector": "span.price"})).await;
     assert_eq!(status, StatusCode::OK, "{set}");
     assert_eq!((set["sku"].as_str(), set["price_selector"].as_str()), (Some("SP-9"), Some("span.price")));
+    // An item always has a name and a page: null leaves them as they are.
+    let (status, kept) = patch(json!({"name": null, "url": null})).await;
+    assert_eq!(
+        (status, kept["name"].as_str(), kept["url"].clone()),
+        (StatusCode::OK, Some("Ball"), set["url"].clone())
+    );
 
     // Bad changes are refused with the field named, and change nothing.
     for (body, field) in [
@@ -216,7 +222,7 @@ async fn an_item_is_edited_field_by_field_and_bad_changes_are_refused() {
         assert_error(&refused, StatusCode::BAD_REQUEST, "validation_failed");
         assert!(refused.1["error"]["message"].as_str().unwrap().starts_with(field), "{body}: {}", refused.1);
     }
-    for body in [json!({"store_id": other}), json!({"name": 5}), json!([])] {
+    for body in [json!({"store_id": other}), json!({"name": 5}), json!([]), json!(["Renamed"])] {
         assert_error(&patch(body).await, StatusCode::BAD_REQUEST, "validation_failed");
     }
     let (_, items) = app.get(&format!("/api/stores/{store}/items"), Some(&admin)).await;

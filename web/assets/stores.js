@@ -604,11 +604,11 @@ refreshItemsButton.addEventListener('click', () => busy(refreshItemsButton, () =
 
 // The fields of an item's edit form: [field, label key, max length, optional?]
 const EDIT_FIELDS = [
-  ['name', 'stores.item_name', 300, false],
+  ['name', 'stores.item_name', 200, false],
   ['url', 'stores.item_url', 2000, false],
   ['sku', 'stores.sku', 100, true],
-  ['price_selector', 'stores.price_selector', 300, true],
-  ['stock_selector', 'stores.stock_selector', 300, true],
+  ['price_selector', 'stores.price_selector', 500, true],
+  ['stock_selector', 'stores.stock_selector', 500, true],
 ];
 
 /** The inline form under an item's row: its fields prefilled, Save and Cancel; Escape cancels. */
@@ -720,20 +720,19 @@ async function saveItem(id, { inputs, original, error, save, cancel }) {
   try {
     const item = await busy([save, cancel], () =>
       api(`/api/stores/${storeId}/items/${id}`, { method: 'PATCH', body }));
+    itemsSeq += 1; // a list loaded before the save must not bring the old values back
     if (storeId !== selectedId) return;
     const row = replaceItemRow(item, true);
     row.classList.add('is-new');
     setTimeout(() => row.classList.remove('is-new'), 2600);
     toast(t('stores.item_saved', { name: item.name }), 'success');
+    reloadProductsSoon(); // a new SKU or price may change the offers
   } catch (err) {
     if (storeId !== selectedId) return;
     if (err.status === 404) {
       removeItemRow(id);
       toast(t('stores.item_gone'));
       reloadStoresSoon();
-    } else if (err.status === 409) {
-      setFieldError(inputs.url, t('stores.item_url_taken'));
-      inputs.url.focus();
     } else if (err.status === 400) {
       // Per field when the server names them ("fields": {"url": "…"}), else by the message's words.
       let first = null;
@@ -817,6 +816,7 @@ async function deleteItem(row) {
   const buttons = [...row.querySelectorAll('.item-confirm button')];
   try {
     await busy(buttons, () => api(`/api/stores/${storeId}/items/${id}`, { method: 'DELETE' }));
+    itemsSeq += 1; // a list loaded before the delete must not bring the row back
     if (storeId !== selectedId) return;
     removeItemRow(id);
     const store = stores.get(storeId);
