@@ -144,8 +144,7 @@ impl Application {
         if tokio::time::timeout(SHUTDOWN_BOUND, everything_stopped).await.is_err() {
             warn!("background tasks or sessions did not stop within {SHUTDOWN_BOUND:?}; stopping anyway");
         }
-        self.state.reads.clone().close().await.ok();
-        self.state.db.clone().close().await.ok();
+        close_databases(&self.state).await;
         info!("stopped");
         Ok(())
     }
@@ -242,9 +241,15 @@ impl Worker {
         if tokio::time::timeout(SHUTDOWN_BOUND, self.tasks.wait()).await.is_err() {
             warn!("background tasks did not stop within {SHUTDOWN_BOUND:?}");
         }
-        self.state.reads.clone().close().await.ok();
-        self.state.db.clone().close().await.ok();
+        close_databases(&self.state).await;
     }
+}
+
+/// Closes the read connections, then the writer: on SQLite the last connection to
+/// close checkpoints the WAL. (On PostgreSQL both are one pool; closing it twice is harmless.)
+async fn close_databases(state: &AppState) {
+    state.reads.clone().close().await.ok();
+    state.db.clone().close().await.ok();
 }
 
 /// What instances share when they scale out.
@@ -329,7 +334,7 @@ async fn spawn_background_tasks(
     let (hub, db, config) = (&state.hub, &state.db, &state.config);
     tasks.spawn(hub::run_dispatcher(
         hub.clone(),
-        db.clone(),
+        state.reads.clone(),
         state.bus.subscribe(),
         state.bus.resubscriptions(),
         config.outbox_catch_up,

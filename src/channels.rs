@@ -22,16 +22,12 @@ impl ChannelPolicy for DomainChannelPolicy {
     async fn authorize(&self, user: &CurrentUser, channel: Channel) -> Result<(), String> {
         match channel {
             Channel::All(Topic::Tasks | Topic::Orders) => Ok(()),
-            Channel::All(Topic::Control) | Channel::One(Topic::Control, _) => {
+            // Users and workflows have collection channels only.
+            Channel::All(Topic::Control) | Channel::One(Topic::Control | Topic::Users | Topic::Workflows, _) => {
                 Err(format!("{channel} is not a channel"))
             }
-            Channel::All(Topic::Jobs | Topic::Users | Topic::Workflows)
-            | Channel::One(Topic::Jobs | Topic::Users | Topic::Workflows, _) => {
-                if user.is_admin() {
-                    Ok(())
-                } else {
-                    Err(format!("{channel} needs the ADMIN role"))
-                }
+            Channel::All(Topic::Jobs | Topic::Users | Topic::Workflows) | Channel::One(Topic::Jobs, _) => {
+                if user.is_admin() { Ok(()) } else { Err(format!("{channel} needs the ADMIN role")) }
             }
             Channel::One(Topic::Tasks, id) => match tasks::service::find_visible(&self.db, user, id).await {
                 Ok(_) => Ok(()),

@@ -52,7 +52,7 @@ async fn run(worker: &Worker, name: Option<&str>) -> Result<String, String> {
                 let _ = service::cancel_job(state, job.id).await;
             }
         }
-        let current = service::get_job(state, job.id).await.map_err(|e| e.public_message())?.job;
+        let current = service::current_view(state, job.id).await.map_err(|e| e.public_message())?;
         progress.show(&current);
         if current.status.is_finished() {
             break current;

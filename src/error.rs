@@ -63,6 +63,15 @@ impl AppError {
         AppError::Validation(format!("{field}: {problem}"))
     }
 
+    /// A required text field, trimmed: 1 to `max` characters, else a 400 naming `field`.
+    pub fn bounded_text(field: &str, value: &str, max: usize) -> std::result::Result<String, AppError> {
+        let value = value.trim();
+        if value.is_empty() || value.chars().count() > max {
+            return Err(AppError::field(field, &format!("must be 1 to {max} characters long")));
+        }
+        Ok(value.to_owned())
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {

@@ -232,6 +232,12 @@ fn language_for(headers: &HeaderMap) -> &'static Language {
 /// What `web/shell.html` opens with; each request gets its own language in its place.
 const HTML_OPENING: &str = r#"<html lang="en" dir="ltr""#;
 
+/// The ETag of every embedded file that is not a page, by its path, hashed once.
+static ETAGS: std::sync::LazyLock<std::collections::HashMap<String, String>> = std::sync::LazyLock::new(|| {
+    let names = ASSETS.iter().map(|a| a.name.to_owned()).chain(LANGUAGES.iter().map(|l| l.path.clone()));
+    names.filter_map(|name| find(&name).map(|asset| (name, etag(asset.body)))).collect()
+});
+
 /// A strong validator for an embedded file: the start of its SHA-256.
 fn etag(body: &[u8]) -> String {
     use sha2::Digest;
@@ -277,7 +283,7 @@ fn page(name: &str, request: &HeaderMap) -> Response {
         let opening = format!(r#"<html lang="{}" dir="{dir}""#, language.code);
         (StatusCode::OK, text.replacen(HTML_OPENING, &opening, 1)).into_response()
     } else {
-        let tag = etag(asset.body);
+        let tag = ETAGS.get(name).cloned().unwrap_or_else(|| etag(asset.body));
         let unchanged = request
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())

@@ -116,8 +116,10 @@ impl Restart for RetryImport {
             .params
             .as_deref()
             .and_then(|params| serde_json::from_str::<serde_json::Value>(params).ok())
-            .and_then(|params| params["file"].as_str().map(str::to_owned));
-        start_import(state, created_by, file.as_deref()).await
+            .and_then(|params| params["file"].as_str().map(str::to_owned))
+            // Without it the retry would import whatever file is the default now.
+            .ok_or_else(|| AppError::InvalidState(format!("job {} names no file to import", job.id)))?;
+        start_import(state, created_by, Some(&file)).await
     }
 }
 

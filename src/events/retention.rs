@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
-    sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, sea_query::Expr,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -29,34 +29,50 @@ pub async fn run_pruner(db: DatabaseConnection, retention: Duration, shutdown: C
     .await
 }
 
-/// Deletes every event up to the newest one older than `retention` and moves the
-/// horizon there, in one transaction, so the horizon never trails a deletion.
-/// Instances may prune at the same time: the horizon only moves forward.
-/// Returns how many events were deleted.
+/// Events deleted per transaction: on SQLite a prune holds the only write
+/// connection, so the first one after a long downtime must not stall every write.
+const BATCH: u64 = 5000;
+
+/// The advisory lock that lets one instance prune at a time.
+const PRUNE_LOCK: &str = "event_retention";
+
+/// Deletes every event up to the newest one older than `retention`, a batch per
+/// transaction, moving the horizon with each batch so it never trails a deletion.
+/// One instance prunes at a time (another one finds the lock taken and skips);
+/// the horizon only moves forward. Returns how many events were deleted.
 pub async fn prune(db: &DatabaseConnection, retention: Duration) -> Result<u64, sea_orm::DbErr> {
     let cutoff = Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
-    let txn = db.begin().await?;
-    let newest_expired: Option<i64> = event::Entity::find()
-        .select_only()
-        .column_as(event::Column::Id.max(), "newest")
-        .filter(event::Column::CreatedAt.lt(cutoff))
-        .into_tuple()
-        .one(&txn)
-        .await?
-        .flatten();
-    let Some(through) = newest_expired else {
-        txn.rollback().await?;
-        return Ok(0);
-    };
-    let deleted = event::Entity::delete_many().filter(event::Column::Id.lte(through)).exec(&txn).await?.rows_affected;
-    event_horizon::Entity::update_many()
-        .col_expr(event_horizon::Column::PrunedThrough, Expr::value(through))
-        .filter(event_horizon::Column::Id.eq(HORIZON))
-        .filter(event_horizon::Column::PrunedThrough.lt(through))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(deleted)
+    let mut deleted = 0;
+    loop {
+        let txn = db.begin().await?;
+        if !crate::db::try_serialize_on(&txn, PRUNE_LOCK).await? {
+            return Ok(deleted);
+        }
+        let expired: Vec<i64> = event::Entity::find()
+            .select_only()
+            .column(event::Column::Id)
+            .filter(event::Column::CreatedAt.lt(cutoff))
+            .order_by_asc(event::Column::Id)
+            .limit(BATCH)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let Some(&through) = expired.last() else {
+            txn.rollback().await?;
+            return Ok(deleted);
+        };
+        deleted += event::Entity::delete_many().filter(event::Column::Id.lte(through)).exec(&txn).await?.rows_affected;
+        event_horizon::Entity::update_many()
+            .col_expr(event_horizon::Column::PrunedThrough, Expr::value(through))
+            .filter(event_horizon::Column::Id.eq(HORIZON))
+            .filter(event_horizon::Column::PrunedThrough.lt(through))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        if (expired.len() as u64) < BATCH {
+            return Ok(deleted);
+        }
+    }
 }
 
 /// The highest event id that may have been pruned: a replay from an older `since`

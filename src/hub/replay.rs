@@ -47,14 +47,16 @@ impl Replay {
             ));
         }
         let unreadable = || protocol::error("unavailable", "the event history cannot be read right now; try again");
-        let pruned_through = retention::pruned_through(&state.db).await.map_err(|_| unreadable())?;
-        if since < pruned_through {
-            return Ok(Resume::Reset { pruned_through });
-        }
         let mut topics: Vec<_> = added.iter().map(|c| c.topic()).collect();
         topics.sort_by_key(|t| t.as_str());
         topics.dedup();
         let first_page = read_page(state, since, up_to, &topics).await.map_err(|_| unreadable())?;
+        // The horizon after the page: it only moves forward, so a prune that ran
+        // before the page was read shows here and the page is not trusted.
+        let pruned_through = retention::pruned_through(&state.db).await.map_err(|_| unreadable())?;
+        if since < pruned_through {
+            return Ok(Resume::Reset { pruned_through });
+        }
         Ok(Resume::Replay(Replay { up_to, topics, first_page }))
     }
 

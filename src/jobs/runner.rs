@@ -236,36 +236,34 @@ impl JobContext {
 /// Every second: refreshes the heartbeat of this instance's jobs and honours
 /// cancellations requested through another instance.
 pub async fn run_heartbeat(state: AppState, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.cancelled() => return,
-        }
-        let ids = state.jobs.local_ids();
-        if ids.is_empty() {
-            continue;
-        }
-        let beat = job::Entity::update_many()
-            .col_expr(job::Column::HeartbeatAt, Expr::value(Utc::now()))
-            .filter(job::Column::Id.is_in(ids.clone()))
-            .exec(&state.db)
-            .await;
-        if let Err(err) = beat {
-            warn!(error = %err, "job heartbeat failed");
-        }
-        let cancelled: Vec<i64> = job::Entity::find()
-            .select_only()
-            .column(job::Column::Id)
-            .filter(job::Column::Id.is_in(ids))
-            .filter(job::Column::CancelRequested.eq(true))
-            .into_tuple()
-            .all(&state.db)
-            .await
-            .unwrap_or_default();
-        for id in cancelled {
-            state.jobs.cancel_local(id);
-        }
+    crate::periodic::every(Duration::from_secs(1), shutdown, || heartbeat(&state)).await
+}
+
+/// One beat: marks this instance's running jobs alive and stops those whose cancel was requested elsewhere.
+async fn heartbeat(state: &AppState) {
+    let ids = state.jobs.local_ids();
+    if ids.is_empty() {
+        return;
+    }
+    let beat = job::Entity::update_many()
+        .col_expr(job::Column::HeartbeatAt, Expr::value(Utc::now()))
+        .filter(job::Column::Id.is_in(ids.clone()))
+        .exec(&state.db)
+        .await;
+    if let Err(err) = beat {
+        warn!(error = %err, "job heartbeat failed");
+    }
+    let cancelled: Vec<i64> = job::Entity::find()
+        .select_only()
+        .column(job::Column::Id)
+        .filter(job::Column::Id.is_in(ids))
+        .filter(job::Column::CancelRequested.eq(true))
+        .into_tuple()
+        .all(&state.db)
+        .await
+        .unwrap_or_default();
+    for id in cancelled {
+        state.jobs.cancel_local(id);
     }
 }
 
@@ -298,17 +296,13 @@ pub async fn sweep_zombies(state: &AppState, stale_after: Duration) -> Result<us
 
 /// Sweeps for zombie jobs every 30 seconds.
 pub async fn run_zombie_sweeper(state: AppState, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.cancelled() => return,
-        }
+    // The start-up sweep has just run.
+    crate::periodic::every_after(Duration::from_secs(30), shutdown, || async {
         if let Err(err) = sweep_zombies(&state, Duration::from_secs(30)).await {
             error!(error = %err, "the zombie-job sweep failed");
         }
-    }
+    })
+    .await
 }
 
 /// Refreshes the `taskwire_jobs{status}` gauge (left as it was if the database does not answer).

@@ -284,7 +284,7 @@ pub struct JobDetail {
 
 /// One job with its latest 100 failures.
 pub async fn get_job(state: &AppState, job_id: i64) -> Result<JobDetail> {
-    let current = find_job(&state.db, job_id).await?;
+    let job = current_view(state, job_id).await?;
     let failures = job_failure::Entity::find()
         .filter(job_failure::Column::JobId.eq(job_id))
         .order_by_desc(job_failure::Column::Id)
@@ -294,7 +294,12 @@ pub async fn get_job(state: &AppState, job_id: i64) -> Result<JobDetail> {
         .into_iter()
         .map(|f| FailureView { item: f.item, reason: f.reason, at: f.at })
         .collect();
-    Ok(JobDetail { job: state.jobs.progress.overlay(JobView::from_model(&current, Utc::now())), failures })
+    Ok(JobDetail { job, failures })
+}
+
+/// The job as it is right now: the stored row with the progress not yet written over it.
+pub async fn current_view(state: &AppState, job_id: i64) -> Result<JobView> {
+    Ok(state.jobs.progress.overlay(load_view(&state.reads, job_id).await?))
 }
 
 /// Query of the job lists.
@@ -539,11 +544,5 @@ pub async fn load_view(db: &impl ConnectionTrait, job_id: i64) -> Result<JobView
 
 /// A job event: jobs are seen by ADMINs only, so the audience is empty.
 pub fn job_event(kind: &'static str, view: &JobView) -> NewEvent {
-    NewEvent {
-        topic: Topic::Jobs,
-        entity_id: view.id,
-        kind,
-        payload: serde_json::to_value(view).unwrap_or_default(),
-        audience: Vec::new(),
-    }
+    NewEvent::of(Topic::Jobs, view.id, kind, view, Vec::new())
 }

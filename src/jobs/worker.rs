@@ -48,10 +48,7 @@ impl NewExternalJob {
         if BUILT_IN_KINDS.contains(&kind) {
             return Err(AppError::field("kind", &format!("{kind} jobs are run by the server; use its own endpoint")));
         }
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(AppError::field("name", "must be 1 to 200 characters long"));
-        }
+        let name = AppError::bounded_text("name", &self.name, 200)?;
         let scope = self.scope.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         if scope.as_ref().is_some_and(|s| s.chars().count() > 200) {
             return Err(AppError::field("scope", "must be at most 200 characters long"));
@@ -59,7 +56,7 @@ impl NewExternalJob {
         let items_total = super::model::check_item_count("items_total", self.items_total.unwrap_or(0))?;
         Ok(NewJob {
             kind: kind.to_owned(),
-            name: name.to_owned(),
+            name,
             scope,
             items_total,
             runner: Runner::External,

@@ -98,15 +98,11 @@ pub async fn run_monitor(state: AppState, shutdown: CancellationToken) {
         }
         Err(err) => warn!(error = %err, "could not read the order schedule"),
     }
-    let mut tick = tokio::time::interval(state.config.order_timing.sweep_interval);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.cancelled() => return,
-        }
+    crate::periodic::every(state.config.order_timing.sweep_interval, shutdown, || async {
         let checked = sweep(&state).await;
         if checked > 0 {
             info!(checked, "the order sweep checked overdue orders");
         }
-    }
+    })
+    .await
 }

@@ -461,11 +461,5 @@ async fn view_of(db: &impl ConnectionTrait, order: order::Model) -> Result<Order
 
 /// An order event, for the owner and ADMINs only — they alone may see the PIN it carries.
 fn order_event(kind: &'static str, view: &OrderView) -> NewEvent {
-    NewEvent {
-        topic: Topic::Orders,
-        entity_id: view.id,
-        kind,
-        payload: serde_json::to_value(view).unwrap_or_default(),
-        audience: vec![view.created_by],
-    }
+    NewEvent::of(Topic::Orders, view.id, kind, view, vec![view.created_by])
 }

@@ -5,8 +5,8 @@ use std::{collections::HashMap, time::Duration};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -107,7 +107,9 @@ async fn store_views(state: &AppState, stores: Vec<store::Model>) -> Result<Vec<
                 created_at: s.created_at,
                 items_count,
                 last_scraped_at,
-                scrape_every: s.scrape_every_secs.map(|secs| format_every(Duration::from_secs(secs.max(1) as u64))),
+                scrape_every: s
+                    .scrape_every_secs
+                    .map(|secs| format_every(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))),
                 next_scrape_at: s.scrape_every_secs.and(s.next_scrape_at),
             }
         })
@@ -119,11 +121,7 @@ async fn store_view(state: &AppState, store: store::Model) -> Result<StoreView> 
 }
 
 fn parse_store_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::field("name", "must be 1 to 200 characters long"));
-    }
-    Ok(name.to_owned())
+    AppError::bounded_text("name", name, 200)
 }
 
 /// The columns that hold a schedule: every (seconds) and the next run, one period from now.
@@ -343,7 +341,7 @@ pub struct ItemChanges {
 /// Changes an item's name, page or selectors. A new page or selector clears the
 /// last error (it was about the old one); the price and its history stay.
 pub async fn update_item(state: &AppState, store_id: i64, item_id: i64, changes: ItemChanges) -> Result<ItemView> {
-    let existing = find_item(state, store_id, item_id).await?;
+    let existing = find_item(&state.db, store_id, item_id).await?;
     let mut model: store_item::ActiveModel = existing.clone().into();
     if let Some(name) = &changes.name {
         model.name = Set(parse_item_name(name)?);
@@ -380,11 +378,7 @@ pub async fn update_item(state: &AppState, store_id: i64, item_id: i64, changes:
 /// Deletes an item with its price history; 404 when the store has no such item.
 pub async fn delete_item(state: &AppState, store_id: i64, item_id: i64) -> Result<()> {
     let txn = state.db.begin().await?;
-    let item = store_item::Entity::find_by_id(item_id)
-        .filter(store_item::Column::StoreId.eq(store_id))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| no_such_item(store_id, item_id))?;
+    let item = find_item(&txn, store_id, item_id).await?;
     price_point::Entity::delete_many().filter(price_point::Column::ItemId.eq(item.id)).exec(&txn).await?;
     let deleted = store_item::Entity::delete_by_id(item.id).exec(&txn).await?;
     if deleted.rows_affected == 0 {
@@ -398,20 +392,16 @@ fn no_such_item(store_id: i64, item_id: i64) -> AppError {
     AppError::NotFound(format!("store {store_id} has no item {item_id}"))
 }
 
-async fn find_item(state: &AppState, store_id: i64, item_id: i64) -> Result<store_item::Model> {
+async fn find_item(db: &impl ConnectionTrait, store_id: i64, item_id: i64) -> Result<store_item::Model> {
     store_item::Entity::find_by_id(item_id)
         .filter(store_item::Column::StoreId.eq(store_id))
-        .one(&state.db)
+        .one(db)
         .await?
         .ok_or_else(|| no_such_item(store_id, item_id))
 }
 
 fn parse_item_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::field("name", "must be 1 to 200 characters long"));
-    }
-    Ok(name.to_owned())
+    AppError::bounded_text("name", name, 200)
 }
 
 /// An absolute http(s) URL the scrape policy lets the server fetch.
@@ -424,8 +414,13 @@ fn parse_item_url(state: &AppState, url: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
+/// The text trimmed, `None` when absent or blank: how optional fields are read.
+fn non_blank(text: Option<String>) -> Option<String> {
+    text.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
 fn parse_sku(sku: Option<String>) -> Result<Option<String>> {
-    let sku = sku.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let sku = non_blank(sku);
     if sku.as_ref().is_some_and(|s| s.chars().count() > 100) {
         return Err(AppError::field("sku", "must be at most 100 characters long"));
     }
@@ -434,14 +429,13 @@ fn parse_sku(sku: Option<String>) -> Result<Option<String>> {
 
 /// The price selector given, or [`DEFAULT_PRICE_SELECTOR`] when it is absent or blank.
 fn price_selector_or_default(css: Option<String>) -> Result<String> {
-    let css = css.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let css = css.unwrap_or_else(|| DEFAULT_PRICE_SELECTOR.to_owned());
+    let css = non_blank(css).unwrap_or_else(|| DEFAULT_PRICE_SELECTOR.to_owned());
     check_selector("price_selector", &css)?;
     Ok(css)
 }
 
 fn parse_stock_selector(css: Option<String>) -> Result<Option<String>> {
-    let css = css.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let css = non_blank(css);
     if let Some(css) = &css {
         check_selector("stock_selector", css)?;
     }
@@ -514,6 +508,7 @@ impl Restart for RetryScrape {
             .and_then(|id| id.parse::<i64>().ok())
             .ok_or_else(|| AppError::InvalidState(format!("job {} names no store to scrape", job.id)))?;
         match start_scrapes(state, created_by, &[store_id]).await {
+            // Stores are not deleted through the API, but an operator may remove one.
             Err(AppError::NotFound(_)) => {
                 Err(AppError::InvalidState(format!("store {store_id} no longer exists; its scrape cannot be retried")))
             }
@@ -679,13 +674,7 @@ pub async fn product_detail(state: &AppState, product_id: i64) -> Result<Product
     let view = product_view(product, &offers);
     let mut store_offers = Vec::with_capacity(offers.len());
     for (n, (item, store_name)) in offers.into_iter().enumerate() {
-        let mut points = price_point::Entity::find()
-            .filter(price_point::Column::ItemId.eq(item.id))
-            .order_by_desc(price_point::Column::Id)
-            .limit(HISTORY_POINTS)
-            .all(&state.db)
-            .await?;
-        points.reverse();
+        let history = latest_points(state, item.id, HISTORY_POINTS).await?;
         store_offers.push(StoreOffer {
             store_id: item.store_id,
             store_name,
@@ -696,10 +685,7 @@ pub async fn product_detail(state: &AppState, product_id: i64) -> Result<Product
             in_stock: item.in_stock,
             scraped_at: item.scraped_at,
             cheapest: n == 0,
-            history: points
-                .into_iter()
-                .map(|p| PricePointView { price: p.price, in_stock: p.in_stock, scraped_at: p.scraped_at })
-                .collect(),
+            history,
         });
     }
     Ok(ProductDetail { product: view, offers: store_offers })
@@ -715,11 +701,16 @@ pub struct PricePointView {
 
 /// The price history of one item of a store, oldest first (at most the latest 1000 points).
 pub async fn price_history(state: &AppState, store_id: i64, item_id: i64) -> Result<Vec<PricePointView>> {
-    let item = find_item(state, store_id, item_id).await?;
+    let item = find_item(&state.db, store_id, item_id).await?;
+    latest_points(state, item.id, 1000).await
+}
+
+/// The item's latest `limit` price points, oldest first.
+async fn latest_points(state: &AppState, item_id: i64, limit: u64) -> Result<Vec<PricePointView>> {
     let mut points = price_point::Entity::find()
-        .filter(price_point::Column::ItemId.eq(item.id))
+        .filter(price_point::Column::ItemId.eq(item_id))
         .order_by_desc(price_point::Column::Id)
-        .limit(1000)
+        .limit(limit)
         .all(&state.db)
         .await?;
     points.reverse();

@@ -327,11 +327,5 @@ fn transition_error(task: &task::Model, action: TaskAction) -> AppError {
 }
 
 fn task_event(kind: &'static str, view: &TaskView) -> NewEvent {
-    NewEvent {
-        topic: Topic::Tasks,
-        entity_id: view.id,
-        kind,
-        payload: serde_json::to_value(view).unwrap_or_default(),
-        audience: audience(view.created_by, view.assignee),
-    }
+    NewEvent::of(Topic::Tasks, view.id, kind, view, audience(view.created_by, view.assignee))
 }

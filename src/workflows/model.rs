@@ -91,11 +91,7 @@ pub fn parse_key(key: &str) -> Result<String, AppError> {
 
 /// A template name: trimmed, 1–200 characters.
 pub fn parse_name(name: &str) -> Result<String, AppError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_TITLE {
-        return Err(AppError::field("name", "must be 1 to 200 characters long"));
-    }
-    Ok(name.to_owned())
+    AppError::bounded_text("name", name, MAX_TITLE)
 }
 
 /// Subtask titles: 1–50 of them, each trimmed and 1–200 characters; the message names the failing index.
@@ -106,14 +102,7 @@ pub fn parse_subtasks(titles: &[String]) -> Result<Vec<String>, AppError> {
     titles
         .iter()
         .enumerate()
-        .map(|(i, title)| {
-            let title = title.trim();
-            if title.is_empty() || title.chars().count() > MAX_TITLE {
-                Err(AppError::field(&format!("subtasks[{i}]"), "must be 1 to 200 characters long"))
-            } else {
-                Ok(title.to_owned())
-            }
-        })
+        .map(|(i, title)| AppError::bounded_text(&format!("subtasks[{i}]"), title, MAX_TITLE))
         .collect()
 }
 

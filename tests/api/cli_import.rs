@@ -4,10 +4,7 @@
 use std::process::{Command, Output};
 
 use sea_orm::{EntityTrait, PaginatorTrait};
-use taskwire::{
-    entity::product,
-    jobs::service::{NewJob, Runner, create_job},
-};
+use taskwire::{entity::product, jobs::service::Runner};
 
 use crate::{helpers::*, scraping::tempdir_with};
 
@@ -100,22 +97,7 @@ async fn an_import_running_elsewhere_makes_the_command_exit_non_zero() {
     let app = spawn_app().await;
     let url = app.state.config.database_url.clone();
     // An import running on a server (the database knows it even without a shared lock backend).
-    let running = create_job(
-        &app.state,
-        NewJob {
-            kind: "catalog_import".into(),
-            name: "Import big.csv".into(),
-            scope: None,
-            items_total: 0,
-            runner: Runner::External,
-            params: None,
-            created_by: None,
-            start_running: true,
-            exclusive: true,
-        },
-    )
-    .await
-    .unwrap();
+    let running = crate::jobs::stored_job(&app, "catalog_import", None, Runner::External, true).await;
     let output = tokio::task::spawn_blocking({
         let dir = dir.clone();
         move || import_catalog(&url, &dir, &["catalog.csv"], &[])

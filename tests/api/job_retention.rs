@@ -10,12 +10,13 @@ use taskwire::{
     jobs::{retention::prune_finished_jobs, service::record_failure},
 };
 
-use crate::helpers::*;
+use crate::{
+    helpers::*,
+    jobs::{create_job, finish},
+};
 
 async fn worker_job(app: &TestApp, token: &str, name: &str) -> i64 {
-    let (status, job) = app.post_json("/api/jobs", Some(token), &json!({"kind": "export", "name": name})).await;
-    assert_eq!(status, StatusCode::CREATED, "{job}");
-    job["id"].as_i64().unwrap()
+    create_job(app, token, json!({"kind": "export", "name": name})).await["id"].as_i64().unwrap()
 }
 
 async fn set_times(app: &TestApp, id: i64, column: job::Column, at: chrono::DateTime<chrono::Utc>) {
@@ -32,19 +33,18 @@ async fn finished_jobs_past_the_retention_are_pruned_with_their_failures() {
     let app = spawn_app_with(|c| c.job_retention = Duration::from_secs(2)).await;
     let admin = app.token(ADMIN).await;
     let now = chrono::Utc::now();
-    let finish = |status: &str| json!({"status": status});
 
     // Finished long ago, with failures: pruned.
     let old = worker_job(&app, &admin, "Old").await;
     record_failure(&app.state.db, old, "row 1", "bad").await.unwrap();
-    app.post_json(&format!("/api/jobs/{old}/finish"), Some(&admin), &finish("failed")).await;
+    assert_eq!(finish(&app, &admin, old, json!({"status": "failed"})).await["status"], "failed");
     set_times(&app, old, job::Column::FinishedAt, now - chrono::Duration::minutes(10)).await;
     // Running, created long ago: kept.
     let running = worker_job(&app, &admin, "Still running").await;
     set_times(&app, running, job::Column::CreatedAt, now - chrono::Duration::minutes(10)).await;
     // Finished within the retention (for the whole test): kept.
     let recent = worker_job(&app, &admin, "Recent").await;
-    app.post_json(&format!("/api/jobs/{recent}/finish"), Some(&admin), &finish("completed")).await;
+    assert_eq!(finish(&app, &admin, recent, json!({"status": "completed"})).await["status"], "completed");
     set_times(&app, recent, job::Column::FinishedAt, now + chrono::Duration::minutes(10)).await;
 
     // The pruner (every 500 ms with a 2 s retention) removes the old job.
@@ -73,7 +73,7 @@ async fn one_instance_prunes_at_a_time() {
     let app = spawn_app().await;
     let admin = app.token(ADMIN).await;
     let old = worker_job(&app, &admin, "Old").await;
-    app.post_json(&format!("/api/jobs/{old}/finish"), Some(&admin), &json!({"status": "completed"})).await;
+    assert_eq!(finish(&app, &admin, old, json!({"status": "completed"})).await["status"], "completed");
     set_times(&app, old, job::Column::FinishedAt, chrono::Utc::now() - chrono::Duration::days(100)).await;
     let retention = Duration::from_secs(90 * 86400);
     if app.state.db.get_database_backend() == DbBackend::Postgres {

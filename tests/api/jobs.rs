@@ -7,13 +7,38 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn create_job(app: &TestApp, token: &str, body: Value) -> Value {
+/// A job written straight through the library, as the server writes its own runs
+/// (no HTTP route makes a server-run job), started at once.
+pub async fn stored_job(
+    app: &TestApp,
+    kind: &str,
+    scope: Option<&str>,
+    runner: taskwire::jobs::service::Runner,
+    exclusive: bool,
+) -> taskwire::jobs::JobView {
+    let new = taskwire::jobs::service::NewJob {
+        kind: kind.into(),
+        name: format!("{kind} job"),
+        scope: scope.map(str::to_owned),
+        items_total: 0,
+        runner,
+        params: None,
+        created_by: None,
+        start_running: true,
+        exclusive,
+    };
+    taskwire::jobs::service::create_job(&app.state, new).await.unwrap()
+}
+
+/// Creates a job through the worker API (asserting 201) and returns it.
+pub async fn create_job(app: &TestApp, token: &str, body: Value) -> Value {
     let (status, job) = app.post_json("/api/jobs", Some(token), &body).await;
     assert_eq!(status, StatusCode::CREATED, "{job}");
     job
 }
 
-async fn finish(app: &TestApp, token: &str, id: i64, body: Value) -> Value {
+/// Finishes a job through the worker API (asserting 200) and returns it.
+pub async fn finish(app: &TestApp, token: &str, id: i64, body: Value) -> Value {
     let (status, job) = app.post_json(&format!("/api/jobs/{id}/finish"), Some(token), &body).await;
     assert_eq!(status, StatusCode::OK, "{job}");
     job
@@ -312,25 +337,9 @@ async fn jobs_left_running_by_a_dead_process_fail_at_the_next_start() {
 
 #[tokio::test]
 async fn workers_cannot_drive_a_job_the_server_runs() {
-    use taskwire::jobs::service::{NewJob, Runner, create_job};
     let app = spawn_app().await;
     let admin = app.token(ADMIN).await;
-    let job = create_job(
-        &app.state,
-        NewJob {
-            kind: "scrape_store".into(),
-            name: "Server's own".into(),
-            scope: Some("store:1".into()),
-            items_total: 3,
-            runner: Runner::Server,
-            params: None,
-            created_by: None,
-            start_running: true,
-            exclusive: false,
-        },
-    )
-    .await
-    .unwrap();
+    let job = stored_job(&app, "scrape_store", Some("store:1"), taskwire::jobs::service::Runner::Server, false).await;
     let progress =
         app.post_json(&format!("/api/jobs/{}/progress", job.id), Some(&admin), &json!({"items_processed": 1})).await;
     assert_error(&progress, StatusCode::CONFLICT, "invalid_state");

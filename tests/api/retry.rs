@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::{
     helpers::*,
+    jobs::{create_job, finish},
     scraping::{add_item, create_store, job_end, spawn_with_catalog},
     shop::FakeShop,
 };
@@ -129,14 +130,10 @@ async fn a_failed_import_is_retried_with_the_same_file() {
 async fn worker_jobs_unknown_jobs_and_non_admins_cannot_retry() {
     let app = spawn_app().await;
     let admin = app.token(ADMIN).await;
-    let (_, job) = app.post_json("/api/jobs", Some(&admin), &json!({"kind": "export", "name": "Export"})).await;
+    let job = create_job(&app, &admin, json!({"kind": "export", "name": "Export"})).await;
     let id = job["id"].as_i64().unwrap();
-    app.post_json(
-        &format!("/api/jobs/{id}/finish"),
-        Some(&admin),
-        &json!({"status": "failed", "error_message": "boom"}),
-    )
-    .await;
+    let failed = finish(&app, &admin, id, json!({"status": "failed", "error_message": "boom"})).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
     let refused = app.post(&format!("/api/jobs/{id}/retry"), Some(&admin)).await;
     assert_error(&refused, StatusCode::CONFLICT, "invalid_state");
     assert!(refused.1["error"]["message"].as_str().unwrap().contains("external worker"), "{}", refused.1);
@@ -144,4 +141,37 @@ async fn worker_jobs_unknown_jobs_and_non_admins_cannot_retry() {
     assert_error(&app.post("/api/jobs/x/retry", Some(&admin)).await, StatusCode::BAD_REQUEST, "validation_failed");
     let ann = app.token(ANN).await;
     assert_error(&app.post(&format!("/api/jobs/{id}/retry"), Some(&ann)).await, StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[tokio::test]
+async fn a_failed_server_job_of_a_kind_without_a_restart_is_refused_naming_the_retryable_kinds() {
+    use taskwire::jobs::{
+        JobStatus,
+        service::{Runner, finish_job},
+    };
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    // A job the server itself ran (not a worker's), of a kind no domain restarts, that failed.
+    let job = crate::jobs::stored_job(&app, "reindex", Some("catalog"), Runner::Server, false).await;
+    let failed = finish_job(&app.state, job.id, JobStatus::Failed, Some("index gone".into()), None).await.unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    let (_, shown) = app.get(&format!("/api/jobs/{}", job.id), Some(&admin)).await;
+    assert_eq!(shown["status"], "failed", "{shown}");
+
+    let refused = app.post(&format!("/api/jobs/{}/retry", job.id), Some(&admin)).await;
+    assert_error(&refused, StatusCode::CONFLICT, "invalid_state");
+    let message = refused.1["error"]["message"].as_str().unwrap();
+    assert!(message.contains("reindex jobs cannot be retried"), "{message}");
+    let kinds = app.state.restartable.names();
+    for built_in in ["catalog_import", "scrape_store"] {
+        assert!(kinds.contains(&built_in), "{built_in} is retryable: {kinds:?}");
+    }
+    assert!(message.contains(&format!("retryable kinds: {}", kinds.join(", "))), "{message}");
+
+    // Nothing was started, and the failed job stays as it was.
+    let (_, page) = app.get("/api/jobs", Some(&admin)).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    let (_, after) = app.get(&format!("/api/jobs/{}", job.id), Some(&admin)).await;
+    assert_eq!(after["status"], "failed", "{after}");
+    assert_eq!(after["error_message"], "index gone", "{after}");
 }

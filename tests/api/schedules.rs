@@ -44,7 +44,7 @@ async fn a_schedule_is_set_shown_and_cleared_and_bad_ones_are_refused() {
         assert!(refused.1.to_string().contains(why), "{bad}: {}", refused.1);
     }
     let refused = patch_store(&app, &admin, store, json!({"scrape_every": 60})).await;
-    assert_eq!(refused.0, StatusCode::BAD_REQUEST, "{}", refused.1);
+    assert_error(&refused, StatusCode::BAD_REQUEST, "validation_failed");
 
     let (_, cleared) = patch_store(&app, &admin, store, json!({"scrape_every": null})).await;
     assert_eq!(cleared["scrape_every"], Value::Null);
@@ -88,9 +88,33 @@ async fn two_instances_start_each_scheduled_run_once() {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let runs = scheduled_runs(&a, &admin, store, 4).await;
-    patch_store(&a, &admin, store, json!({"scrape_every": null})).await;
     let created: Vec<chrono::DateTime<chrono::Utc>> =
         runs.iter().map(|job| job["created_at"].as_str().unwrap().parse().unwrap()).collect();
+    // The card's next run moved on from the last run seen: a period after it. (Polled:
+    // the instance that started that run sets the next one just after creating it.)
+    let last_run = *created.last().unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let next_run = loop {
+        let (status, stores) = a.get("/api/stores", Some(&admin)).await;
+        assert_eq!(status, StatusCode::OK, "{stores}");
+        let card = stores.as_array().unwrap().iter().find(|s| s["id"] == store).expect("the store is listed").clone();
+        assert_eq!(card["scrape_every"], "1s", "{card}");
+        let next: chrono::DateTime<chrono::Utc> =
+            card["next_scrape_at"].as_str().expect("a scheduled store shows its next run").parse().unwrap();
+        if next > last_run {
+            break next;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the next run stayed at {next}, not after the last run at {last_run}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(next_run - last_run >= chrono::Duration::milliseconds(900), "next {next_run}, last {last_run}");
+    let (status, cleared) = patch_store(&a, &admin, store, json!({"scrape_every": null})).await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert_eq!(cleared["scrape_every"], Value::Null, "{cleared}");
+    assert_eq!(cleared["next_scrape_at"], Value::Null, "{cleared}");
     for pair in created.windows(2) {
         let gap = pair[1] - pair[0];
         assert!(gap >= chrono::Duration::milliseconds(900), "two runs {gap} apart: {runs:#?}");
@@ -99,9 +123,9 @@ async fn two_instances_start_each_scheduled_run_once() {
         assert_eq!(job["kind"], "scrape_store");
         assert_eq!(job["created_by"], Value::Null, "started by the schedule");
     }
-    // The card's next run moved on from the last one.
+    // Cleared, the card shows no schedule.
     let (_, stores) = a.get("/api/stores", Some(&admin)).await;
-    assert_eq!(stores[0]["scrape_every"], Value::Null);
+    assert_eq!(stores[0]["scrape_every"], Value::Null, "{stores}");
     drop(b);
     drop(a);
     drop(database);

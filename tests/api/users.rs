@@ -125,7 +125,10 @@ async fn a_login_is_remembered_in_last_login_at() {
     assert!(ann["last_login_at"].is_null(), "{ann}");
     assert!(ann["updated_at"].is_string(), "{ann}");
     // A wrong password is no login.
-    app.post_json("/api/auth/login", None, &json!({"username": "ann", "password": "wrong-password"})).await;
+    let refused =
+        app.post_json("/api/auth/login", None, &json!({"username": "ann", "password": "wrong-password"})).await;
+    assert_error(&refused, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_eq!(refused.1["error"]["message"], "invalid username or password", "{}", refused.1);
     let (_, after_failure) = app.get("/api/users", Some(&admin)).await;
     assert!(ann_of(&after_failure).unwrap()["last_login_at"].is_null());
 

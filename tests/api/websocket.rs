@@ -356,8 +356,54 @@ async fn a_since_older_than_the_retained_history_gets_reset_and_live_events_foll
     assert_eq!(recent.expect_event("task.created").await["data"]["id"], third["id"]);
     recent.expect_silence().await;
 
-    // The horizon only moves forward: a longer retention prunes nothing and keeps it.
+    // A longer retention prunes nothing and keeps the horizon.
     let deleted = taskwire::events::retention::prune(&app.state.db, Duration::from_secs(3600)).await.unwrap();
     assert_eq!(deleted, 0);
     assert_eq!(taskwire::events::retention::pruned_through(&app.state.db).await.unwrap(), horizon);
+
+    // The horizon only moves forward: recorded further on (as by an instance that pruned
+    // more), a prune that deletes up to a lower event leaves it where it was.
+    use sea_orm::ConnectionTrait;
+    let live_id = live["id"].as_i64().unwrap();
+    let further = live_id + 1000;
+    let moved = app
+        .state
+        .db
+        .execute_unprepared(&format!("UPDATE event_horizon SET pruned_through = {further} WHERE id = 1"))
+        .await
+        .unwrap();
+    assert_eq!(moved.rows_affected(), 1, "the horizon row exists");
+    let deleted = taskwire::events::retention::prune(&app.state.db, Duration::ZERO).await.unwrap();
+    assert!(deleted >= 1, "the third task's event (id {live_id}, below {further}) is pruned: {deleted}");
+    assert_eq!(
+        taskwire::events::retention::pruned_through(&app.state.db).await.unwrap(),
+        further,
+        "a prune through event {live_id} does not move the horizon back from {further}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_history_answers_a_since_with_unavailable_and_the_session_goes_on() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let first = app.create_task(&admin, "before the outage").await;
+    let mut ws = app.ws(&admin).await;
+    // The replay reads the pruning horizon after its first page: without its table that read fails.
+    app.state.db.execute_unprepared("DROP TABLE event_horizon").await.unwrap();
+    assert!(taskwire::events::retention::pruned_through(&app.state.db).await.is_err(), "the horizon is unreadable");
+
+    ws.send_json(json!({"type": "subscribe", "channels": ["tasks"], "since": 0})).await;
+    let refused = ws.next_json().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "unavailable", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("cannot be read"), "{refused}");
+    assert!(refused.get("reload").is_none(), "a retry later may replay: {refused}");
+
+    // Nothing was subscribed or replayed; a subscribe without `since` works and live events follow.
+    ws.subscribe(&["tasks"], None).await;
+    let second = app.create_task(&admin, "after the outage").await;
+    let live = ws.expect_event("task.created").await;
+    assert_eq!(live["data"]["id"], second["id"], "the live event, not a replay of {first}: {live}");
+    ws.expect_silence().await;
 }

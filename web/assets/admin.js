@@ -126,7 +126,10 @@ function updateCounts() {
 
 /** Apply a task from a REST reply or an event (`eventId`). Idempotent; stale copies are ignored. */
 function upsert(task, highlight, eventId = null) {
-  if (tasks.offer(task, eventId)) render(task, highlight);
+  if (!tasks.offer(task, eventId)) return;
+  // A task that no longer passes the filters (or never did) leaves the board; its freshness record stays.
+  if (filter.keepsOut(task, findCard(task.id))) updateCounts();
+  else render(task, highlight);
 }
 
 // ---------- snapshot + live ----------
@@ -139,11 +142,13 @@ function loadSection(section, limit, pages) {
 }
 
 async function loadSnapshot() {
+  const isCurrent = filter.request();
   const [pending, active, history] = await Promise.all([
     loadSection('pending', 100),
     loadSection('active', 100),
     loadSection('history', HISTORY_LIMIT, 1),
   ]);
+  if (!isCurrent()) return; // the filters changed meanwhile: the newer reply draws the board
   tasks.clear();
   const lists = Object.values(sections).map(({ list }) => list);
   for (const list of lists) list.replaceChildren();
@@ -161,13 +166,6 @@ function onEvent(frame) {
     announce('task_created', { title: task.title });
   }
   if (frame.event === 'task.completed' && known?.status !== 'completed') announce('task_completed', { title: task.title });
-  if (!filter.matches(task)) {
-    // It no longer belongs on the filtered board (or never did): keep only the freshness record.
-    tasks.offer(task, frame.id);
-    findCard(task.id)?.remove();
-    updateCounts();
-    return;
-  }
   upsert(task, frame.event === 'task.created' ? 'is-new' : 'is-updated', frame.id);
 }
 
@@ -267,7 +265,7 @@ async function setup() {
   const [loaded, users] = await Promise.all([loadWorkflows(), api('/api/users').catch(() => [])]);
   workflows = loaded;
   fillOptions(document.getElementById('filter-workflow'), [...workflows.values()].map((w) => [w.key, w.name]));
-  const people = (Array.isArray(users) ? users : users.items || []).filter((u) => u.role === 'ADMIN_LIMITED');
+  const people = (Array.isArray(users) ? users : []).filter((u) => u.role === 'ADMIN_LIMITED');
   fillOptions(document.getElementById('filter-assignee'), people.map((u) => [u.id, u.username]));
   filter.refreshSelect('workflow');
   filter.refreshSelect('assignee');

@@ -2,13 +2,11 @@
 // one transparent token refresh on 401, errors thrown as ApiError.
 
 export class ApiError extends Error {
-  /** `fields`: a validation error's message per field ({url: "must be …"}), when the server names them. */
-  constructor(status, code, message, fields = null) {
+  constructor(status, code, message) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
-    this.fields = fields;
   }
 }
 
@@ -44,17 +42,14 @@ export function goToLogin() {
 async function readError(res) {
   let code = 'http_' + res.status;
   let message = `Request failed (${res.status})`;
-  let fields = null;
   try {
     const body = await res.json();
     if (body && body.error) {
       code = body.error.code || code;
       message = body.error.message || message;
-      const f = body.error.fields;
-      if (f && typeof f === 'object' && !Array.isArray(f)) fields = f;
     }
   } catch { /* not JSON: keep the generic message */ }
-  return new ApiError(res.status, code, message, fields);
+  return new ApiError(res.status, code, message);
 }
 
 /**

@@ -23,7 +23,7 @@ export const SERIES_COLOURS = 8;
  * earliest on the right) and the value axis stands on the right.
  */
 export function lineChart(series, { label, format = String, width = 560, height = 200 } = {}) {
-  const rtl = document.documentElement.dir === 'rtl' || dir === 'rtl';
+  const rtl = dir === 'rtl';
   // The value labels take the wide side: the left, or the right when mirrored.
   const pad = rtl ? { left: 12, right: 64, top: 10, bottom: 24 } : { left: 64, right: 12, top: 10, bottom: 24 };
   const all = series.flatMap((s) => s.points.map((p) => ({ t: Date.parse(p.at), v: p.value })));

@@ -6,6 +6,11 @@ const FOCUS_CLASSES = ['complete-subtask', 'approve-task', 'reject-task', 'rejec
 
 const focusLost = () => !document.activeElement || document.activeElement === document.body;
 
+/** Give focus to `node` (if it is on the page) when focus was lost, e.g. to <body> by disabling the focused button. */
+export function refocusIfLost(node, options) {
+  if (node?.isConnected && focusLost()) node.focus(options);
+}
+
 /** Disable a button (or an array of buttons) while `work()` runs. */
 export async function busy(buttons, work) {
   const list = (Array.isArray(buttons) ? buttons : [buttons]).filter(Boolean);
@@ -20,7 +25,7 @@ export async function busy(buttons, work) {
     // The card may have been re-rendered meanwhile; resetting detached buttons is harmless.
     for (const b of list) { b.disabled = false; b.removeAttribute('aria-busy'); }
     if (card?.isConnected) delete card.dataset.refocus;
-    if (focused?.isConnected && focusLost()) focused.focus();
+    refocusIfLost(focused);
   }
 }
 

@@ -1,6 +1,8 @@
 // Form errors: the message under an input or in a form's error box, and
 // which input a server's validation message is about.
 
+import { errorMessage } from './notify.js';
+
 /**
  * Which of `fields` ({name: input}) a server message such as
  * "user_identifier must not be empty" is about: the field named earliest in
@@ -37,4 +39,16 @@ export function setFieldError(input, message) {
   if (error) setFormError(error, message);
   if (message) input.setAttribute('aria-invalid', 'true');
   else input.removeAttribute('aria-invalid');
+}
+
+/**
+ * A server's refusal of a form: under the input of `inputs` ({name: input})
+ * its message names, else in the form's error `box`. Returns the input it
+ * marked, or null.
+ */
+export function showServerError(err, inputs, box) {
+  const input = fieldForMessage(err.message, inputs);
+  if (input) setFieldError(input, errorMessage(err));
+  else setFormError(box, errorMessage(err));
+  return input;
 }

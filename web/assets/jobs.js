@@ -6,7 +6,7 @@ import { announce } from './announce.js';
 import { api } from './api.js';
 import { svg } from './chart.js';
 import { el, setChildren, setText } from './dom.js';
-import { busy } from './focus.js';
+import { busy, refocusIfLost } from './focus.js';
 import {
   statusBadge, timeAgo, dateTime, refreshTimes, formatDuration, formatNumber, formatPercent,
 } from './format.js';
@@ -92,7 +92,7 @@ function buildRow(job) {
 /** Update a row in place (keeps focus, hover and the progress animation). */
 function fillRow(tr, job) {
   tr.dataset.status = job.status;
-  setText(tr.querySelector('.job-name'), job.name || `Job #${job.id}`);
+  setText(tr.querySelector('.job-name'), job.name || t('jobs.job_number', { id: String(job.id) }));
   setText(tr.querySelector('.job-kind'), job.kind || '');
   const scope = tr.querySelector('.job-scope');
   setText(scope, job.scope || '');
@@ -521,8 +521,7 @@ function tick() {
 
 /** After a row's buttons were rebuilt, put focus back inside the row rather than on <body>. */
 function refocus(tr, selector) {
-  if (document.activeElement && document.activeElement !== document.body) return;
-  (tr.querySelector(`${selector}:not(:disabled)`) || tr.querySelector('.job-toggle'))?.focus({ preventScroll: true });
+  refocusIfLost(tr.querySelector(`${selector}:not(:disabled)`) || tr.querySelector('.job-toggle'), { preventScroll: true });
 }
 
 async function refetch(id) {

@@ -60,8 +60,10 @@ function updateCount() {
   count.textContent = list.querySelectorAll(':scope > .task-card').length;
 }
 
+const findCard = (id) => list.querySelector(`.task-card[data-task-id="${CSS.escape(String(id))}"]`);
+
 function render(task, highlight) {
-  const old = list.querySelector(`.task-card[data-task-id="${CSS.escape(String(task.id))}"]`);
+  const old = findCard(task.id);
   const card = buildCard(task);
   const restoreFocus = captureFocus(old);
   if (old) old.replaceWith(card);
@@ -73,13 +75,18 @@ function render(task, highlight) {
 
 /** Apply a task from a REST reply or an event (`eventId`). Idempotent; stale copies are ignored. */
 function upsert(task, highlight, eventId = null) {
-  if (tasks.offer(task, eventId)) render(task, highlight);
+  if (!tasks.offer(task, eventId)) return;
+  // A task that no longer passes the filters (or never did) leaves the list; its freshness record stays.
+  if (filter.keepsOut(task, findCard(task.id))) updateCount();
+  else render(task, highlight);
 }
 
 async function loadSnapshot() {
+  const isCurrent = filter.request();
   const query = { ...filter.params(), limit: 100 };
   if (filter.values.status) query.status = filter.values.status;
   const items = await listAll('/api/tasks', query, 3);
+  if (!isCurrent()) return; // the filters changed meanwhile: the newer reply draws the list
   tasks.clear();
   list.replaceChildren();
   markFiltered([list], filter.active());
@@ -101,12 +108,6 @@ function onEvent(frame) {
   }
   const kind = ANNOUNCED[frame.event];
   if (kind && before !== task.status) announce(kind, { title: task.title });
-  if (!filter.matches(task)) {
-    tasks.offer(task, frame.id);
-    list.querySelector(`.task-card[data-task-id="${CSS.escape(String(task.id))}"]`)?.remove();
-    updateCount();
-    return;
-  }
   upsert(task, frame.event === 'task.created' ? 'is-new' : 'is-updated', frame.id);
 }
 

@@ -8,7 +8,7 @@ import { api } from './api.js';
 import { copyShown } from './clipboard.js';
 import { el, insertSorted, syncEmpty, flash } from './dom.js';
 import { busy, replaceKeepingFocus } from './focus.js';
-import { fieldForMessage, setFieldError, setFormError } from './forms.js';
+import { setFieldError, setFormError, showServerError } from './forms.js';
 import { statusBadge, timeAgo, timeUntil, refreshTimes, formatNumber } from './format.js';
 import { NewestViews, isFinal } from './freshness.js';
 import { t } from './i18n.js';
@@ -249,14 +249,8 @@ form.addEventListener('submit', async (ev) => {
     toast(t('orders.created'), 'success');
   } catch (err) {
     if (err.status === 400) {
-      // The message names the field: show it under that input.
-      const input = fieldForMessage(err.message, inputs);
-      if (input) {
-        setFieldError(input, errorMessage(err));
-        input.focus();
-      } else {
-        setFormError(formError, errorMessage(err));
-      }
+      // The message names the field: show it under that input (else in the form's box).
+      showServerError(err, inputs, formError)?.focus();
     } else {
       toast(errorMessage(err));
     }

@@ -14,9 +14,6 @@ const body = document.getElementById('product-panel-body');
 let openId = null;
 let seq = 0;
 
-/** The id of the product shown, or null. */
-export const shownProduct = () => openId;
-
 /** Shows product `id` (or refreshes it when it is already open). */
 export async function openProduct(id) {
   const mine = ++seq;
@@ -44,7 +41,7 @@ export function refreshProduct() {
   if (openId != null) openProduct(openId);
 }
 
-export function closeProduct() {
+function closeProduct() {
   openId = null;
   seq++;
   panel.hidden = true;

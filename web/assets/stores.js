@@ -3,9 +3,9 @@
 
 import { announce } from './announce.js';
 import { api } from './api.js';
-import { el, setChildren, setText, syncEmpty, safeHttpUrl } from './dom.js';
-import { busy } from './focus.js';
-import { fieldForMessage, setFieldError, setFormError } from './forms.js';
+import { el, flash, setChildren, setText, syncEmpty, safeHttpUrl } from './dom.js';
+import { busy, refocusIfLost, replaceKeepingFocus } from './focus.js';
+import { setFieldError, setFormError, showServerError } from './forms.js';
 import {
   statusBadge, timeAgo, timeUntil, formatDuration, formatMoney, formatNumber, formatEveryPhrase,
 } from './format.js';
@@ -342,7 +342,7 @@ async function setSelectedActive(active) {
     for (const id of ids) refreshCard(id);
     syncSelection();
     // The button was disabled while it worked, which drops focus: give it back.
-    if (!document.activeElement || document.activeElement === document.body) button.focus();
+    refocusIfLost(button);
   }
 }
 
@@ -379,8 +379,7 @@ async function toggleActive(id) {
   } finally {
     pending.delete(`toggle:${id}`);
     refreshCard(id);
-    const toggle = cardOf(id)?.querySelector('.toggle-active');
-    if (toggle && (!document.activeElement || document.activeElement === document.body)) toggle.focus();
+    refocusIfLost(cardOf(id)?.querySelector('.toggle-active'));
   }
 }
 
@@ -467,7 +466,8 @@ function stockText(inStock) {
 
 function buildItemRow(item) {
   const href = safeHttpUrl(item.url);
-  return el('tr', { class: 'item-row', dataset: { itemId: item.id } },
+  // data-sig: the item the row shows, so a reload rebuilds only the rows whose item changed.
+  return el('tr', { class: 'item-row', dataset: { itemId: item.id, sig: JSON.stringify(item) } },
     el('td', { class: 'cell-main' },
       href
         ? el('a', { class: 'item-link', href, target: '_blank', rel: 'noopener noreferrer', title: item.url }, item.name)
@@ -512,7 +512,8 @@ function renderItems(storeId, list) {
   const body = table.tBodies[0];
   itemsOnShow.clear();
   for (const item of list) itemsOnShow.set(item.id, item);
-  // A row being edited or asked about (delete?) stays as it is, its form or question with it.
+  // A row being edited or asked about (delete?) stays as it is, its form or question with it;
+  // so does the row of an unchanged item. A changed item's row is rebuilt in place, focus kept.
   const wanted = [];
   for (const item of list) {
     const old = itemRowOf(item.id);
@@ -520,8 +521,12 @@ function renderItems(storeId, list) {
       wanted.push(old);
       const form = editRowOf(item.id);
       if (form) wanted.push(form);
+    } else if (old?.dataset.sig === JSON.stringify(item)) {
+      wanted.push(old);
     } else {
-      wanted.push(buildItemRow(item));
+      const row = buildItemRow(item);
+      if (old) replaceKeepingFocus(old, row, ['item-edit', 'item-delete']);
+      wanted.push(row);
     }
   }
   // Put the rows in order, moving only those out of place (moving a focused row would drop focus).
@@ -722,9 +727,7 @@ async function saveItem(id, { inputs, original, error, save, cancel }) {
       api(`/api/stores/${storeId}/items/${id}`, { method: 'PATCH', body }));
     itemsSeq += 1; // a list loaded before the save must not bring the old values back
     if (storeId !== selectedId) return;
-    const row = replaceItemRow(item, true);
-    row.classList.add('is-new');
-    setTimeout(() => row.classList.remove('is-new'), 2600);
+    flash(replaceItemRow(item, true));
     toast(t('stores.item_saved', { name: item.name }), 'success');
     reloadProductsSoon(); // a new SKU or price may change the offers
   } catch (err) {
@@ -734,20 +737,7 @@ async function saveItem(id, { inputs, original, error, save, cancel }) {
       toast(t('stores.item_gone'));
       reloadStoresSoon();
     } else if (err.status === 400) {
-      // Per field when the server names them ("fields": {"url": "…"}), else by the message's words.
-      let first = null;
-      for (const [name, message] of Object.entries(err.fields || {})) {
-        const input = inputs[name];
-        if (!input) continue;
-        setFieldError(input, String(message));
-        first ??= input;
-      }
-      if (!first) {
-        first = fieldForMessage(err.message, inputs);
-        if (first) setFieldError(first, errorMessage(err));
-      }
-      if (first) first.focus();
-      else setFormError(error, errorMessage(err));
+      showServerError(err, inputs, error)?.focus(); // under the field the message names, else the form's box
     } else {
       toast(errorMessage(err));
     }
@@ -852,7 +842,7 @@ itemsContent.addEventListener('click', (ev) => {
 function clearItemForm() {
   itemForm.reset();
   for (const input of Object.values(itemInputs)) setFieldError(input, '');
-  itemError.hidden = true;
+  setFormError(itemError, '');
 }
 
 itemForm.addEventListener('submit', async (ev) => {
@@ -860,7 +850,7 @@ itemForm.addEventListener('submit', async (ev) => {
   const storeId = selectedId;
   if (storeId == null) return;
   for (const input of Object.values(itemInputs)) setFieldError(input, '');
-  itemError.hidden = true;
+  setFormError(itemError, '');
 
   const body = {};
   for (const [field, input] of Object.entries(itemInputs)) {
@@ -885,20 +875,13 @@ itemForm.addEventListener('submit', async (ev) => {
       clearItemForm();
       itemInputs.name.focus();
       await loadItems({ quiet: true });
-      const row = document.querySelector(`#items-table tr.item-row[data-item-id="${CSS.escape(String(item.id))}"]`);
-      row?.classList.add('is-new');
+      const row = itemRowOf(item.id);
+      if (row) flash(row);
     }
     toast(t('stores.item_added', { name: item.name }), 'success');
   } catch (err) {
     if (err.status === 400) {
-      const input = fieldForMessage(err.message, itemInputs);
-      if (input) {
-        setFieldError(input, errorMessage(err));
-        input.focus();
-        return;
-      }
-      itemError.textContent = errorMessage(err);
-      itemError.hidden = false;
+      showServerError(err, itemInputs, itemError)?.focus(); // under the field the message names, else the form's box
     } else {
       toast(errorMessage(err));
     }

@@ -10,24 +10,27 @@ import { debounce } from './timing.js';
 const FIELDS = ['q', 'status', 'workflow', 'assignee'];
 
 export class TaskFilter {
+  #seq = 0; // bumped on every change of the filters
+
   /**
    * `form` holds inputs named after FIELDS (any subset); `onChange()` (which
    * may return a promise) runs after the user changes one — the search box
-   * waits for a pause in typing — and its failure shows as a toast.
+   * waits for a pause in typing — and its failure shows as a toast. Its
+   * replies (as any reply of a filtered query) are checked with request().
    */
   constructor(form, onChange) {
     this.form = form;
     this.values = Object.fromEntries(FIELDS.map((name) => [name, '']));
     this.readUrl();
-    let seq = 0;
     const changed = async () => {
       this.readForm();
       this.writeUrl();
-      const mine = ++seq;
+      this.#seq += 1;
+      const isCurrent = this.request();
       try {
         await onChange();
       } catch (err) {
-        if (mine === seq) toast(t('filters.load_failed', { message: errorMessage(err) })); // a newer filter is on its way otherwise
+        if (isCurrent()) toast(t('filters.load_failed', { message: errorMessage(err) })); // a newer filter is on its way otherwise
       }
     };
     const typed = debounce(changed, 300);
@@ -90,6 +93,16 @@ export class TaskFilter {
     return wanted ? statuses.filter((s) => s === wanted) : statuses;
   }
 
+  /**
+   * Call when asking the server for tasks under the current filters: the
+   * returned isCurrent() then tells whether the filters are still the same
+   * (false: they changed meanwhile, a newer reply is on its way — drop this one).
+   */
+  request() {
+    const seq = this.#seq;
+    return () => seq === this.#seq;
+  }
+
   /** Whether a task belongs on the page: the same rule as the server's. */
   matches(task) {
     const { q, status, workflow, assignee } = this.values;
@@ -97,6 +110,16 @@ export class TaskFilter {
     if (workflow && task.workflow !== workflow) return false;
     if (assignee && String(task.assignee) !== assignee) return false;
     if (q && !String(task.title || '').toLowerCase().includes(q.toLowerCase())) return false;
+    return true;
+  }
+
+  /**
+   * For the latest view of a task: true when it stays off the page (it does
+   * not pass the filters), and then its `card`, if shown, is removed.
+   */
+  keepsOut(task, card) {
+    if (this.matches(task)) return false;
+    card?.remove();
     return true;
   }
 }

@@ -8,7 +8,7 @@ import { api } from './api.js';
 import { copyShown } from './clipboard.js';
 import { el, flash, setChildren, setText } from './dom.js';
 import { busy } from './focus.js';
-import { fieldForMessage, setFieldError, setFormError } from './forms.js';
+import { setFieldError, setFormError, showServerError } from './forms.js';
 import { timeAgo } from './format.js';
 import { t } from './i18n.js';
 import { NewestViews } from './freshness.js';
@@ -190,10 +190,8 @@ form.addEventListener('submit', async (event) => {
     if (chosen.generated) showSecret(user.username, chosen.password);
     else toast(t('users.created', { name: user.username }), 'success');
   } catch (err) {
-    const fields = { username: usernameInput, password: newPassword.input };
-    const input = [400, 409].includes(err.status) ? fieldForMessage(err.message, fields) : null;
-    if (input) setFieldError(input, errorMessage(err));
-    else setFormError(formError, errorMessage(err));
+    const fields = [400, 409].includes(err.status) ? { username: usernameInput, password: newPassword.input } : {};
+    showServerError(err, fields, formError);
   }
 });
 usernameInput.addEventListener('input', () => setFieldError(usernameInput, ''));

@@ -6,7 +6,7 @@
 import { api } from './api.js';
 import { el, flash, setChildren, setText, syncEmpty } from './dom.js';
 import { busy } from './focus.js';
-import { fieldForMessage, setFieldError, setFormError } from './forms.js';
+import { setFieldError, setFormError, showServerError } from './forms.js';
 import { timeAgo } from './format.js';
 import { t } from './i18n.js';
 import { NewestViews } from './freshness.js';
@@ -286,9 +286,7 @@ function openEditor(card) {
       toast(t('workflows.saved', { name: saved.name }), 'success');
     } catch (err) {
       if (err.status !== 400 || !steps.showError(err.message)) {
-        const input = err.status === 400 ? fieldForMessage(err.message, { name }) : null;
-        if (input) setFieldError(input, errorMessage(err));
-        else setFormError(error, errorMessage(err));
+        showServerError(err, err.status === 400 ? { name } : {}, error);
       }
     }
   });
@@ -362,9 +360,7 @@ form.addEventListener('submit', async (event) => {
   } catch (err) {
     const handled = err.status === 400 && newSteps.showError(err.message);
     if (!handled) {
-      const input = [400, 409].includes(err.status) ? fieldForMessage(err.message, { key: keyInput, name: nameInput }) : null;
-      if (input) setFieldError(input, errorMessage(err));
-      else setFormError(formError, errorMessage(err));
+      showServerError(err, [400, 409].includes(err.status) ? { key: keyInput, name: nameInput } : {}, formError);
     }
   }
 });
