@@ -29,7 +29,7 @@ use crate::{
     config::{Config, ConfigError},
     db,
     error::{AppError, InternalErrorDetail},
-    events::{outbox, retention},
+    events::{group_commit::GroupCommit, outbox, retention},
     hub::{self, Hub, HubSettings},
     jobs::{self, JobRunner, RestartableKinds},
     lock::{LocalLock, LockBackend, Locks, RedisLock},
@@ -70,6 +70,10 @@ const PASSWORD_HASH_WAIT: Duration = Duration::from_secs(2);
 
 /// How long stopping waits for background tasks and sessions to finish.
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(5);
+
+/// At most this many task creates share a transaction: enough to absorb any
+/// burst of waiting requests, small enough that one batch's statements stay short.
+const CREATES_PER_BATCH: usize = 128;
 
 /// A built server, bound to its port, not yet serving.
 pub struct Application {
@@ -193,6 +197,7 @@ async fn build_state(
     let lease = config.provider_timeout + Duration::from_secs(5);
     let config = Arc::new(config);
     Ok(AppState {
+        task_creates: GroupCommit::start(db.clone(), bus.clone(), CREATES_PER_BATCH),
         orders: Arc::new(OrderMonitor::new(provider, lease, shutdown.child_token(), tasks.clone())),
         jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),
         restartable: Arc::new(restartable_kinds()),

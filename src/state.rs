@@ -9,12 +9,14 @@ use crate::{
     auth::{password::PasswordGate, throttle::LoginThrottle, tokens::TokenKeys},
     bus::Bus,
     config::Config,
+    events::group_commit::GroupCommit,
     hub::{Hub, HubState},
     jobs::{JobRunner, RestartableKinds},
     lock::Locks,
     metrics::Metrics,
     orders::monitor::OrderMonitor,
     stores::PageFetcher,
+    tasks::create_batch::PendingTask,
 };
 
 /// Cheap to clone: every field is a handle.
@@ -37,6 +39,8 @@ pub struct AppState {
     pub hub: Hub,
     /// Carries committed events to every instance's hub.
     pub bus: Arc<dyn Bus>,
+    /// Writes task creates in shared transactions (group commit): the hot write under load.
+    pub task_creates: GroupCommit<PendingTask>,
     /// Prometheus figures of this instance.
     pub metrics: Arc<Metrics>,
     /// Runs built-in jobs and coalesces job progress.

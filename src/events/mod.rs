@@ -2,6 +2,7 @@
 
 pub mod channel;
 pub mod control;
+pub mod group_commit;
 pub mod outbox;
 pub mod retention;
 

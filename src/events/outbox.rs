@@ -4,15 +4,22 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 
 use super::{NewEvent, StoredEvent, Topic};
-use crate::{bus::Bus, entity::event, error::Result};
+use crate::{
+    bus::Bus,
+    entity::event,
+    error::{AppError, Result},
+};
 
 /// Key of the PostgreSQL advisory lock that makes event ids commit in id order.
 const EVENT_ORDER_LOCK: i64 = 0x7461_736b_7769_7265; // "taskwire"
+
+/// Events inserted by one statement (seven bound values each).
+const EVENTS_PER_STATEMENT: usize = 500;
 
 /// Writes events in the caller's transaction. Call it last, just before commit.
 ///
@@ -33,37 +40,43 @@ pub async fn append(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> Result<
         .await?;
     }
     let now = Utc::now();
-    let mut stored = Vec::with_capacity(events.len());
-    for new in events {
-        let payload = new.payload.to_string();
-        let audience = encode_audience(&new.audience);
-        let row = event::ActiveModel {
+    let payloads: Vec<String> = events.iter().map(|new| new.payload.to_string()).collect();
+    let mut ids = Vec::with_capacity(events.len());
+    // One statement per chunk (a chunk stays far below SQLite's limit of bound values).
+    // Ids are allocated in row order (one writer on SQLite, the order lock above on
+    // PostgreSQL), so the returned ids sorted line up with `events`.
+    for (chunk, chunk_payloads) in events.chunks(EVENTS_PER_STATEMENT).zip(payloads.chunks(EVENTS_PER_STATEMENT)) {
+        let rows = chunk.iter().zip(chunk_payloads).map(|(new, payload)| event::ActiveModel {
             topic: Set(new.topic.as_str().to_owned()),
             entity_id: Set(new.entity_id),
             kind: Set(new.kind.to_owned()),
             payload: Set(payload.clone()),
-            audience: Set(audience),
+            audience: Set(encode_audience(&new.audience)),
             created_at: Set(now),
             ..Default::default()
-        }
-        .insert(txn)
-        .await?;
-        stored.push(StoredEvent::new(
-            row.id,
-            new.topic,
-            new.entity_id,
-            new.kind.to_owned(),
-            payload,
-            new.audience,
-            now,
-        ));
+        });
+        ids.extend(event::Entity::insert_many(rows).exec_with_returning_keys(txn).await?);
     }
-    Ok(stored)
+    if ids.len() != events.len() {
+        return Err(AppError::Internal(format!("{} events written, {} ids returned", events.len(), ids.len())));
+    }
+    ids.sort_unstable();
+    Ok(ids
+        .into_iter()
+        .zip(events.into_iter().zip(payloads))
+        .map(|(id, (new, payload))| {
+            StoredEvent::new(id, new.topic, new.entity_id, new.kind.to_owned(), payload, new.audience, now)
+        })
+        .collect())
 }
 
 /// Commits the transaction, then hands its events to the bus. Publishing never fails the change:
 /// hubs that miss the publication catch up from the outbox.
-async fn commit_and_publish(txn: DatabaseTransaction, bus: &dyn Bus, events: Vec<Arc<StoredEvent>>) -> Result<()> {
+pub(super) async fn commit_and_publish(
+    txn: DatabaseTransaction,
+    bus: &dyn Bus,
+    events: Vec<Arc<StoredEvent>>,
+) -> Result<()> {
     txn.commit().await?;
     if !events.is_empty() {
         bus.publish(&events);

@@ -50,6 +50,19 @@ pub(crate) async fn record(
     detail: Option<String>,
     at: DateTime<Utc>,
 ) -> Result<()> {
+    entry(task_id, kind, actor, subtask_id, detail, at).insert(txn).await?;
+    Ok(())
+}
+
+/// One history entry, not yet written (several can go in one statement).
+pub(crate) fn entry(
+    task_id: i64,
+    kind: TaskActivityKind,
+    actor: Option<i64>,
+    subtask_id: Option<i64>,
+    detail: Option<String>,
+    at: DateTime<Utc>,
+) -> task_activity::ActiveModel {
     task_activity::ActiveModel {
         task_id: Set(task_id),
         kind: Set(kind),
@@ -59,9 +72,6 @@ pub(crate) async fn record(
         at: Set(at),
         ..Default::default()
     }
-    .insert(txn)
-    .await?;
-    Ok(())
 }
 
 /// The whole history of a task the user may see, oldest first; 404 otherwise.

@@ -1,5 +1,6 @@
 //! Tasks: created by anyone, approved or rejected by ADMINs, worked through subtask by subtask.
 
+pub mod create_batch;
 pub mod history;
 pub mod model;
 pub mod routes;

@@ -2,16 +2,17 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use super::{
+    create_batch::PendingTask,
     history,
     model::{TaskAction, TaskStatus, audience, can_complete_subtasks, can_view, check_transition},
-    view::{TaskView, build_view, build_views, new_task_view},
+    view::{TaskView, build_view, build_views},
 };
 use crate::{
     auth::CurrentUser,
@@ -19,7 +20,6 @@ use crate::{
         subtask::{self, SubtaskStatus},
         task,
         task_activity::TaskActivityKind,
-        user,
     },
     error::{AppError, Result},
     events::{NewEvent, Topic, outbox::in_transaction},
@@ -61,50 +61,21 @@ pub async fn create_task(state: &AppState, user: &CurrentUser, input: NewTask) -
     if description.chars().count() > MAX_DESCRIPTION {
         return Err(AppError::field("description", "must be at most 5000 characters long"));
     }
-    let workflow_key = input.workflow.trim();
-    if workflow_key.is_empty() {
+    let workflow = input.workflow.trim();
+    if workflow.is_empty() {
         return Err(AppError::field("workflow", "must not be empty"));
     }
-    match workflows::service::find(&state.reads, workflow_key).await? {
-        None => return Err(AppError::field("workflow", &format!("there is no workflow named {workflow_key:?}"))),
-        Some(workflow) if !workflow.active => {
-            let problem = format!("the workflow {workflow_key:?} is inactive and no longer offered for new tasks");
-            return Err(AppError::field("workflow", &problem));
-        }
-        Some(_) => {}
-    }
-    let assignee = input.assignee.unwrap_or(user.id);
-    let assignee_name = if assignee == user.id {
-        user.username.clone()
-    } else {
-        match user::Entity::find_by_id(assignee).one(&state.db).await? {
-            Some(other) if other.is_active => other.username,
-            _ => return Err(AppError::field("assignee", &format!("there is no active user with id {assignee}"))),
-        }
+    // The rest (the workflow is active, the assignee exists) is checked in the
+    // transaction that writes the task, shared with other creates waiting.
+    let pending = PendingTask {
+        title,
+        description,
+        workflow: workflow.to_owned(),
+        creator: user.id,
+        creator_name: user.username.clone(),
+        assignee: input.assignee.unwrap_or(user.id),
     };
-    let workflow_key = workflow_key.to_owned();
-    in_transaction(&state.db, &*state.bus, async |txn| {
-        let now = Utc::now();
-        let created = task::ActiveModel {
-            search_key: Set(title.to_lowercase()),
-            title: Set(title),
-            description: Set(description),
-            workflow: Set(workflow_key),
-            status: Set(TaskStatus::PendingApproval),
-            created_by: Set(user.id),
-            assignee: Set(assignee),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
-        history::record(txn, created.id, TaskActivityKind::Created, Some(user.id), None, None, now).await?;
-        let view = new_task_view(created, &user.username, &assignee_name);
-        let events = vec![task_event("task.created", &view)];
-        Ok((view, events))
-    })
-    .await
+    state.task_creates.write(pending).await
 }
 
 /// Query of `GET /api/tasks`.
@@ -326,6 +297,6 @@ fn transition_error(task: &task::Model, action: TaskAction) -> AppError {
         .unwrap_or_else(|| AppError::InvalidState(format!("task {} changed while this request ran; retry", task.id)))
 }
 
-fn task_event(kind: &'static str, view: &TaskView) -> NewEvent {
+pub(super) fn task_event(kind: &'static str, view: &TaskView) -> NewEvent {
     NewEvent::of(Topic::Tasks, view.id, kind, view, audience(view.created_by, view.assignee))
 }

@@ -1,7 +1,7 @@
 //! The task workflow over REST, and the events each session receives.
 
-use reqwest::StatusCode;
-use serde_json::json;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -430,4 +430,88 @@ async fn lists_search_titles_and_filter_by_workflow_and_assignee() {
     assert_error(&app.get(&too_long, Some(&admin)).await, StatusCode::BAD_REQUEST, "validation_failed");
     assert!(ids(format!("/api/tasks?q={}", "a".repeat(200)), admin.clone()).await.is_empty());
     assert_error(&app.get("/api/tasks?assignee=bob", Some(&admin)).await, StatusCode::BAD_REQUEST, "validation_failed");
+}
+
+/// Creates share transactions under load (group commit); each request must still
+/// get its own answer, refusals must stay per request, and every session must see
+/// each created task exactly once, in id order.
+#[tokio::test]
+async fn simultaneous_creates_are_each_answered_and_announced_once_in_id_order() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let ann = app.token(ANN).await;
+    let bob = app.token(BOB).await;
+    let (_, users) = app.get("/api/users", Some(&admin)).await;
+    let bob_id = users.as_array().unwrap().iter().find(|u| u["username"] == "bob").unwrap()["id"].as_i64().unwrap();
+    let retired = json!({"key": "retired", "name": "Retired", "subtasks": ["One"]});
+    assert_eq!(app.post_json("/api/workflows", Some(&admin), &retired).await.0, StatusCode::CREATED);
+    let off = app.request(Method::PATCH, "/api/workflows/retired", Some(&admin), Some(&json!({"active": false}))).await;
+    assert_eq!(off.0, StatusCode::OK, "{off:?}");
+    let mut admin_ws = app.ws_subscribed(&admin, &["tasks"], None).await;
+    let mut bob_ws = app.ws_subscribed(&bob, &["tasks"], None).await;
+
+    // 60 requests at once: 30 good ones (half assigned to bob), 30 refused for three reasons.
+    let bodies: Vec<Value> = (0..60)
+        .map(|n| {
+            let title = format!("T{n}");
+            match (n < 30, n % 3) {
+                (true, _) if n % 2 == 0 => json!({"title": title, "workflow": "vehicle_registration"}),
+                (true, _) => json!({"title": title, "workflow": "vehicle_registration", "assignee": bob_id}),
+                (false, 0) => json!({"title": title, "workflow": "retired"}),
+                (false, 1) => json!({"title": title, "workflow": "no_such_flow"}),
+                (false, _) => json!({"title": title, "workflow": "vehicle_registration", "assignee": 999_999}),
+            }
+        })
+        .collect();
+    let answers =
+        futures_util::future::join_all(bodies.iter().map(|b| app.post_json("/api/tasks", Some(&ann), b))).await;
+
+    let mut created = Vec::new();
+    for (n, (body, answer)) in bodies.iter().zip(&answers).enumerate() {
+        let (status, reply) = answer;
+        if n < 30 {
+            assert_eq!(*status, StatusCode::CREATED, "{n}: {reply}");
+            assert_eq!(reply["title"], body["title"], "each request gets its own task");
+            let to_bob = body.get("assignee").is_some();
+            assert_eq!(reply["assignee_name"], if to_bob { "bob" } else { "ann" }, "{reply}");
+            created.push((reply["id"].as_i64().unwrap(), reply["title"].as_str().unwrap().to_owned(), to_bob));
+        } else {
+            assert_error(answer, StatusCode::BAD_REQUEST, "validation_failed");
+            let message = reply["error"]["message"].as_str().unwrap();
+            let expected = match n % 3 {
+                0 => "\"retired\" is inactive",
+                1 => "no workflow named \"no_such_flow\"",
+                _ => "no active user with id 999999",
+            };
+            assert!(message.contains(expected), "{n}: {message}");
+        }
+    }
+    created.sort();
+    assert!(created.windows(2).all(|w| w[0].0 < w[1].0), "distinct ids");
+
+    let (mut seen, mut event_ids) = (Vec::new(), Vec::new());
+    for _ in 0..created.len() {
+        let event = admin_ws.expect_event("task.created").await;
+        seen.push((event["data"]["id"].as_i64().unwrap(), event["data"]["title"].as_str().unwrap().to_owned()));
+        event_ids.push(event["id"].as_i64().unwrap());
+    }
+    assert!(event_ids.windows(2).all(|w| w[0] < w[1]), "event ids ascend: {event_ids:?}");
+    let expected: Vec<(i64, String)> = created.iter().map(|(id, title, _)| (*id, title.clone())).collect();
+    assert_eq!(seen, expected, "every created task once, in id order");
+    admin_ws.expect_silence().await;
+    let bobs: Vec<i64> = created.iter().filter(|(_, _, to_bob)| *to_bob).map(|(id, _, _)| *id).collect();
+    let mut bob_saw = Vec::new();
+    for _ in 0..bobs.len() {
+        bob_saw.push(bob_ws.expect_event("task.created").await["data"]["id"].as_i64().unwrap());
+    }
+    assert_eq!(bob_saw, bobs, "bob sees exactly the tasks assigned to him");
+    bob_ws.expect_silence().await;
+
+    let (_, listed) = app.get("/api/tasks?limit=200", Some(&admin)).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 30, "nothing refused was written");
+    for (id, _, _) in &created {
+        let (_, history) = app.get(&format!("/api/tasks/{id}/history"), Some(&ann)).await;
+        assert_eq!(history[0]["kind"], "created", "{history}");
+        assert_eq!(history[0]["actor"]["name"], "ann");
+    }
 }
