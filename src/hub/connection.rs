@@ -5,6 +5,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    task::Poll,
     time::{Duration, Instant},
 };
 
@@ -22,7 +23,6 @@ use futures_util::{
     stream::{SplitSink, SplitStream},
 };
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::{
@@ -80,52 +80,73 @@ pub async fn ws_handler(
         })
 }
 
-async fn run_connection(mut socket: WebSocket, state: HubState, origin_ok: bool, token: Option<String>) {
-    if !origin_ok {
-        return close(&mut socket, 4403, "origin not allowed").await;
+async fn run_connection(socket: WebSocket, state: HubState, origin_ok: bool, token: Option<String>) {
+    // Admission is boxed: a connection's task keeps the size of its largest step
+    // for as long as it lives, so only the session's loops stay inline (an idle
+    // session costs its task, its queue and its buffers, nothing more).
+    let Some((socket, session, queue_rx)) = Box::pin(admit(socket, &state, origin_ok, token)).await else {
+        return;
+    };
+    let hub = &state.hub;
+    let (sink, stream) = socket.split();
+    let last_heard = AtomicU64::new(0);
+    let started = Instant::now();
+    let writer = write_loop(sink, queue_rx, &session, hub.settings().ping_interval, &last_heard, started);
+    let reader = read_loop(stream, &state, &session, &last_heard, started);
+    tokio::select! {
+        _ = writer => {}
+        _ = reader => {}
     }
-    if state.hub.shutdown_token().is_cancelled() {
-        return close(&mut socket, 1001, "server shutting down").await;
+    hub.remove_session(&session, session.channels());
+    debug!(session = session.id, "session ended");
+}
+
+/// Checks the origin, authenticates, admits the session and sends `ready`; `None`
+/// when the connection was refused (with its close code) or went away.
+async fn admit(
+    mut socket: WebSocket,
+    state: &HubState,
+    origin_ok: bool,
+    token: Option<String>,
+) -> Option<(WebSocket, Arc<SessionHandle>, mpsc::Receiver<Outbound>)> {
+    let refused = if !origin_ok {
+        Some((4403, "origin not allowed"))
+    } else if state.hub.shutdown_token().is_cancelled() {
+        Some((1001, "server shutting down"))
+    } else {
+        None
+    };
+    if let Some((code, reason)) = refused {
+        close(&mut socket, code, reason).await;
+        return None;
     }
     let user = match token {
         Some(token) => authenticate(&state.db, &state.keys, &token).await,
-        None => await_auth_message(&mut socket, &state).await,
+        None => await_auth_message(&mut socket, state).await,
     };
     let user = match user {
         Ok(user) => user,
-        Err(AppError::TokenExpired) => return close(&mut socket, 4401, "token expired").await,
-        Err(_) => return close(&mut socket, 4401, "unauthenticated").await,
+        Err(error) => {
+            let reason = if matches!(error, AppError::TokenExpired) { "token expired" } else { "unauthenticated" };
+            close(&mut socket, 4401, reason).await;
+            return None;
+        }
     };
-    let hub = state.hub.clone();
+    let hub = &state.hub;
     let capacity = hub.settings().queue_capacity;
     let (queue, queue_rx) = mpsc::channel(capacity);
     let session = Arc::new(SessionHandle::new(hub.next_session_id(), user, queue, capacity));
     if let Err((code, reason)) = hub.add_session(session.clone()) {
         debug!(user = session.user.id, code, "session refused");
-        return close(&mut socket, code, reason).await;
+        close(&mut socket, code, reason).await;
+        return None;
     }
     let ready = protocol::ready(&session.user, hub.last_dispatched());
-    if socket.send(Message::Text(ready)).await.is_ok() {
-        let (sink, stream) = socket.split();
-        let last_heard = Arc::new(AtomicU64::new(0));
-        let started = Instant::now();
-        let writer = write_loop(
-            sink,
-            queue_rx,
-            &session,
-            hub.settings().ping_interval,
-            hub.shutdown_token(),
-            &last_heard,
-            started,
-        );
-        let reader = read_loop(stream, &state, &session, &last_heard, started);
-        tokio::select! {
-            _ = writer => {}
-            _ = reader => {}
-        }
+    if socket.send(Message::Text(ready)).await.is_err() {
+        hub.remove_session(&session, session.channels());
+        return None;
     }
-    hub.remove_session(&session, session.channels());
-    debug!(session = session.id, "session ended");
+    Some((socket, session, queue_rx))
 }
 
 /// Waits for `{"type":"auth","token":…}` as the first message.
@@ -154,16 +175,18 @@ async fn write_loop(
     mut queue: mpsc::Receiver<Outbound>,
     session: &SessionHandle,
     ping_every: Duration,
-    shutdown: &CancellationToken,
     last_heard: &AtomicU64,
     started: Instant,
 ) {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    // Made once and polled in place: a frame's write costs no new waiter
+    // registration. Shutdown arrives here too, as a close request with 1001.
+    let close = session.close_requested();
+    tokio::pin!(close);
     let (code, reason) = loop {
         tokio::select! {
             biased;
-            request = session.close_requested() => break request,
-            _ = shutdown.cancelled() => break (1001, "server shutting down"),
+            request = &mut close => break request,
             item = queue.recv() => {
                 let Some(Outbound::Frame(frame) | Outbound::Event(frame)) = item else { return };
                 // A peer that stopped reading blocks this send; a close request
@@ -171,7 +194,7 @@ async fn write_loop(
                 tokio::select! {
                     biased;
                     sent = send(&mut sink, Message::Text(frame)) => if !sent { return },
-                    _ = session.close_requested() => {}
+                    request = &mut close => break request,
                 }
             }
             _ = ping.tick() => {
@@ -190,8 +213,15 @@ async fn write_loop(
     let _ = send(&mut sink, Message::Close(Some(frame))).await;
 }
 
+/// Sends one message; `false` when the peer is gone or has not taken it within `WRITE_TIMEOUT`.
 async fn send(sink: &mut SplitSink<WebSocket, Message>, message: Message) -> bool {
-    matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
+    let mut sending = std::pin::pin!(sink.send(message));
+    // Almost every send completes at once (there is room in the socket buffer):
+    // those need no timer, which would cost a timer-wheel insert and removal each.
+    if let Poll::Ready(result) = futures_util::poll!(sending.as_mut()) {
+        return result.is_ok();
+    }
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, sending).await, Ok(Ok(())))
 }
 
 /// Handles client messages until the peer leaves or a close is requested.
@@ -207,7 +237,7 @@ async fn read_loop(
     while let Some(message) = stream.next().await {
         last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         match message {
-            Ok(Message::Text(text)) => handle_text(state, session, &mut subscribes, text.as_str()).await,
+            Ok(Message::Text(text)) => Box::pin(handle_text(state, session, &mut subscribes, text.as_str())).await,
             Ok(Message::Binary(_)) => {
                 session.send_frame(protocol::error("invalid_message", "frames must be JSON text")).await
             }

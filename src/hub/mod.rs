@@ -64,6 +64,7 @@ pub struct HubSettings {
 /// Close codes and reasons for a session refused at admission.
 const USER_FULL: (u16, &str) = (4429, "too many sessions for this user; close some and reconnect");
 const SERVER_FULL: (u16, &str) = (1013, "the server is at its session limit; try again later");
+const SHUTTING_DOWN: (u16, &str) = (1001, "server shutting down");
 
 /// What `GET /ws` needs, taken from the application state through `FromRef`.
 #[derive(Clone)]
@@ -115,7 +116,7 @@ impl Hub {
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> Self {
-        Hub {
+        let hub = Hub {
             inner: Arc::new(HubInner {
                 users: DashMap::new(),
                 session_total: AtomicUsize::new(0),
@@ -129,6 +130,29 @@ impl Hub {
                 dispatch_gate: Mutex::new(()),
                 metrics,
             }),
+        };
+        hub.close_sessions_at_shutdown();
+        hub
+    }
+
+    /// When shutdown is cancelled, asks every session to close with 1001. (Each
+    /// writer waits for its own close request anyway, so it needs no second waiter.)
+    fn close_sessions_at_shutdown(&self) {
+        let hub = Arc::downgrade(&self.inner);
+        let shutdown = self.inner.shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            if let Some(inner) = hub.upgrade() {
+                Hub { inner }.close_all_sessions(SHUTTING_DOWN);
+            }
+        });
+    }
+
+    fn close_all_sessions(&self, (code, reason): (u16, &'static str)) {
+        for sessions in self.inner.users.iter() {
+            for session in sessions.values() {
+                session.request_close(code, reason);
+            }
         }
     }
 
@@ -207,7 +231,7 @@ impl Hub {
             let mut sessions = inner.users.entry(user_id).or_default();
             let room = sessions.len() < settings.max_sessions_per_user;
             if room {
-                sessions.insert(session.id, session);
+                sessions.insert(session.id, session.clone());
             }
             room
         };
@@ -217,6 +241,10 @@ impl Hub {
             return Err(USER_FULL);
         }
         inner.metrics.sessions_connected.set(self.session_count() as i64);
+        // Admitted as shutdown began: the closing sweep may have passed it by.
+        if inner.shutdown.is_cancelled() {
+            session.request_close(SHUTTING_DOWN.0, SHUTTING_DOWN.1);
+        }
         Ok(())
     }
 

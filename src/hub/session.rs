@@ -6,10 +6,12 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
+    task::Poll,
 };
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::{Notify, mpsc};
+use futures_util::task::AtomicWaker;
+use tokio::sync::mpsc;
 
 use super::protocol;
 use crate::{
@@ -41,10 +43,15 @@ pub struct SessionHandle {
     channels: Mutex<HashSet<Channel>>,
     /// While a subscription is set up, live events wait here behind the replay.
     held: Mutex<Option<Vec<Delivery>>>,
+    /// Whether `held` may be `Some`: lets a delivery skip its lock, the common case.
+    /// Set under the hub's dispatch gate (as every `offer` runs), cleared under `held`'s lock.
+    holding: AtomicBool,
     /// The first close requested (4408 too slow, 1009 too large …); the writer sends it.
     close_request: Mutex<Option<(u16, &'static str)>>,
     closing: AtomicBool,
-    close_notify: Notify,
+    /// Wakes the session's writer (the only task that waits for a close request).
+    /// Cheaper to poll than a `Notify`, which the writer polls once per frame.
+    close_waker: AtomicWaker,
 }
 
 impl SessionHandle {
@@ -56,9 +63,10 @@ impl SessionHandle {
             capacity,
             channels: Mutex::new(HashSet::new()),
             held: Mutex::new(None),
+            holding: AtomicBool::new(false),
             close_request: Mutex::new(None),
             closing: AtomicBool::new(false),
-            close_notify: Notify::new(),
+            close_waker: AtomicWaker::new(),
         }
     }
 
@@ -69,8 +77,9 @@ impl SessionHandle {
         if closing || !event.may_receive(self.user.id, self.user.is_admin()) {
             return false;
         }
-        let mut held = lock(&self.held);
-        if let Some(held) = held.as_mut() {
+        if self.holding.load(Ordering::Acquire)
+            && let Some(held) = lock(&self.held).as_mut()
+        {
             if held.len() >= self.capacity {
                 self.request_close(4408, TOO_SLOW);
                 return false;
@@ -88,6 +97,7 @@ impl SessionHandle {
     /// Starts holding live events back (called under the hub's dispatch gate).
     pub(super) fn hold_live_events(&self) {
         lock(&self.held).get_or_insert_with(Vec::new);
+        self.holding.store(true, Ordering::Release);
     }
 
     /// Queues a replayed event, waiting for room: a replay counts against the
@@ -110,6 +120,7 @@ impl SessionHandle {
                     Some(waiting) if !waiting.is_empty() => std::mem::take(waiting),
                     _ => {
                         *held = None;
+                        self.holding.store(false, Ordering::Release);
                         return;
                     }
                 }
@@ -135,19 +146,25 @@ impl SessionHandle {
         let mut request = lock(&self.close_request);
         if request.is_none() {
             *request = Some((code, reason));
-            self.closing.store(true, Ordering::Relaxed);
-            self.close_notify.notify_one();
+            self.closing.store(true, Ordering::Release);
+            self.close_waker.wake();
         }
     }
 
-    /// Resolves when a close was requested, with its code and reason.
+    /// Resolves when a close was requested, with its code and reason. Only the
+    /// session's writer may wait for it (there is one waker).
     pub async fn close_requested(&self) -> (u16, &'static str) {
-        loop {
-            if let Some(request) = *lock(&self.close_request) {
-                return request;
+        std::future::poll_fn(|cx| {
+            if !self.closing.load(Ordering::Acquire) {
+                self.close_waker.register(cx.waker());
+                // A request made before the registration did not wake us: look again.
+                if !self.closing.load(Ordering::Acquire) {
+                    return Poll::Pending;
+                }
             }
-            self.close_notify.notified().await;
-        }
+            Poll::Ready(lock(&self.close_request).unwrap_or((1011, "closing")))
+        })
+        .await
     }
 
     pub fn channels(&self) -> Vec<Channel> {
