@@ -34,7 +34,7 @@ use axum::{
 };
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::{net::TcpSocket, sync::mpsc};
 
 /// Frames a session may have queued before it is dropped as too slow (taskwire's default).
 const QUEUE_CAPACITY: usize = 1024;
@@ -56,7 +56,14 @@ async fn main() {
         .route("/api/tasks", post(create_task))
         .route("/ws", get(upgrade))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind(&bind).await.expect("bind");
+    // Bound like taskwire's listener: address reuse and an accept backlog of 1024
+    // (tokio's `TcpListener::bind` would give 128, and a burst of connects would
+    // then wait for SYN retransmits, a second each).
+    let address: std::net::SocketAddr = bind.parse().expect("TASKWIRE_BIND is an address");
+    let socket = if address.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.expect("socket");
+    socket.set_reuseaddr(true).expect("reuseaddr");
+    socket.bind(address).expect("bind");
+    let listener = socket.listen(1024).expect("listen");
     let listener = listener.tap_io(|socket| {
         let _ = socket.set_nodelay(true);
     });

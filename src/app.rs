@@ -22,7 +22,7 @@ use tower_http::{
 use tracing::{error, info, warn};
 
 use crate::{
-    auth::{self, password::PasswordGate, throttle::LoginThrottle, tokens::TokenKeys},
+    auth::{self, password::PasswordGate, throttle::LoginThrottle, tokens::TokenKeys, user_lookup::UserLookup},
     bus::{Bus, BusKey, InProcessBus, RedisBus},
     catalog,
     channels::DomainChannelPolicy,
@@ -40,7 +40,7 @@ use crate::{
         monitor::OrderMonitor,
         provider::{HttpProvider, Provider, SimulatedProvider},
     },
-    state::AppState,
+    state::{AppState, Services},
     stores::{self, AllowedHost, PageFetcher, ScrapePolicy},
     tasks, users, web, workflows,
 };
@@ -196,8 +196,9 @@ async fn build_state(
     let provider = order_provider(&config, &http);
     let lease = config.provider_timeout + Duration::from_secs(5);
     let config = Arc::new(config);
-    Ok(AppState {
+    Ok(AppState::new(Services {
         task_creates: GroupCommit::start(db.clone(), bus.clone(), CREATES_PER_BATCH),
+        user_lookup: UserLookup::start(reads.clone()),
         orders: Arc::new(OrderMonitor::new(provider, lease, shutdown.child_token(), tasks.clone())),
         jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),
         restartable: Arc::new(restartable_kinds()),
@@ -217,7 +218,7 @@ async fn build_state(
         bus,
         metrics,
         config,
-    })
+    }))
 }
 
 /// The shared state for a command that works on the database without serving

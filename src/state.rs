@@ -6,7 +6,7 @@ use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::{password::PasswordGate, throttle::LoginThrottle, tokens::TokenKeys},
+    auth::{password::PasswordGate, throttle::LoginThrottle, tokens::TokenKeys, user_lookup::UserLookup},
     bus::Bus,
     config::Config,
     events::group_commit::GroupCommit,
@@ -19,9 +19,27 @@ use crate::{
     tasks::create_batch::PendingTask,
 };
 
-/// Cheap to clone: every field is a handle.
+/// What every handler and background task shares; one reference count to clone
+/// (axum clones the state for every request), the services behind it.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The shared services, reached through [`AppState`].
+pub struct Services {
     /// The pool (or, on SQLite, the single connection) every service uses.
     pub db: DatabaseConnection,
     /// Where hot reads go (authentication, replay, subscription checks): read-only
@@ -29,6 +47,8 @@ pub struct AppState {
     /// the same pool as `db` on PostgreSQL.
     pub reads: DatabaseConnection,
     pub config: Arc<Config>,
+    /// Reads the caller's user row for every authenticated request, batched under load.
+    pub user_lookup: UserLookup,
     /// JWT signing and verification keys, derived once from `JWT_SECRET`.
     pub keys: Arc<TokenKeys>,
     /// Counts failed logins so guessing passwords gets 429.
@@ -60,6 +80,11 @@ pub struct AppState {
 impl FromRef<AppState> for HubState {
     /// `/ws` sees only what the hub needs, not the domains' machinery.
     fn from_ref(state: &AppState) -> Self {
-        HubState { hub: state.hub.clone(), db: state.reads.clone(), keys: state.keys.clone() }
+        HubState {
+            hub: state.hub.clone(),
+            db: state.reads.clone(),
+            users: state.user_lookup.clone(),
+            keys: state.keys.clone(),
+        }
     }
 }

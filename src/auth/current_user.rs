@@ -4,12 +4,10 @@ use axum::{
     extract::FromRequestParts,
     http::{HeaderMap, Method, header, request::Parts},
 };
-use sea_orm::{DatabaseConnection, EntityTrait};
 use serde::Serialize;
 
-use super::{Role, cookies, origin::origin_allowed, tokens::TokenKeys};
+use super::{Role, cookies, origin::origin_allowed, tokens::TokenKeys, user_lookup::UserLookup};
 use crate::{
-    entity::user,
     error::{AppError, Result},
     state::AppState,
 };
@@ -50,9 +48,9 @@ pub fn request_token(headers: &HeaderMap) -> Option<(&str, TokenSource)> {
 }
 
 /// Verifies a token and loads its user; shared by REST and the WebSocket.
-pub async fn authenticate(db: &DatabaseConnection, keys: &TokenKeys, token: &str) -> Result<CurrentUser> {
+pub async fn authenticate(users: &UserLookup, keys: &TokenKeys, token: &str) -> Result<CurrentUser> {
     let user_id = keys.verify_access(token)?.user_id()?;
-    let user = user::Entity::find_by_id(user_id).one(db).await?;
+    let user = users.find(user_id).await?;
     match user {
         Some(user) if user.is_active => Ok(CurrentUser {
             id: user.id,
@@ -74,7 +72,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         if source == TokenSource::Cookie && !is_safe(&parts.method) {
             check_origin(&parts.headers, &state.config.allowed_origins)?;
         }
-        authenticate(&state.reads, &state.keys, token).await
+        authenticate(&state.user_lookup, &state.keys, token).await
     }
 }
 

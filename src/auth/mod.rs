@@ -11,6 +11,7 @@ pub mod routes;
 pub mod service;
 pub mod throttle;
 pub mod tokens;
+pub mod user_lookup;
 
 pub use current_user::{AdminUser, CurrentUser};
 pub use role::Role;

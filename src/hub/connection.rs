@@ -121,7 +121,7 @@ async fn admit(
         return None;
     }
     let user = match token {
-        Some(token) => authenticate(&state.db, &state.keys, &token).await,
+        Some(token) => authenticate(&state.users, &state.keys, &token).await,
         None => await_auth_message(&mut socket, state).await,
     };
     let user = match user {
@@ -156,7 +156,7 @@ async fn await_auth_message(socket: &mut WebSocket, state: &HubState) -> Result<
         tokio::time::timeout(state.hub.settings().auth_timeout, socket.recv()).await.map_err(|_| unauthenticated())?;
     match first {
         Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
-            Ok(ClientMessage::Auth { token }) => authenticate(&state.db, &state.keys, &token).await,
+            Ok(ClientMessage::Auth { token }) => authenticate(&state.users, &state.keys, &token).await,
             _ => Err(unauthenticated()),
         },
         _ => Err(unauthenticated()),

@@ -31,7 +31,7 @@ pub use policy::ChannelPolicy;
 pub use session::{Outbound, SessionHandle};
 
 use crate::{
-    auth::tokens::TokenKeys,
+    auth::{tokens::TokenKeys, user_lookup::UserLookup},
     events::{Channel, ChannelForm, StoredEvent, Topic, control::SESSIONS_REVOKED},
     metrics::Metrics,
 };
@@ -70,8 +70,10 @@ const SHUTTING_DOWN: (u16, &str) = (1001, "server shutting down");
 #[derive(Clone)]
 pub struct HubState {
     pub hub: Hub,
-    /// Identifies callers and reads replays from the outbox.
+    /// Reads replays from the outbox.
     pub db: DatabaseConnection,
+    /// Identifies callers.
+    pub users: UserLookup,
     pub keys: Arc<TokenKeys>,
 }
 

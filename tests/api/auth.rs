@@ -285,3 +285,29 @@ async fn behind_a_trusted_proxy_each_client_address_is_throttled_on_its_own() {
         .unwrap();
     assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS, "a forged header does not escape the limit");
 }
+
+/// Under a burst, the user rows behind tokens are read together in one query;
+/// each request must still be answered as its own caller, and a disabled
+/// account must be refused in the very next burst.
+#[tokio::test]
+async fn simultaneous_requests_are_each_answered_as_their_own_caller() {
+    let app = spawn_app().await;
+    let tokens = [app.token(ADMIN).await, app.token(ANN).await, app.token(BOB).await];
+    let names = ["admin", "ann", "bob"];
+    let burst = || futures_util::future::join_all((0..90).map(|n| app.get("/api/me", Some(&tokens[n % 3]))));
+    for (n, (status, me)) in burst().await.into_iter().enumerate() {
+        assert_eq!(status, StatusCode::OK, "{me}");
+        assert_eq!(me["username"], names[n % 3], "request {n}");
+    }
+    let bob_id = burst().await[2].1["id"].as_i64().unwrap();
+    let disable = json!({"is_active": false});
+    let path = format!("/api/users/{bob_id}");
+    assert_eq!(app.request(reqwest::Method::PATCH, &path, Some(&tokens[0]), Some(&disable)).await.0, StatusCode::OK);
+    for (n, answer) in burst().await.into_iter().enumerate() {
+        if n % 3 == 2 {
+            assert_error(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
+        } else {
+            assert_eq!((answer.0, answer.1["username"].as_str()), (StatusCode::OK, Some(names[n % 3])), "{n}");
+        }
+    }
+}

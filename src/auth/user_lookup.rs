@@ -1,0 +1,76 @@
+//! The user row behind every authenticated request, read in batches.
+//!
+//! Every request and every WebSocket handshake reads its caller's row, fresh,
+//! so a disabled account or a changed role counts at once on every instance.
+//! Under a burst (a thousand browsers reconnecting after a deploy) those reads
+//! would each be a database round trip; here one task takes every lookup
+//! waiting and answers them all with one `WHERE id IN (…)` query. A lone
+//! lookup is read at once, and no row is ever kept: freshness is unchanged.
+
+use std::collections::HashMap;
+
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    entity::user,
+    error::{AppError, Result},
+};
+
+/// Lookups answered by one query, at most.
+const MAX_BATCH: usize = 256;
+
+type Lookup = (i64, oneshot::Sender<Result<Option<user::Model>>>);
+
+/// Cheap to clone; the reading task ends when the last handle is dropped.
+#[derive(Clone)]
+pub struct UserLookup {
+    requests: mpsc::Sender<Lookup>,
+}
+
+impl UserLookup {
+    /// Starts the reading task on `db` (the read connections).
+    pub fn start(db: DatabaseConnection) -> Self {
+        let (requests, queue) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(answer_lookups(db, queue));
+        UserLookup { requests }
+    }
+
+    /// The user with this id as the database has it now, or `None`.
+    pub async fn find(&self, id: i64) -> Result<Option<user::Model>> {
+        let (answer, answered) = oneshot::channel();
+        let gone = || AppError::Internal("the user lookup stopped".into());
+        self.requests.send((id, answer)).await.map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
+    }
+}
+
+async fn answer_lookups(db: DatabaseConnection, mut queue: mpsc::Receiver<Lookup>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        match user::Entity::find().filter(user::Column::Id.is_in(ids)).all(&db).await {
+            Ok(users) => {
+                let users: HashMap<i64, user::Model> = users.into_iter().map(|u| (u.id, u)).collect();
+                for (id, answer) in batch.drain(..) {
+                    let _ = answer.send(Ok(users.get(&id).cloned()));
+                }
+            }
+            // Each caller gets the error as its own query would have given it
+            // (503 while the database is unreachable, else 500).
+            Err(error) => {
+                let message = error.to_string();
+                let unreachable = AppError::from(error);
+                for (_, answer) in batch.drain(..) {
+                    let copy = match &unreachable {
+                        AppError::Unavailable(text) => AppError::Unavailable(text.clone()),
+                        _ => AppError::Internal(message.clone()),
+                    };
+                    let _ = answer.send(Err(copy));
+                }
+            }
+        }
+    }
+}
