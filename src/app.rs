@@ -75,6 +75,9 @@ const SHUTDOWN_BOUND: Duration = Duration::from_secs(5);
 /// burst of waiting requests, small enough that one batch's statements stay short.
 const CREATES_PER_BATCH: usize = 128;
 
+/// At most this many progress reports share a transaction (one statement writes them all).
+const PROGRESS_WRITES_PER_BATCH: usize = 512;
+
 /// A built server, bound to its port, not yet serving.
 pub struct Application {
     listener: TcpListener,
@@ -199,6 +202,7 @@ async fn build_state(
     Ok(AppState::new(Services {
         task_creates: GroupCommit::start(db.clone(), bus.clone(), CREATES_PER_BATCH),
         user_lookup: UserLookup::start(reads.clone()),
+        progress_writes: GroupCommit::start(db.clone(), bus.clone(), PROGRESS_WRITES_PER_BATCH),
         orders: Arc::new(OrderMonitor::new(provider, lease, shutdown.child_token(), tasks.clone())),
         jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),
         restartable: Arc::new(restartable_kinds()),

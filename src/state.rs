@@ -11,7 +11,7 @@ use crate::{
     config::Config,
     events::group_commit::GroupCommit,
     hub::{Hub, HubState},
-    jobs::{JobRunner, RestartableKinds},
+    jobs::{JobRunner, RestartableKinds, progress_write::ProgressWrite},
     lock::Locks,
     metrics::Metrics,
     orders::monitor::OrderMonitor,
@@ -61,6 +61,8 @@ pub struct Services {
     pub bus: Arc<dyn Bus>,
     /// Writes task creates in shared transactions (group commit): the hot write under load.
     pub task_creates: GroupCommit<PendingTask>,
+    /// Writes job progress figures in shared transactions: workers may report many times a second.
+    pub progress_writes: GroupCommit<ProgressWrite>,
     /// Prometheus figures of this instance.
     pub metrics: Arc<Metrics>,
     /// Runs built-in jobs and coalesces job progress.

@@ -3,6 +3,7 @@
 
 pub mod model;
 pub mod progress;
+pub mod progress_write;
 pub mod retention;
 pub mod retry;
 pub mod routes;

@@ -5,18 +5,15 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde::Deserialize;
 use tracing::warn;
 
 use super::{
     model::{JobStatus, JobView, progress},
-    service::{job_event, load_view},
+    progress_write::ProgressWrite,
 };
 use crate::{
-    entity::job,
     error::{AppError, Result},
-    events::outbox::in_transaction,
     state::AppState,
 };
 
@@ -36,7 +33,7 @@ pub struct ProgressUpdate {
 
 impl ProgressUpdate {
     /// A newer update wins field by field.
-    fn merge(&mut self, newer: ProgressUpdate) {
+    pub(super) fn merge(&mut self, newer: ProgressUpdate) {
         self.items_processed = newer.items_processed.or(self.items_processed);
         self.items_failed = newer.items_failed.or(self.items_failed);
         self.items_total = newer.items_total.or(self.items_total);
@@ -75,7 +72,8 @@ impl ProgressUpdate {
         Ok(())
     }
 
-    fn apply(&self, view: &mut JobView) {
+    /// The figures shown once this update is applied.
+    pub(super) fn apply(&self, view: &mut JobView) {
         view.items_processed = self.items_processed.unwrap_or(view.items_processed);
         view.items_failed = self.items_failed.unwrap_or(view.items_failed);
         view.items_total = self.items_total.unwrap_or(view.items_total);
@@ -164,10 +162,12 @@ impl ProgressCoalescer {
         }
     }
 
-    /// Worker reports: the figures are written at once, so whichever instance
-    /// finishes the job announces the final state; only `job.progress` events are
-    /// coalesced. `None` when the job is no longer running.
-    pub async fn record(&self, state: &AppState, job_id: i64, update: ProgressUpdate) -> Result<Option<JobView>> {
+    /// Worker reports: the figures are written at once (with every other write
+    /// waiting), so whichever instance finishes the job announces the final
+    /// state; only `job.progress` events are coalesced. The job is checked in the
+    /// write's transaction: 404 when it does not exist, 409 when it is not a
+    /// running worker job, 400 when the figures disagree with its current ones.
+    pub async fn record(&self, state: &AppState, job_id: i64, update: ProgressUpdate) -> Result<JobView> {
         let slot = {
             let mut entry = self.pending.entry(job_id).or_default();
             entry.event_owed = true;
@@ -178,11 +178,23 @@ impl ProgressCoalescer {
             entry.event_owed = false;
             entry.last_flush = Some(Instant::now());
         }
-        let view = write(state, job_id, &update, announce).await?;
-        if let Slot::Later(delay) = slot {
-            self.flush_later(state, job_id, delay);
+        let written = state.progress_writes.write(ProgressWrite { job_id, update, announce, from_worker: true }).await;
+        match &written {
+            // Nothing to coalesce for a job that does not exist or takes no reports
+            // (a server job's own unwritten figures stay).
+            Err(AppError::NotFound(_)) => {
+                self.pending.remove(&job_id);
+            }
+            Err(AppError::InvalidState(_)) => {
+                self.pending.remove_if(&job_id, |_, entry| entry.update.is_none());
+            }
+            _ => {
+                if let Slot::Later(delay) = slot {
+                    self.flush_later(state, job_id, delay);
+                }
+            }
         }
-        Ok(view)
+        written?.ok_or_else(|| AppError::InvalidState(format!("job {job_id} is no longer running")))
     }
 
     /// Writes and publishes the job's pending figures, or publishes the event owed
@@ -196,11 +208,16 @@ impl ProgressCoalescer {
             }
             None => (None, false),
         };
-        match update {
-            Some(update) => write(state, job_id, &update, true).await.map(|_| ()),
-            None if event_owed => write(state, job_id, &ProgressUpdate::default(), true).await.map(|_| ()),
-            None => Ok(()),
+        let written = match update {
+            Some(update) => write(state, job_id, update).await?,
+            None if event_owed => write(state, job_id, ProgressUpdate::default()).await?,
+            None => return Ok(()),
+        };
+        if written.is_none() {
+            // The job is no longer running: nothing more to coalesce.
+            self.pending.remove_if(&job_id, |_, entry| entry.update.is_none());
         }
+        Ok(())
     }
 
     /// The view with this instance's not-yet-written progress applied.
@@ -221,38 +238,11 @@ impl ProgressCoalescer {
     }
 }
 
-/// Writes figures to a running job (and its heartbeat) and, if asked, publishes `job.progress`.
-async fn write(state: &AppState, job_id: i64, update: &ProgressUpdate, announce: bool) -> Result<Option<JobView>> {
-    in_transaction(&state.db, &*state.bus, async |txn| {
-        let now = Utc::now();
-        let mut write = job::Entity::update_many()
-            .col_expr(job::Column::UpdatedAt, Expr::value(now))
-            .col_expr(job::Column::HeartbeatAt, Expr::value(now));
-        for (column, value) in [
-            (job::Column::ItemsProcessed, update.items_processed),
-            (job::Column::ItemsFailed, update.items_failed),
-            (job::Column::ItemsTotal, update.items_total),
-        ] {
-            if let Some(value) = value {
-                write = write.col_expr(column, Expr::value(value));
-            }
-        }
-        if let Some(message) = &update.message {
-            write = write.col_expr(job::Column::Message, Expr::value(message.clone()));
-        }
-        let written = write
-            .filter(job::Column::Id.eq(job_id))
-            .filter(job::Column::Status.eq(JobStatus::Running))
-            .exec(txn)
-            .await?;
-        if written.rows_affected == 0 {
-            return Ok((None, Vec::new()));
-        }
-        let view = load_view(txn, job_id).await?;
-        let events = if announce { vec![job_event("job.progress", &view)] } else { Vec::new() };
-        Ok((Some(view), events))
-    })
-    .await
+/// Writes figures to a running job (and its heartbeat) and publishes
+/// `job.progress`, sharing a transaction with every other write waiting; `None`
+/// when the job is no longer running.
+async fn write(state: &AppState, job_id: i64, update: ProgressUpdate) -> Result<Option<JobView>> {
+    state.progress_writes.write(ProgressWrite { job_id, update, announce: true, from_worker: false }).await
 }
 
 #[cfg(test)]

@@ -403,3 +403,67 @@ async fn stats_show_durations_error_rate_per_kind_and_per_hour_and_lists_filter_
         "validation_failed",
     );
 }
+
+/// Reports from many workers at once share transactions (each job written once
+/// per batch); every report must still be answered on its own, bad ones refused
+/// without touching anything, and the dashboards must end on the stored figures.
+#[tokio::test]
+async fn simultaneous_reports_are_each_answered_and_the_stored_figures_are_announced_last() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let mut dashboard = app.ws_subscribed(&admin, &["jobs"], None).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let job =
+            create_job(&app, &admin, json!({"kind": "sync", "name": format!("Sync {n}"), "items_total": 100})).await;
+        ids.push(job["id"].as_i64().unwrap());
+    }
+    let done = create_job(&app, &admin, json!({"kind": "sync", "name": "Done"})).await["id"].as_i64().unwrap();
+    finish(&app, &admin, done, json!({"status": "completed"})).await;
+
+    // 40 good reports per job, and for each job 5 whose figures contradict each other,
+    // plus reports to a finished job and to one that does not exist: all at once.
+    let mut requests: Vec<(i64, Value, StatusCode)> = Vec::new();
+    for n in 1..=40 {
+        for &id in &ids {
+            requests.push((id, json!({"items_processed": n, "items_failed": n / 4}), StatusCode::OK));
+        }
+    }
+    for &id in &ids {
+        for _ in 0..5 {
+            requests.push((id, json!({"items_processed": 1, "items_failed": 2}), StatusCode::BAD_REQUEST));
+        }
+    }
+    requests.push((done, json!({"items_processed": 1}), StatusCode::CONFLICT));
+    requests.push((999_999, json!({"items_processed": 1}), StatusCode::NOT_FOUND));
+    let paths: Vec<String> = requests.iter().map(|(id, _, _)| format!("/api/jobs/{id}/progress")).collect();
+    let answers = futures_util::future::join_all(
+        requests.iter().zip(&paths).map(|((_, body, _), path)| app.post_json(path, Some(&admin), body)),
+    )
+    .await;
+    for ((id, body, expected), (status, reply)) in requests.iter().zip(&answers) {
+        assert_eq!(status, expected, "job {id} {body}: {reply}");
+        if *status == StatusCode::OK {
+            assert_eq!(reply["id"], *id);
+            assert_eq!(reply["items_processed"], body["items_processed"], "the answer shows its own report");
+        }
+    }
+
+    for &id in &ids {
+        let (_, stored) = app.get(&format!("/api/jobs/{id}"), Some(&admin)).await;
+        let processed = stored["items_processed"].as_i64().unwrap();
+        assert!((1..=40).contains(&processed), "{stored}");
+        assert_eq!(stored["items_failed"], processed / 4, "the figures of one report, not a mix: {stored}");
+        assert_eq!(stored["status"], "running");
+        // The last progress event of the job carries exactly what is stored.
+        let (completed, before) = {
+            finish(&app, &admin, id, json!({"status": "completed"})).await;
+            until_event(&mut dashboard, id, "job.completed").await
+        };
+        let last = before.iter().rev().find(|f| f["event"] == "job.progress").expect("a progress event");
+        assert_eq!(last["data"]["items_processed"], processed, "{last}");
+        assert_eq!(completed["data"]["items_processed"], processed);
+    }
+    let (_, finished) = app.get(&format!("/api/jobs/{done}"), Some(&admin)).await;
+    assert_eq!(finished["items_processed"], 0, "a finished job takes no figures");
+}
