@@ -150,6 +150,8 @@ struct Report {
     rss: Option<(u64, u64)>,
     /// Server CPU seconds while the events were written and delivered.
     cpu_secs: Option<f64>,
+    /// Server CPU seconds while the sessions were opened.
+    open_cpu_secs: Option<f64>,
 }
 
 /// The servers of one run, killed when it ends.
@@ -197,6 +199,7 @@ async fn fan_out(args: &Args, target: Target) -> Report {
     let name = if target == Target::Bare { "bare fan-out server" } else { "taskwire" };
 
     let rss_before = total_rss_kib(&servers.pids);
+    let open_cpu_before = total_cpu_secs(&servers.pids);
     println!("[{name}] opening {} sessions on {} instance(s) …", args.sessions, ws_urls.len());
     let opened = Instant::now();
     let ready = Arc::new(Barrier::new(args.sessions + 1));
@@ -237,6 +240,7 @@ async fn fan_out(args: &Args, target: Target) -> Report {
     ready.wait().await;
     let open_secs = opened.elapsed().as_secs_f64();
     let rss_after = total_rss_kib(&servers.pids);
+    let open_cpu_secs = total_cpu_secs(&servers.pids).zip(open_cpu_before).map(|(after, before)| after - before);
 
     let cpu_before = total_cpu_secs(&servers.pids);
     let driving = Instant::now();
@@ -319,6 +323,7 @@ async fn fan_out(args: &Args, target: Target) -> Report {
         by_instance,
         rss: rss_before.zip(rss_after),
         cpu_secs,
+        open_cpu_secs,
     }
 }
 
@@ -329,6 +334,11 @@ impl Report {
 
     fn handshakes_per_sec(&self) -> f64 {
         self.sessions as f64 / self.open_secs
+    }
+
+    /// Server CPU microseconds per session opened (handshake, authentication, `ready`, subscribe).
+    fn cpu_us_per_session(&self) -> Option<f64> {
+        self.open_cpu_secs.map(|cpu| cpu * 1e6 / self.sessions as f64)
     }
 
     /// Server CPU microseconds per delivered event frame.
@@ -409,6 +419,12 @@ fn print_ratios(taskwire: &Report, bare: &Report) {
         taskwire.handshakes_per_sec(),
         bare.handshakes_per_sec(),
         ratio(Some(taskwire.handshakes_per_sec()), Some(bare.handshakes_per_sec()))
+    );
+    println!(
+        "| server CPU per session opened | {:.1} µs | {:.1} µs | {} |",
+        taskwire.cpu_us_per_session().unwrap_or(f64::NAN),
+        bare.cpu_us_per_session().unwrap_or(f64::NAN),
+        ratio(taskwire.cpu_us_per_session(), bare.cpu_us_per_session())
     );
     println!(
         "| fan-out p50 | {:.2} ms | {:.2} ms | {} |",

@@ -447,12 +447,13 @@ impl MakeRequestId for SequentialRequestId {
 
 /// Logs each 500 once, with its request id and the detail the client never sees.
 async fn log_internal_errors(request: Request, next: Next) -> Response {
-    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // Cheap handles (shared bytes), turned into text only for a failed request.
+    let request_id = request.headers().get(REQUEST_ID).cloned();
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     let response = next.run(request).await;
     if let Some(InternalErrorDetail(detail)) = response.extensions().get::<InternalErrorDetail>() {
-        error!(%request_id, %method, %path, error = %detail, "request failed");
+        let request_id = request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-");
+        error!(%request_id, %method, path = %uri.path(), error = %detail, "request failed");
     }
     response
 }

@@ -25,7 +25,7 @@ use crate::state::AppState;
 /// Labels of the HTTP metrics: the route pattern, never the raw path, so ids don't explode the series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    pub method: String,
+    pub method: &'static str,
     pub route: String,
     pub status: u16,
 }
@@ -33,7 +33,7 @@ pub struct HttpLabels {
 /// Labels of the per-method latency histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MethodLabels {
-    pub method: String,
+    pub method: &'static str,
 }
 
 /// Labels of the job gauge.
@@ -121,15 +121,12 @@ impl Metrics {
 /// Counts and times every HTTP request.
 pub async fn track_http(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = method_label(request.method()).to_owned();
-    let route =
-        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(request.method());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
     let metrics = &state.metrics;
-    metrics
-        .http_requests
-        .get_or_create(&HttpLabels { method: method.clone(), route, status: response.status().as_u16() })
-        .inc();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str).to_owned();
+    metrics.http_requests.get_or_create(&HttpLabels { method, route, status: response.status().as_u16() }).inc();
     metrics.http_latency.get_or_create(&MethodLabels { method }).observe(started.elapsed().as_secs_f64());
     response
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
@@ -20,7 +20,16 @@ use crate::{
 /// Lookups answered by one query, at most.
 const MAX_BATCH: usize = 256;
 
-type Lookup = (i64, oneshot::Sender<Result<Option<user::Model>>>);
+/// What authentication needs of a user row (not its password hash).
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Account {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub is_active: bool,
+}
+
+type Lookup = (i64, oneshot::Sender<Result<Option<Account>>>);
 
 /// Cheap to clone; the reading task ends when the last handle is dropped.
 #[derive(Clone)]
@@ -37,7 +46,7 @@ impl UserLookup {
     }
 
     /// The user with this id as the database has it now, or `None`.
-    pub async fn find(&self, id: i64) -> Result<Option<user::Model>> {
+    pub async fn find(&self, id: i64) -> Result<Option<Account>> {
         let (answer, answered) = oneshot::channel();
         let gone = || AppError::Internal("the user lookup stopped".into());
         self.requests.send((id, answer)).await.map_err(|_| gone())?;
@@ -51,9 +60,13 @@ async fn answer_lookups(db: DatabaseConnection, mut queue: mpsc::Receiver<Lookup
         let mut ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
-        match user::Entity::find().filter(user::Column::Id.is_in(ids)).all(&db).await {
+        let query = user::Entity::find()
+            .select_only()
+            .columns([user::Column::Id, user::Column::Username, user::Column::Role, user::Column::IsActive])
+            .filter(user::Column::Id.is_in(ids));
+        match query.into_model::<Account>().all(&db).await {
             Ok(users) => {
-                let users: HashMap<i64, user::Model> = users.into_iter().map(|u| (u.id, u)).collect();
+                let users: HashMap<i64, Account> = users.into_iter().map(|u| (u.id, u)).collect();
                 for (id, answer) in batch.drain(..) {
                     let _ = answer.send(Ok(users.get(&id).cloned()));
                 }

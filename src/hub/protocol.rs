@@ -30,16 +30,23 @@ pub enum ClientMessage {
 }
 
 /// `ready`: sent once the session is authenticated.
+/// (Written directly, like `subscribed`: every handshake sends both.)
 pub fn ready(user: &CurrentUser, last_event_id: i64) -> Utf8Bytes {
-    frame(json!({
-        "type": "ready",
-        "user": {"id": user.id, "username": user.username, "role": user.role},
-        "last_event_id": last_event_id,
-    }))
+    Utf8Bytes::from(format!(
+        r#"{{"type":"ready","user":{{"id":{},"username":{},"role":{}}},"last_event_id":{last_event_id}}}"#,
+        user.id,
+        json_text(&user.username),
+        json_text(&user.role),
+    ))
 }
 
 pub fn subscribed(channels: &[String]) -> Utf8Bytes {
-    frame(json!({"type": "subscribed", "channels": channels}))
+    Utf8Bytes::from(format!(r#"{{"type":"subscribed","channels":{}}}"#, json_text(&channels)))
+}
+
+/// A value as JSON text (strings and lists of strings cannot fail to serialize).
+fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
 /// The answer to a `since` older than the retained history: the channels are
@@ -126,5 +133,19 @@ mod tests {
         let entity: serde_json::Value = serde_json::from_str(event(&stored, ChannelForm::Entity).as_str()).unwrap();
         assert_eq!(entity["channel"], "task:7");
         assert!(std::ptr::eq(frame.as_str().as_ptr(), event(&stored, ChannelForm::Collection).as_str().as_ptr()));
+    }
+
+    #[test]
+    fn ready_and_subscribed_are_json_whatever_the_names() {
+        let user =
+            CurrentUser { id: 3, username: "a \"quoted\" \\ name".into(), role: crate::auth::Role::AdminLimited };
+        let ready: serde_json::Value = serde_json::from_str(ready(&user, 42).as_str()).unwrap();
+        assert_eq!(
+            ready,
+            json!({"type": "ready", "user": {"id": 3, "username": "a \"quoted\" \\ name", "role": "ADMIN_LIMITED"}, "last_event_id": 42})
+        );
+        let channels = vec!["tasks".to_owned(), "task:7".to_owned()];
+        let subscribed: serde_json::Value = serde_json::from_str(subscribed(&channels).as_str()).unwrap();
+        assert_eq!(subscribed, json!({"type": "subscribed", "channels": ["tasks", "task:7"]}));
     }
 }
