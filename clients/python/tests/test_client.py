@@ -6,7 +6,7 @@ import pytest
 from conftest import ADMIN, WORKER, Server, mint_token
 
 import taskwire
-from taskwire import AlreadyRunning, AuthError, Forbidden, NotFound, Taskwire, ValidationFailed
+from taskwire import AlreadyRunning, AuthError, Forbidden, InvalidState, NotFound, Taskwire, ValidationFailed
 
 
 def admin(server: Server) -> Taskwire:
@@ -92,6 +92,17 @@ def test_task_lifecycle_over_the_client(server: Server) -> None:
     assert "vehicle_registration" in [w["key"] for w in worker.list_workflows()]
 
 
+def test_tasks_are_listed_by_search_workflow_and_assignee(server: Server) -> None:
+    tw = admin(server)
+    me = tw.me()
+    needle = tw.create_task("Client NEEDLE in a haystack", "vehicle_registration")
+    tw.create_task("Client hay only", "vehicle_registration")
+    found = tw.list_tasks(q="client needle", workflow="vehicle_registration", assignee=me["id"], limit=200)
+    assert [t["id"] for t in found["items"]] == [needle["id"]]
+    assert tw.list_tasks(q="client needle", workflow="no_such_flow")["items"] == []
+    assert tw.list_tasks(q="client needle", assignee=999_999)["items"] == []
+
+
 def test_orders_over_the_client(server: Server) -> None:
     worker = Taskwire(server.url, username=WORKER[0], password=WORKER[1])
     order = worker.create_order("Game credits", "1000 gems", "player-7", extra_field="EU server")
@@ -123,6 +134,20 @@ def test_raw_job_calls(server: Server) -> None:
     tw.delete_job(job["id"])
     with pytest.raises(NotFound):
         tw.get_job(job["id"])
+
+
+def test_jobs_are_listed_by_creation_time_and_a_worker_job_is_not_retried(server: Server) -> None:
+    tw = admin(server)
+    job = tw.create_job("client_retry", "Retry me")
+    tw.finish_job(job["id"], "failed", error_message="boom")
+    recent = tw.list_jobs(kind="client_retry", created_after="2000-01-01T00:00:00Z")
+    assert [j["id"] for j in recent["items"]] == [job["id"]]
+    assert tw.list_jobs(kind="client_retry", created_before="2000-01-01T00:00:00Z")["items"] == []
+    with pytest.raises(InvalidState) as refused:
+        tw.retry_job(job["id"])
+    assert refused.value.code == "invalid_state"
+    with pytest.raises(NotFound):
+        tw.retry_job(999_999)
 
 
 def test_a_forked_child_signs_in_on_its_own_instead_of_reusing_the_refresh_token(server: Server) -> None:

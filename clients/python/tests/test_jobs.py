@@ -139,11 +139,13 @@ def test_the_async_job_reports_throttled_progress_and_finishes(server: Server) -
 
 
 def test_the_async_client_makes_rest_calls(server: Server) -> None:
-    async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         async with AsyncTaskwire(server.url, username=ADMIN[0], password=ADMIN[1]) as tw:
             task = await tw.create_task("Async task", "vehicle_registration")
-            return await tw.me(), await tw.get_task(task["id"])
+            found = await tw.list_tasks(q="ASYNC TASK", workflow="vehicle_registration")
+            return await tw.me(), await tw.get_task(task["id"]), found
 
-    me, task = asyncio.run(scenario())
+    me, task, found = asyncio.run(scenario())
     assert me["role"] == "ADMIN"
     assert task["title"] == "Async task"
+    assert task["id"] in [t["id"] for t in found["items"]]

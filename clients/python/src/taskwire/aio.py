@@ -115,9 +115,16 @@ class AsyncTaskwire:
         return await self.request("GET", "/api/me")
 
     async def list_tasks(
-        self, *, status: str | None = None, limit: int | None = None, before: int | None = None
+        self,
+        *,
+        status: str | None = None,
+        q: str | None = None,
+        workflow: str | None = None,
+        assignee: int | None = None,
+        limit: int | None = None,
+        before: int | None = None,
     ) -> JSON:
-        """``GET /api/tasks``."""
+        """``GET /api/tasks``, filtered like :meth:`taskwire.Taskwire.list_tasks`."""
         return await self.request("GET", "/api/tasks", params=_session.clean(locals() | {"self": None}))
 
     async def get_task(self, task_id: int) -> JSON:
@@ -149,6 +156,8 @@ class AsyncTaskwire:
         status: str | None = None,
         kind: str | None = None,
         scope: str | None = None,
+        created_after: str | None = None,
+        created_before: str | None = None,
         limit: int | None = None,
         before: int | None = None,
     ) -> JSON:
@@ -197,6 +206,10 @@ class AsyncTaskwire:
     async def cancel_job(self, job_id: int) -> JSON:
         """``POST /api/jobs/{id}/cancel``."""
         return await self.request("POST", f"/api/jobs/{job_id}/cancel")
+
+    async def retry_job(self, job_id: int) -> JSON:
+        """``POST /api/jobs/{id}/retry``: starts a failed or cancelled scrape or import again; the new job."""
+        return await self.request("POST", f"/api/jobs/{job_id}/retry")
 
     async def delete_job(self, job_id: int) -> None:
         """``DELETE /api/jobs/{id}``."""

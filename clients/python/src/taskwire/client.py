@@ -144,8 +144,20 @@ class Taskwire:
 
     # -- tasks ----------------------------------------------------------------------------
 
-    def list_tasks(self, *, status: str | None = None, limit: int | None = None, before: int | None = None) -> JSON:
-        """``GET /api/tasks``: one page (``items``, ``next_before``), newest first."""
+    def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        q: str | None = None,
+        workflow: str | None = None,
+        assignee: int | None = None,
+        limit: int | None = None,
+        before: int | None = None,
+    ) -> JSON:
+        """``GET /api/tasks``: one page (``items``, ``next_before``), newest first.
+
+        ``q`` matches titles ignoring case; ``workflow`` is a template key; ``assignee`` a user id.
+        """
         return self.request("GET", "/api/tasks", params=_session.clean(locals() | {"self": None}))
 
     def get_task(self, task_id: int) -> JSON:
@@ -183,6 +195,8 @@ class Taskwire:
         status: str | None = None,
         kind: str | None = None,
         scope: str | None = None,
+        created_after: str | None = None,
+        created_before: str | None = None,
         limit: int | None = None,
         before: int | None = None,
     ) -> JSON:
@@ -231,6 +245,10 @@ class Taskwire:
     def cancel_job(self, job_id: int) -> JSON:
         """``POST /api/jobs/{id}/cancel``: asks a running job to stop."""
         return self.request("POST", f"/api/jobs/{job_id}/cancel")
+
+    def retry_job(self, job_id: int) -> JSON:
+        """``POST /api/jobs/{id}/retry``: starts a failed or cancelled scrape or import again; the new job."""
+        return self.request("POST", f"/api/jobs/{job_id}/retry")
 
     def delete_job(self, job_id: int) -> None:
         """``DELETE /api/jobs/{id}``: removes a finished job."""
