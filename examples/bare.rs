@@ -6,8 +6,8 @@
 //! `task.created` event out to every subscribed session — with no database, no
 //! authentication and no channels. Its sockets are set up like taskwire's (the
 //! same read and write buffers, `TCP_NODELAY`, a bounded queue of 1024 frames
-//! per session, one writer task that sends a frame at a time, one
-//! serialization per event), so the difference the load tool measures is what
+//! per session, one writer task that writes a frame and whatever else is
+//! queued in one go, one serialization per event), so the difference the load tool measures is what
 //! taskwire's guarantees and bookkeeping cost.
 //!
 //! ```text
@@ -38,6 +38,8 @@ use tokio::{net::TcpSocket, sync::mpsc};
 
 /// Frames a session may have queued before it is dropped as too slow (taskwire's default).
 const QUEUE_CAPACITY: usize = 1024;
+/// Queued frames one write carries at most, in bytes (taskwire's figure with the kernel's send buffer).
+const BATCH_BYTES: usize = 64 * 1024;
 
 #[derive(Default)]
 struct Bare {
@@ -93,7 +95,7 @@ async fn upgrade(State(state): State<Arc<Bare>>, upgrade: WebSocketUpgrade) -> i
         .max_message_size(64 * 1024)
         .max_frame_size(64 * 1024)
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(BATCH_BYTES)
         .max_write_buffer_size(256 * 1024)
         .on_upgrade(move |socket| session(socket, state))
 }
@@ -107,9 +109,21 @@ async fn session(mut socket: WebSocket, state: Arc<Bare>) {
     }
     let (queue, mut queued) = mpsc::channel::<Utf8Bytes>(QUEUE_CAPACITY);
     let (mut sink, mut stream) = socket.split();
+    // Like taskwire's writer: a frame and whatever else is queued (up to 64 KiB), in one write.
     let writer = async move {
-        while let Some(frame) = queued.recv().await {
-            if sink.send(Message::Text(frame)).await.is_err() {
+        while let Some(first) = queued.recv().await {
+            let mut bytes = first.len();
+            if sink.feed(Message::Text(first)).await.is_err() {
+                return;
+            }
+            while bytes < BATCH_BYTES {
+                let Ok(next) = queued.try_recv() else { break };
+                bytes += next.len();
+                if sink.feed(Message::Text(next)).await.is_err() {
+                    return;
+                }
+            }
+            if sink.flush().await.is_err() {
                 return;
             }
         }

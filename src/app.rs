@@ -281,6 +281,7 @@ fn hub_settings(config: &Config) -> HubSettings {
         max_sessions: config.ws_max_sessions,
         subscribe_rate: config.ws_subscribe_rate,
         subscribe_burst: config.ws_subscribe_burst,
+        write_batch_bytes: hub::write_batch_bytes(config.socket_send_buffer),
     }
 }
 

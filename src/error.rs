@@ -58,6 +58,15 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// The same failure for another caller it hit (a batch shares one database
+    /// error): 503 stays 503, anything else is the 500 it was.
+    pub fn copied(&self) -> AppError {
+        match self {
+            AppError::Unavailable(message) => AppError::Unavailable(message.clone()),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+
     /// A 400 naming the offending field, the way every validation error reads.
     pub fn field(field: &str, problem: &str) -> Self {
         AppError::Validation(format!("{field}: {problem}"))

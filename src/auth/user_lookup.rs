@@ -7,7 +7,9 @@
 //! waiting and answers them all with one `WHERE id IN (…)` query. A lone
 //! lookup is read at once, and no row is ever kept: freshness is unchanged.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, panic::AssertUnwindSafe};
+
+use futures_util::FutureExt;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 use tokio::sync::{mpsc, oneshot};
@@ -57,33 +59,44 @@ impl UserLookup {
 async fn answer_lookups(db: DatabaseConnection, mut queue: mpsc::Receiver<Lookup>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let mut ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let query = user::Entity::find()
-            .select_only()
-            .columns([user::Column::Id, user::Column::Username, user::Column::Role, user::Column::IsActive])
-            .filter(user::Column::Id.is_in(ids));
-        match query.into_model::<Account>().all(&db).await {
-            Ok(users) => {
-                let users: HashMap<i64, Account> = users.into_iter().map(|u| (u.id, u)).collect();
+        let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+        // A panic must not end authentication for everyone after it: this
+        // batch's callers see their answer dropped (500), the next batch goes on.
+        let found = AssertUnwindSafe(read_accounts(&db, ids)).catch_unwind().await;
+        let Ok(found) = found else {
+            tracing::error!(lookups = batch.len(), "a user lookup panicked; its callers get an error");
+            batch.clear();
+            continue;
+        };
+        match found {
+            Ok(accounts) => {
                 for (id, answer) in batch.drain(..) {
-                    let _ = answer.send(Ok(users.get(&id).cloned()));
+                    let _ = answer.send(Ok(accounts.get(&id).cloned()));
                 }
             }
-            // Each caller gets the error as its own query would have given it
-            // (503 while the database is unreachable, else 500).
+            // Each caller gets the error its own query would have given it (503
+            // while the database is unreachable, else 500); whoever queued during
+            // an outage gets the 503 now rather than wait out the same timeout.
             Err(error) => {
-                let message = error.to_string();
-                let unreachable = AppError::from(error);
+                let outage = matches!(error, AppError::Unavailable(_));
                 for (_, answer) in batch.drain(..) {
-                    let copy = match &unreachable {
-                        AppError::Unavailable(text) => AppError::Unavailable(text.clone()),
-                        _ => AppError::Internal(message.clone()),
-                    };
-                    let _ = answer.send(Err(copy));
+                    let _ = answer.send(Err(error.copied()));
+                }
+                while outage && let Ok((_, answer)) = queue.try_recv() {
+                    let _ = answer.send(Err(error.copied()));
                 }
             }
         }
     }
+}
+
+/// The accounts with these ids, by id (one query).
+async fn read_accounts(db: &DatabaseConnection, mut ids: Vec<i64>) -> Result<HashMap<i64, Account>> {
+    ids.sort_unstable();
+    ids.dedup();
+    let query = user::Entity::find()
+        .select_only()
+        .columns([user::Column::Id, user::Column::Username, user::Column::Role, user::Column::IsActive])
+        .filter(user::Column::Id.is_in(ids));
+    Ok(query.into_model::<Account>().all(db).await?.into_iter().map(|u| (u.id, u)).collect())
 }

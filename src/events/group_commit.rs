@@ -9,9 +9,12 @@
 //! written at once: nothing waits for a batch to fill.
 //!
 //! Each item succeeds or fails on its own: [`BatchWrite::write_batch`] refuses
-//! an item without writing it, and if the batch as a whole fails (a database
-//! error), every item is written again in a transaction of its own, so one bad
-//! item never fails the others and each caller gets its own error.
+//! an item without writing it, and if the database refuses the batch as a
+//! whole, every item is written again in a transaction of its own, so one bad
+//! item never fails the others and each caller gets its own error. Not when
+//! the database is unreachable (every caller gets the 503 at once, and so does
+//! everyone queued meanwhile), and not when the commit itself failed (whether
+//! it was written is unknown, so nothing is written twice).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -90,9 +93,16 @@ async fn write_batches<W: BatchWrite>(
         // its callers see their answer dropped, the next batch goes on.
         let written = AssertUnwindSafe(write_all(&db, &*bus, &items)).catch_unwind().await;
         match written {
-            Ok(results) => {
+            Ok((results, outage)) => {
                 for (answer, result) in answers.into_iter().zip(results) {
                     let _ = answer.send(result);
+                }
+                // Whoever queued during an outage would only wait out the same
+                // timeout in turn: they get the same 503 now.
+                if let Some(outage) = outage {
+                    while let Ok((_, answer)) = queue.try_recv() {
+                        let _ = answer.send(Err(outage.copied()));
+                    }
                 }
             }
             Err(_) => tracing::error!(items = items.len(), "a batch write panicked; its callers get an error"),
@@ -100,32 +110,54 @@ async fn write_batches<W: BatchWrite>(
     }
 }
 
-/// One transaction for the batch; if it fails, one per item.
-async fn write_all<W: BatchWrite>(db: &DatabaseConnection, bus: &dyn Bus, items: &[W]) -> Vec<Result<W::Output>> {
-    match write_in_one(db, bus, items).await {
-        Ok(results) => results,
-        Err(error) if items.len() == 1 => vec![Err(error)],
-        Err(error) => {
+/// Why a batch's transaction did not commit.
+enum Failure {
+    /// Before the commit: nothing was written.
+    Before(AppError),
+    /// At the commit: whether it was written is unknown, so it is never written again.
+    AtCommit(AppError),
+}
+
+/// One transaction for the batch; if the database refused it (not for being
+/// unreachable, and not at the commit), one per item. Also says whether the
+/// database is unreachable.
+async fn write_all<W: BatchWrite>(
+    db: &DatabaseConnection,
+    bus: &dyn Bus,
+    items: &[W],
+) -> (Vec<Result<W::Output>>, Option<AppError>) {
+    let error = match write_in_one(db, bus, items).await {
+        Ok(results) => return (results, None),
+        Err(Failure::Before(error)) if items.len() > 1 && !matches!(error, AppError::Unavailable(_)) => {
             tracing::warn!(%error, items = items.len(), "a batch write failed; writing its items one by one");
             let mut results = Vec::with_capacity(items.len());
             for item in items {
-                let alone = write_in_one(db, bus, std::slice::from_ref(item)).await;
-                results.push(alone.and_then(|mut one| one.pop().unwrap_or_else(|| Err(writer_gone()))));
+                let alone = match write_in_one(db, bus, std::slice::from_ref(item)).await {
+                    Ok(mut one) => one.pop().unwrap_or_else(|| Err(writer_gone())),
+                    Err(Failure::Before(error) | Failure::AtCommit(error)) => Err(error),
+                };
+                results.push(alone);
             }
-            results
+            return (results, None);
         }
-    }
+        Err(Failure::Before(error) | Failure::AtCommit(error)) => error,
+    };
+    let outage = matches!(error, AppError::Unavailable(_)).then(|| error.copied());
+    let mut results: Vec<_> = items.iter().skip(1).map(|_| Err(error.copied())).collect();
+    results.insert(0, Err(error));
+    (results, outage)
 }
 
 async fn write_in_one<W: BatchWrite>(
     db: &DatabaseConnection,
     bus: &dyn Bus,
     items: &[W],
-) -> Result<Vec<Result<W::Output>>> {
-    let txn = db.begin().await?;
-    let outcomes = W::write_batch(&txn, items).await?;
+) -> std::result::Result<Vec<Result<W::Output>>, Failure> {
+    let txn = db.begin().await.map_err(|e| Failure::Before(e.into()))?;
+    let outcomes = W::write_batch(&txn, items).await.map_err(Failure::Before)?;
     if outcomes.len() != items.len() {
-        return Err(AppError::Internal(format!("a batch of {} items gave {} results", items.len(), outcomes.len())));
+        let problem = format!("a batch of {} items gave {} results", items.len(), outcomes.len());
+        return Err(Failure::Before(AppError::Internal(problem)));
     }
     let mut events = Vec::new();
     let results = outcomes
@@ -137,8 +169,8 @@ async fn write_in_one<W: BatchWrite>(
             })
         })
         .collect();
-    let stored = outbox::append(&txn, events).await?;
-    outbox::commit_and_publish(txn, bus, stored).await?;
+    let stored = outbox::append(&txn, events).await.map_err(Failure::Before)?;
+    outbox::commit_and_publish(txn, bus, stored).await.map_err(Failure::AtCommit)?;
     Ok(results)
 }
 
@@ -162,6 +194,8 @@ mod tests {
         /// Waits inside its batch until released, so others queue meanwhile.
         Gate(Arc<Gate>),
         Panic,
+        /// Fails its whole batch as an unreachable database does.
+        Outage,
     }
 
     #[derive(Default)]
@@ -191,6 +225,7 @@ mod tests {
                         "gate"
                     }
                     Note::Panic => panic!("a bug in a batch"),
+                    Note::Outage => return Err(AppError::Unavailable("the database is unavailable".into())),
                 };
                 let row = txn
                     .query_one(Statement::from_sql_and_values(
@@ -308,6 +343,14 @@ mod tests {
         assert_eq!(results[2].as_ref().unwrap().1, 1);
         assert_eq!(notes(&db).await, ["gate", "a", "c"], "nothing of the failed batch stayed");
         assert_eq!(published.len(), 3, "only committed events are published");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_fails_the_batch_at_once_without_writing_items_again() {
+        let (db, published, results) = queued_behind_a_gate(vec![Note::Text("a"), Note::Outage, Note::Text("c")]).await;
+        assert!(results.iter().all(|r| matches!(r, Err(AppError::Unavailable(_)))), "{results:?}");
+        assert_eq!(notes(&db).await, ["gate"], "no item was written on its own");
+        assert_eq!(published.len(), 1);
     }
 
     #[tokio::test]

@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::{
-    HubState,
+    HubSettings, HubState,
     protocol::{self, ClientMessage},
     rate::TokenBucket,
     replay::{Replay, Resume},
@@ -72,7 +72,8 @@ pub async fn ws_handler(
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        // Frames wait in the write buffer until the writer flushes its batch.
+        .write_buffer_size(state.hub.settings().write_batch_bytes)
         .max_write_buffer_size(256 * 1024)
         .on_upgrade(move |socket| {
             let connections = state.hub.connections().clone();
@@ -91,7 +92,7 @@ async fn run_connection(socket: WebSocket, state: HubState, origin_ok: bool, tok
     let (sink, stream) = socket.split();
     let last_heard = AtomicU64::new(0);
     let started = Instant::now();
-    let writer = write_loop(sink, queue_rx, &session, hub.settings().ping_interval, &last_heard, started);
+    let writer = write_loop(sink, queue_rx, &session, hub.settings(), &last_heard, started);
     let reader = read_loop(stream, &state, &session, &last_heard, started);
     tokio::select! {
         _ = writer => {}
@@ -174,10 +175,11 @@ async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut queue: mpsc::Receiver<Outbound>,
     session: &SessionHandle,
-    ping_every: Duration,
+    settings: &HubSettings,
     last_heard: &AtomicU64,
     started: Instant,
 ) {
+    let (ping_every, batch_bytes) = (settings.ping_interval, settings.write_batch_bytes);
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     // Made once and polled in place: a frame's write costs no new waiter
     // registration. Shutdown arrives here too, as a close request with 1001.
@@ -193,7 +195,7 @@ async fn write_loop(
                 // (4408 above all) must not wait for it to time out.
                 tokio::select! {
                     biased;
-                    sent = send(&mut sink, Message::Text(frame)) => if !sent { return },
+                    sent = in_time(send_queued(&mut sink, &mut queue, frame, batch_bytes)) => if !sent { return },
                     request = &mut close => break request,
                 }
             }
@@ -215,13 +217,37 @@ async fn write_loop(
 
 /// Sends one message; `false` when the peer is gone or has not taken it within `WRITE_TIMEOUT`.
 async fn send(sink: &mut SplitSink<WebSocket, Message>, message: Message) -> bool {
-    let mut sending = std::pin::pin!(sink.send(message));
-    // Almost every send completes at once (there is room in the socket buffer):
+    in_time(sink.send(message)).await
+}
+
+/// Sends `first` and whatever else is queued already, up to `batch_bytes`, in one
+/// write (see [`super::write_batch_bytes`]): the socket's write buffer holds them
+/// until the flush.
+async fn send_queued(
+    sink: &mut SplitSink<WebSocket, Message>,
+    queue: &mut mpsc::Receiver<Outbound>,
+    first: Utf8Bytes,
+    batch_bytes: usize,
+) -> Result<(), axum::Error> {
+    let mut bytes = first.len();
+    sink.feed(Message::Text(first)).await?;
+    while bytes < batch_bytes {
+        let Ok(Outbound::Frame(next) | Outbound::Event(next)) = queue.try_recv() else { break };
+        bytes += next.len();
+        sink.feed(Message::Text(next)).await?;
+    }
+    sink.flush().await
+}
+
+/// `false` when the write failed or the peer has not taken it within `WRITE_TIMEOUT`.
+async fn in_time(write: impl Future<Output = Result<(), axum::Error>>) -> bool {
+    let mut write = std::pin::pin!(write);
+    // Almost every write completes at once (there is room in the socket buffer):
     // those need no timer, which would cost a timer-wheel insert and removal each.
-    if let Poll::Ready(result) = futures_util::poll!(sending.as_mut()) {
+    if let Poll::Ready(result) = futures_util::poll!(write.as_mut()) {
         return result.is_ok();
     }
-    matches!(tokio::time::timeout(WRITE_TIMEOUT, sending).await, Ok(Ok(())))
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
 }
 
 /// Handles client messages until the peer leaves or a close is requested.

@@ -59,6 +59,20 @@ pub struct HubSettings {
     /// Subscribe messages a session may send per second, after a burst.
     pub subscribe_rate: u32,
     pub subscribe_burst: u32,
+    /// Queued frames one socket write takes, in bytes at most (see [`write_batch_bytes`]).
+    pub write_batch_bytes: usize,
+}
+
+/// How many bytes of queued frames one socket write may carry: under load a
+/// session's frames then leave in one system call instead of one each. A batch
+/// leaves as one large TCP segment, which a peer acknowledges late (delayed
+/// ACK); if the batch could fill the socket's send buffer, the next write would
+/// wait for that ACK, so a batch stays within a quarter of the buffer when one
+/// is set (`socket_send_buffer`), and within 64 KiB otherwise (the kernel's
+/// buffer then grows to megabytes).
+pub fn write_batch_bytes(socket_send_buffer: Option<u32>) -> usize {
+    const MOST: usize = 64 * 1024;
+    socket_send_buffer.map_or(MOST, |bytes| (bytes as usize / 4).min(MOST))
 }
 
 /// Close codes and reasons for a session refused at admission.
@@ -317,5 +331,17 @@ impl Hub {
         metrics.events_delivered.inc_by(delivered);
         let lag = (chrono::Utc::now() - event.at).num_microseconds().unwrap_or(0).max(0);
         metrics.delivery_lag.observe(lag as f64 / 1e6);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_batch_bytes;
+
+    #[test]
+    fn a_write_batch_stays_within_a_quarter_of_a_set_send_buffer() {
+        assert_eq!(write_batch_bytes(None), 64 * 1024);
+        assert_eq!(write_batch_bytes(Some(4096)), 1024);
+        assert_eq!(write_batch_bytes(Some(16 * 1024 * 1024)), 64 * 1024);
     }
 }

@@ -1,8 +1,9 @@
 //! Task creates written together: under load, every create waiting for the
 //! database shares one transaction, three multi-row statements and one commit
 //! (see `events::group_commit`). The workflow and assignee checks run in that
-//! transaction, so a task is never written against a workflow deactivated or an
-//! assignee disabled a moment before.
+//! transaction (on SQLite, where writes are serialized, no deactivation can slip
+//! in between; on PostgreSQL one committed during the batch may not be seen, as
+//! with any check-then-insert at its default isolation).
 
 use std::collections::{HashMap, HashSet};
 

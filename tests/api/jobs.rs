@@ -449,20 +449,40 @@ async fn simultaneous_reports_are_each_answered_and_the_stored_figures_are_annou
         }
     }
 
+    let mut stored = std::collections::HashMap::new();
     for &id in &ids {
-        let (_, stored) = app.get(&format!("/api/jobs/{id}"), Some(&admin)).await;
-        let processed = stored["items_processed"].as_i64().unwrap();
-        assert!((1..=40).contains(&processed), "{stored}");
-        assert_eq!(stored["items_failed"], processed / 4, "the figures of one report, not a mix: {stored}");
-        assert_eq!(stored["status"], "running");
-        // The last progress event of the job carries exactly what is stored.
-        let (completed, before) = {
-            finish(&app, &admin, id, json!({"status": "completed"})).await;
-            until_event(&mut dashboard, id, "job.completed").await
-        };
-        let last = before.iter().rev().find(|f| f["event"] == "job.progress").expect("a progress event");
-        assert_eq!(last["data"]["items_processed"], processed, "{last}");
-        assert_eq!(completed["data"]["items_processed"], processed);
+        let (_, job) = app.get(&format!("/api/jobs/{id}"), Some(&admin)).await;
+        let processed = job["items_processed"].as_i64().unwrap();
+        assert!((1..=40).contains(&processed), "{job}");
+        assert_eq!(job["items_failed"], processed / 4, "the figures of one report, not a mix: {job}");
+        assert_eq!(job["status"], "running");
+        stored.insert(id, processed);
+    }
+    for &id in &ids {
+        finish(&app, &admin, id, json!({"status": "completed"})).await;
+    }
+    // Every frame of the three jobs, in order, until all three completed: the
+    // last progress event of each carries exactly what is stored.
+    let mut last_progress = std::collections::HashMap::new();
+    let mut completed = 0;
+    while completed < ids.len() {
+        let frame = dashboard.next_json().await;
+        let Some(id) = frame["data"]["id"].as_i64().filter(|id| ids.contains(id)) else { continue };
+        match frame["event"].as_str() {
+            Some("job.progress") => {
+                last_progress.insert(id, frame["data"]["items_processed"].as_i64().unwrap());
+            }
+            Some("job.completed") => {
+                completed += 1;
+                assert_eq!(
+                    last_progress.get(&id),
+                    stored.get(&id),
+                    "job {id}: the last progress event shows the stored figures"
+                );
+                assert_eq!(frame["data"]["items_processed"].as_i64(), stored.get(&id).copied());
+            }
+            _ => {}
+        }
     }
     let (_, finished) = app.get(&format!("/api/jobs/{done}"), Some(&admin)).await;
     assert_eq!(finished["items_processed"], 0, "a finished job takes no figures");
