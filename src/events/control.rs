@@ -12,7 +12,7 @@ pub fn revoke_sessions(user_id: i64) -> NewEvent {
         topic: Topic::Control,
         entity_id: user_id,
         kind: SESSIONS_REVOKED,
-        payload: serde_json::json!({}),
+        payload: "{}".to_owned(),
         audience: Vec::new(),
     }
 }

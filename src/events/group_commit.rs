@@ -240,7 +240,7 @@ mod tests {
                     topic: Topic::Tasks,
                     entity_id: id,
                     kind: "note",
-                    payload: text.into(),
+                    payload: "{}".into(),
                     audience: vec![],
                 };
                 outcomes.push(Ok(((id, items.len()), vec![event])));

@@ -20,8 +20,9 @@ pub struct NewEvent {
     pub entity_id: i64,
     /// The event name clients see, e.g. `task.approved`.
     pub kind: &'static str,
-    /// The event's `data`: the whole entity as the API shows it.
-    pub payload: serde_json::Value,
+    /// The event's `data` as JSON text: the whole entity as the API shows it,
+    /// serialized once (it is stored and sent as it is).
+    pub payload: String,
     /// The non-ADMIN users who may receive it (ADMINs always may).
     pub audience: Vec<i64>,
 }
@@ -35,7 +36,8 @@ impl NewEvent {
         view: &impl serde::Serialize,
         audience: Vec<i64>,
     ) -> NewEvent {
-        NewEvent { topic, entity_id, kind, payload: serde_json::to_value(view).unwrap_or_default(), audience }
+        let payload = serde_json::to_string(view).unwrap_or_else(|_| "null".to_owned());
+        NewEvent { topic, entity_id, kind, payload, audience }
     }
 }
 

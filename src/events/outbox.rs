@@ -40,17 +40,16 @@ pub async fn append(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> Result<
         .await?;
     }
     let now = Utc::now();
-    let payloads: Vec<String> = events.iter().map(|new| new.payload.to_string()).collect();
     let mut ids = Vec::with_capacity(events.len());
     // One statement per chunk (a chunk stays far below SQLite's limit of bound values).
     // Ids are allocated in row order (one writer on SQLite, the order lock above on
     // PostgreSQL), so the returned ids sorted line up with `events`.
-    for (chunk, chunk_payloads) in events.chunks(EVENTS_PER_STATEMENT).zip(payloads.chunks(EVENTS_PER_STATEMENT)) {
-        let rows = chunk.iter().zip(chunk_payloads).map(|(new, payload)| event::ActiveModel {
+    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+        let rows = chunk.iter().map(|new| event::ActiveModel {
             topic: Set(new.topic.as_str().to_owned()),
             entity_id: Set(new.entity_id),
             kind: Set(new.kind.to_owned()),
-            payload: Set(payload.clone()),
+            payload: Set(new.payload.clone()),
             audience: Set(encode_audience(&new.audience)),
             created_at: Set(now),
             ..Default::default()
@@ -63,9 +62,9 @@ pub async fn append(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> Result<
     ids.sort_unstable();
     Ok(ids
         .into_iter()
-        .zip(events.into_iter().zip(payloads))
-        .map(|(id, (new, payload))| {
-            StoredEvent::new(id, new.topic, new.entity_id, new.kind.to_owned(), payload, new.audience, now)
+        .zip(events)
+        .map(|(id, new)| {
+            StoredEvent::new(id, new.topic, new.entity_id, new.kind.to_owned(), new.payload, new.audience, now)
         })
         .collect())
 }

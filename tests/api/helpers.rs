@@ -387,7 +387,7 @@ pub async fn append_hidden_task_events(app: &TestApp, count: i64) {
             topic: Topic::Tasks,
             entity_id: n,
             kind: "task.created",
-            payload: json!({"id": n}),
+            payload: json!({"id": n}).to_string(),
             audience: vec![],
         })
         .collect();
