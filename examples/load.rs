@@ -274,15 +274,8 @@ async fn fan_out(args: &Args, target: Target) -> Report {
                     tokio::time::sleep_until((driving + pace * seq as u32).into()).await;
                 }
                 sent_at[seq].store(started.elapsed().as_micros() as u64, Ordering::Release);
-                let response = http
-                    .post(format!("{base}/api/tasks"))
-                    .bearer_auth(&token)
-                    .json(&json!({"title": format!("load-{seq}"), "workflow": "vehicle_registration"}))
-                    .send()
-                    .await
-                    .expect("POST /api/tasks");
+                create_task(&http, &base, &token, &format!("load-{seq}")).await;
                 answered_at[seq].store(started.elapsed().as_micros() as u64, Ordering::Release);
-                assert_eq!(response.status(), 201, "creating a task failed");
             }
         }));
     }
@@ -399,51 +392,28 @@ impl Report {
 }
 
 fn print_ratios(taskwire: &Report, bare: &Report) {
-    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
-        _ => "n/a".into(),
-    };
-    let p99 = |r: &Report| Some(percentile(&r.latencies, 0.99));
-    let p50 = |r: &Report| Some(percentile(&r.latencies, 0.50));
+    type Measure = fn(&Report) -> Option<f64>;
+    let rows: [(&str, &str, usize, Measure); 6] = [
+        ("memory per idle session", "KiB", 1, Report::per_session_kib),
+        ("sessions opened per second", "", 0, |r| Some(r.handshakes_per_sec())),
+        ("server CPU per session opened", "µs", 1, Report::cpu_us_per_session),
+        ("fan-out p50", "ms", 2, |r| Some(percentile(&r.latencies, 0.50))),
+        ("fan-out p99", "ms", 2, |r| Some(percentile(&r.latencies, 0.99))),
+        ("server CPU per delivery", "µs", 2, Report::cpu_us_per_delivery),
+    ];
     println!("\n## taskwire ÷ bare fan-out server (same sessions, events, writers)");
     println!("| measure | taskwire | bare | ratio |");
     println!("|---|---|---|---|");
-    println!(
-        "| memory per idle session | {:.1} KiB | {:.1} KiB | {} |",
-        taskwire.per_session_kib().unwrap_or(f64::NAN),
-        bare.per_session_kib().unwrap_or(f64::NAN),
-        ratio(taskwire.per_session_kib(), bare.per_session_kib())
-    );
-    println!(
-        "| sessions opened per second | {:.0} | {:.0} | {} |",
-        taskwire.handshakes_per_sec(),
-        bare.handshakes_per_sec(),
-        ratio(Some(taskwire.handshakes_per_sec()), Some(bare.handshakes_per_sec()))
-    );
-    println!(
-        "| server CPU per session opened | {:.1} µs | {:.1} µs | {} |",
-        taskwire.cpu_us_per_session().unwrap_or(f64::NAN),
-        bare.cpu_us_per_session().unwrap_or(f64::NAN),
-        ratio(taskwire.cpu_us_per_session(), bare.cpu_us_per_session())
-    );
-    println!(
-        "| fan-out p50 | {:.2} ms | {:.2} ms | {} |",
-        p50(taskwire).unwrap(),
-        p50(bare).unwrap(),
-        ratio(p50(taskwire), p50(bare))
-    );
-    println!(
-        "| fan-out p99 | {:.2} ms | {:.2} ms | {} |",
-        p99(taskwire).unwrap(),
-        p99(bare).unwrap(),
-        ratio(p99(taskwire), p99(bare))
-    );
-    println!(
-        "| server CPU per delivery | {:.2} µs | {:.2} µs | {} |",
-        taskwire.cpu_us_per_delivery().unwrap_or(f64::NAN),
-        bare.cpu_us_per_delivery().unwrap_or(f64::NAN),
-        ratio(taskwire.cpu_us_per_delivery(), bare.cpu_us_per_delivery())
-    );
+    for (name, unit, decimals, measure) in rows {
+        let (ours, theirs) = (measure(taskwire), measure(bare));
+        let shown =
+            |value: Option<f64>| format!("{:.decimals$} {unit}", value.unwrap_or(f64::NAN)).trim_end().to_owned();
+        let ratio = match (ours, theirs) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+            _ => "n/a".into(),
+        };
+        println!("| {name} | {} | {} | {ratio} |", shown(ours), shown(theirs));
+    }
     println!(
         "| deliveries | {} of {} | {} of {} | |",
         taskwire.latencies.len(),
@@ -451,6 +421,18 @@ fn print_ratios(taskwire: &Report, bare: &Report) {
         bare.latencies.len(),
         bare.sessions * bare.expected
     );
+}
+
+/// Creates one task over REST (the event every run counts), asserting `201`.
+async fn create_task(http: &reqwest::Client, base: &str, token: &str, title: &str) {
+    let response = http
+        .post(format!("{base}/api/tasks"))
+        .bearer_auth(token)
+        .json(&json!({"title": title, "workflow": "vehicle_registration"}))
+        .send()
+        .await
+        .expect("POST /api/tasks");
+    assert_eq!(response.status(), 201, "creating a task failed");
 }
 
 /// Writes `events` tasks, then times one session's replay of all of them with `since`.
@@ -473,14 +455,7 @@ async fn replay(args: &Args, events: usize) {
             let (http, base, token, next) = (http.clone(), base.clone(), worker.clone(), next.clone());
             tokio::spawn(async move {
                 while (next.fetch_add(1, Ordering::Relaxed) as usize) < events {
-                    let response = http
-                        .post(format!("{base}/api/tasks"))
-                        .bearer_auth(&token)
-                        .json(&json!({"title": "replayed", "workflow": "vehicle_registration"}))
-                        .send()
-                        .await
-                        .expect("POST /api/tasks");
-                    assert_eq!(response.status(), 201);
+                    create_task(&http, &base, &token, "replayed").await;
                 }
             })
         })

@@ -170,14 +170,15 @@ impl ProgressCoalescer {
     pub async fn record(&self, state: &AppState, job_id: i64, update: ProgressUpdate) -> Result<JobView> {
         let slot = {
             let mut entry = self.pending.entry(job_id).or_default();
-            entry.event_owed = true;
-            self.slot(&mut entry)
+            let slot = self.slot(&mut entry);
+            // Announced by this write, or owed by a later one.
+            entry.event_owed = !matches!(slot, Slot::Now);
+            if matches!(slot, Slot::Now) {
+                entry.last_flush = Some(Instant::now());
+            }
+            slot
         };
         let announce = matches!(slot, Slot::Now);
-        if announce && let Some(mut entry) = self.pending.get_mut(&job_id) {
-            entry.event_owed = false;
-            entry.last_flush = Some(Instant::now());
-        }
         let written = state.progress_writes.write(ProgressWrite { job_id, update, announce, from_worker: true }).await;
         match &written {
             // Nothing to coalesce for a job that does not exist or takes no reports
@@ -185,9 +186,7 @@ impl ProgressCoalescer {
             Err(AppError::NotFound(_)) => {
                 self.pending.remove(&job_id);
             }
-            Err(AppError::InvalidState(_)) => {
-                self.pending.remove_if(&job_id, |_, entry| entry.update.is_none());
-            }
+            Err(AppError::InvalidState(_)) => self.forget_unless_unwritten(job_id),
             _ => {
                 if let Slot::Later(delay) = slot {
                     self.flush_later(state, job_id, delay);
@@ -215,7 +214,7 @@ impl ProgressCoalescer {
         };
         if written.is_none() {
             // The job is no longer running: nothing more to coalesce.
-            self.pending.remove_if(&job_id, |_, entry| entry.update.is_none());
+            self.forget_unless_unwritten(job_id);
         }
         Ok(())
     }
@@ -230,6 +229,11 @@ impl ProgressCoalescer {
             view.updated_at = entry.received_at.unwrap_or(view.updated_at).max(view.updated_at);
         }
         view
+    }
+
+    /// Drops the job's state unless it holds figures not written yet (a server job's own).
+    fn forget_unless_unwritten(&self, job_id: i64) {
+        self.pending.remove_if(&job_id, |_, entry| entry.update.is_none());
     }
 
     /// Drops the job's state once it finished.

@@ -289,7 +289,7 @@ pub async fn get_job(state: &AppState, job_id: i64) -> Result<JobDetail> {
         .filter(job_failure::Column::JobId.eq(job_id))
         .order_by_desc(job_failure::Column::Id)
         .limit(100)
-        .all(&state.db)
+        .all(&state.reads)
         .await?
         .into_iter()
         .map(|f| FailureView { item: f.item, reason: f.reason, at: f.at })

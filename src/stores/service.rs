@@ -216,12 +216,12 @@ pub async fn set_stores_active(state: &AppState, store_ids: &[i64], active: bool
         .await?;
     if updated.rows_affected != ids.len() as u64 {
         let found: Vec<i64> = store::Entity::find()
+            .select_only()
+            .column(store::Column::Id)
             .filter(store::Column::Id.is_in(ids.clone()))
+            .into_tuple()
             .all(&txn)
-            .await?
-            .iter()
-            .map(|s| s.id)
-            .collect();
+            .await?;
         let missing: Vec<String> = ids.iter().filter(|id| !found.contains(id)).map(i64::to_string).collect();
         // Dropping the transaction rolls the stores that did exist back.
         return Err(AppError::NotFound(format!("no store with id {}; nothing was changed", missing.join(", "))));

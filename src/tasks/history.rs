@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
 use super::service::find_visible;
@@ -40,21 +40,7 @@ pub struct Named {
     pub name: String,
 }
 
-/// Appends one entry to a task's history, in the caller's transaction.
-pub(crate) async fn record(
-    txn: &impl ConnectionTrait,
-    task_id: i64,
-    kind: TaskActivityKind,
-    actor: Option<i64>,
-    subtask_id: Option<i64>,
-    detail: Option<String>,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    entry(task_id, kind, actor, subtask_id, detail, at).insert(txn).await?;
-    Ok(())
-}
-
-/// One history entry, not yet written (several can go in one statement).
+/// One history entry, to write in the change's transaction (alone, or several in one statement).
 pub(crate) fn entry(
     task_id: i64,
     kind: TaskActivityKind,

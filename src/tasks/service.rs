@@ -2,8 +2,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
@@ -219,7 +219,7 @@ async fn decide(
         return Err(transition_error(&task, action));
     }
     let kind = if action == TaskAction::Reject { TaskActivityKind::Rejected } else { TaskActivityKind::Approved };
-    history::record(txn, task_id, kind, Some(user.id), None, reason.map(str::to_owned), now).await?;
+    history::entry(task_id, kind, Some(user.id), None, reason.map(str::to_owned), now).insert(txn).await?;
     Ok(task)
 }
 
@@ -263,7 +263,8 @@ pub async fn complete_subtask(state: &AppState, user: &CurrentUser, task_id: i64
                 AppError::NotFound(format!("task {task_id} has no subtask {subtask_id}"))
             });
         }
-        history::record(txn, task_id, TaskActivityKind::SubtaskCompleted, Some(user.id), Some(subtask_id), None, now)
+        history::entry(task_id, TaskActivityKind::SubtaskCompleted, Some(user.id), Some(subtask_id), None, now)
+            .insert(txn)
             .await?;
         let open = subtask::Entity::find()
             .filter(subtask::Column::TaskId.eq(task_id))
@@ -278,7 +279,7 @@ pub async fn complete_subtask(state: &AppState, user: &CurrentUser, task_id: i64
                 .filter(task::Column::Id.eq(task_id))
                 .exec(txn)
                 .await?;
-            history::record(txn, task_id, TaskActivityKind::Completed, None, None, None, now).await?;
+            history::entry(task_id, TaskActivityKind::Completed, None, None, None, now).insert(txn).await?;
         }
         let task = find_visible(txn, user, task_id).await?;
         let view = build_view(txn, task).await?;

@@ -8,7 +8,7 @@ use std::{
 };
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{
     helpers::*,
@@ -144,14 +144,16 @@ async fn postgres_restarting_mid_run_fails_changes_cleanly_and_loses_or_repeats_
     postgres.stop_server().await;
     let body = until_ready_is(&app, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(body["checks"]["database"], "down", "{body}");
-    let body = json!({"title": "during", "workflow": "vehicle_registration"});
-    let writes = [
-        app.post_json("/api/tasks", Some(&ann), &body).await,
-        app.post(&format!("/api/tasks/{before_id}/approve"), Some(&admin)).await,
-        app.post_json("/api/tasks", Some(&admin), &json!({"title": "during 2", "workflow": "vehicle_registration"}))
-            .await,
-    ];
-    for response in &writes {
+    // Creates waiting together (one batch, and whoever queues behind it) and a
+    // lone approval: each gets its own 503, none is written later.
+    let approve = format!("/api/tasks/{before_id}/approve");
+    let bodies: Vec<Value> =
+        (0..8).map(|n| json!({"title": format!("during {n}"), "workflow": "vehicle_registration"})).collect();
+    let (creates, approval) = tokio::join!(
+        futures_util::future::join_all(bodies.iter().map(|body| app.post_json("/api/tasks", Some(&ann), body))),
+        app.post(&approve, Some(&admin)),
+    );
+    for response in creates.iter().chain([&approval]) {
         assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     }
 

@@ -175,3 +175,23 @@ async fn a_failed_server_job_of_a_kind_without_a_restart_is_refused_naming_the_r
     assert_eq!(after["status"], "failed", "{after}");
     assert_eq!(after["error_message"], "index gone", "{after}");
 }
+
+#[tokio::test]
+async fn a_failed_import_that_names_no_file_is_not_retried_with_whatever_file_is_the_default() {
+    use taskwire::jobs::{
+        JobStatus,
+        service::{Runner, finish_job},
+    };
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    // An import job stored without parameters (as an old version wrote them).
+    let job = crate::jobs::stored_job(&app, "catalog_import", None, Runner::Server, false).await;
+    finish_job(&app.state, job.id, JobStatus::Failed, Some("the file was unreadable".into()), None).await.unwrap();
+
+    let refused = app.post(&format!("/api/jobs/{}/retry", job.id), Some(&admin)).await;
+    assert_error(&refused, StatusCode::CONFLICT, "invalid_state");
+    let message = refused.1["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("job {} names no file to import", job.id)), "{message}");
+    let (_, page) = app.get("/api/jobs", Some(&admin)).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "no import was started: {page}");
+}

@@ -199,3 +199,23 @@ async fn simultaneous_creates_of_one_username_give_one_user() {
     let (_, list) = app.get("/api/users", Some(&admin)).await;
     assert_eq!(list.as_array().unwrap().iter().filter(|u| u["username"] == "twin").count(), 1);
 }
+
+#[tokio::test]
+async fn users_and_workflows_have_no_single_entity_channels_even_for_admins() {
+    let app = spawn_app().await;
+    let admin = app.token(ADMIN).await;
+    let mut ws = app.ws(&admin).await;
+    for name in ["users:1", "workflows:1"] {
+        ws.send_json(json!({"type": "subscribe", "channels": [name]})).await;
+        let refused = ws.next_json().await;
+        assert_eq!(
+            (refused["type"].as_str(), refused["code"].as_str()),
+            (Some("error"), Some("unknown_channel")),
+            "{refused}"
+        );
+        assert!(refused["message"].as_str().unwrap().contains(name), "{refused}");
+    }
+    // The collection channels stay open to an ADMIN.
+    ws.send_json(json!({"type": "subscribe", "channels": ["users", "workflows"]})).await;
+    assert_eq!(ws.next_json().await["type"], "subscribed");
+}

@@ -4,7 +4,8 @@
 // Controls inside a task card that get focus back after the card re-renders.
 const FOCUS_CLASSES = ['complete-subtask', 'approve-task', 'reject-task', 'reject-reason', 'confirm-reject', 'cancel-reject'];
 
-const focusLost = () => !document.activeElement || document.activeElement === document.body;
+/** Whether keyboard focus was dropped (to <body>, e.g. by disabling the focused button). */
+export const focusLost = () => !document.activeElement || document.activeElement === document.body;
 
 /** Give focus to `node` (if it is on the page) when focus was lost, e.g. to <body> by disabling the focused button. */
 export function refocusIfLost(node, options) {

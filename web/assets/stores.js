@@ -4,7 +4,7 @@
 import { announce } from './announce.js';
 import { api } from './api.js';
 import { el, flash, setChildren, setText, syncEmpty, safeHttpUrl } from './dom.js';
-import { busy, refocusIfLost, replaceKeepingFocus } from './focus.js';
+import { busy, focusLost, refocusIfLost, replaceKeepingFocus } from './focus.js';
 import { setFieldError, setFormError, showServerError } from './forms.js';
 import {
   statusBadge, timeAgo, timeUntil, formatDuration, formatMoney, formatNumber, formatEveryPhrase,
@@ -324,10 +324,10 @@ async function setSelectedActive(active) {
   for (const id of ids) refreshCard(id);
   try {
     const updated = await api('/api/stores/bulk', { method: 'POST', body: { store_ids: ids, is_active: active } });
-    for (const store of Array.isArray(updated) ? updated : []) {
+    for (const store of updated) {
       stores.set(store.id, { ...stores.get(store.id), ...store });
     }
-    const count = Array.isArray(updated) ? updated.length : ids.length;
+    const count = updated.length;
     toast(t(active ? 'stores.bulk_activated' : 'stores.bulk_deactivated', { count }), 'success');
   } catch (err) {
     if (err.status === 404) {
@@ -464,10 +464,10 @@ function stockText(inStock) {
   return el('span', { class: 'stock', dataset: { inStock: inStock == null ? '' : String(inStock) } }, text);
 }
 
-function buildItemRow(item) {
+function buildItemRow(item, sig = JSON.stringify(item)) {
   const href = safeHttpUrl(item.url);
   // data-sig: the item the row shows, so a reload rebuilds only the rows whose item changed.
-  return el('tr', { class: 'item-row', dataset: { itemId: item.id, sig: JSON.stringify(item) } },
+  return el('tr', { class: 'item-row', dataset: { itemId: item.id, sig } },
     el('td', { class: 'cell-main' },
       href
         ? el('a', { class: 'item-link', href, target: '_blank', rel: 'noopener noreferrer', title: item.url }, item.name)
@@ -521,10 +521,13 @@ function renderItems(storeId, list) {
       wanted.push(old);
       const form = editRowOf(item.id);
       if (form) wanted.push(form);
-    } else if (old?.dataset.sig === JSON.stringify(item)) {
+      continue;
+    }
+    const sig = JSON.stringify(item);
+    if (old?.dataset.sig === sig) {
       wanted.push(old);
     } else {
-      const row = buildItemRow(item);
+      const row = buildItemRow(item, sig);
       if (old) replaceKeepingFocus(old, row, ['item-edit', 'item-delete']);
       wanted.push(row);
     }
@@ -784,7 +787,7 @@ function removeItemRow(id) {
   const row = itemRowOf(id);
   const active = document.activeElement;
   // Focus inside the row or its form, or dropped to <body> by a button disabled while it worked.
-  const hadFocus = !active || active === document.body || row?.contains(active) || editRowOf(id)?.contains(active);
+  const hadFocus = focusLost() || row?.contains(active) || editRowOf(id)?.contains(active);
   let neighbour = row?.nextElementSibling;
   while (neighbour && !neighbour.matches('tr.item-row')) neighbour = neighbour.nextElementSibling;
   if (!neighbour) {
