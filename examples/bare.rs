@@ -8,7 +8,9 @@
 //! same read and write buffers, `TCP_NODELAY`, a bounded queue of 1024 frames
 //! per session, one writer task that writes a frame and whatever else is
 //! queued in one go, one serialization per event), so the difference the load tool measures is what
-//! taskwire's guarantees and bookkeeping cost.
+//! taskwire's guarantees and bookkeeping cost. Its reader and writer share a
+//! task joined with `tokio::select!`, the obvious way, which polls the reader on
+//! every delivery too; taskwire polls only the side that was woken (`hub::first_of`).
 //!
 //! ```text
 //! cargo build --release --example bare

@@ -62,6 +62,11 @@ struct Args {
     /// Run against taskwire, then against the bare fan-out server, and print the ratios.
     #[arg(long)]
     compare: bool,
+    /// With --compare: run taskwire and the bare server alternately this many
+    /// times and print every run's ratios and their medians (the machine's speed
+    /// drifts; one pair of runs can mislead).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
     /// The bare fan-out server binary (`cargo build --release --example bare`).
     #[arg(long, default_value = "target/release/examples/bare")]
     bare_bin: String,
@@ -118,12 +123,20 @@ async fn main() {
     if let Some(events) = args.replay {
         return replay(&args, events).await;
     }
-    let taskwire = fan_out(&args, Target::Taskwire).await;
-    taskwire.print(&args);
-    if args.compare {
+    if !args.compare {
+        return fan_out(&args, Target::Taskwire).await.print(&args);
+    }
+    let mut pairs = Vec::new();
+    for _ in 0..args.repeat.max(1) {
+        let taskwire = fan_out(&args, Target::Taskwire).await;
+        taskwire.print(&args);
         let bare = fan_out(&args, Target::Bare).await;
         bare.print(&args);
         print_ratios(&taskwire, &bare);
+        pairs.push((taskwire, bare));
+    }
+    if pairs.len() > 1 {
+        print_median_ratios(&pairs);
     }
 }
 
@@ -391,28 +404,35 @@ impl Report {
     }
 }
 
+type Measure = fn(&Report) -> Option<f64>;
+
+/// What `--compare` sets side by side: name, unit, decimals shown, how it is read off a run.
+const MEASURES: [(&str, &str, usize, Measure); 6] = [
+    ("memory per idle session", "KiB", 1, Report::per_session_kib),
+    ("sessions opened per second", "", 0, |r| Some(r.handshakes_per_sec())),
+    ("server CPU per session opened", "µs", 1, Report::cpu_us_per_session),
+    ("fan-out p50", "ms", 2, |r| Some(percentile(&r.latencies, 0.50))),
+    ("fan-out p99", "ms", 2, |r| Some(percentile(&r.latencies, 0.99))),
+    ("server CPU per delivery", "µs", 2, Report::cpu_us_per_delivery),
+];
+
+/// taskwire's figure divided by the bare server's, where both exist.
+fn ratio(measure: Measure, taskwire: &Report, bare: &Report) -> Option<f64> {
+    match (measure(taskwire), measure(bare)) {
+        (Some(ours), Some(theirs)) if theirs > 0.0 => Some(ours / theirs),
+        _ => None,
+    }
+}
+
 fn print_ratios(taskwire: &Report, bare: &Report) {
-    type Measure = fn(&Report) -> Option<f64>;
-    let rows: [(&str, &str, usize, Measure); 6] = [
-        ("memory per idle session", "KiB", 1, Report::per_session_kib),
-        ("sessions opened per second", "", 0, |r| Some(r.handshakes_per_sec())),
-        ("server CPU per session opened", "µs", 1, Report::cpu_us_per_session),
-        ("fan-out p50", "ms", 2, |r| Some(percentile(&r.latencies, 0.50))),
-        ("fan-out p99", "ms", 2, |r| Some(percentile(&r.latencies, 0.99))),
-        ("server CPU per delivery", "µs", 2, Report::cpu_us_per_delivery),
-    ];
     println!("\n## taskwire ÷ bare fan-out server (same sessions, events, writers)");
     println!("| measure | taskwire | bare | ratio |");
     println!("|---|---|---|---|");
-    for (name, unit, decimals, measure) in rows {
-        let (ours, theirs) = (measure(taskwire), measure(bare));
+    for (name, unit, decimals, measure) in MEASURES {
         let shown =
             |value: Option<f64>| format!("{:.decimals$} {unit}", value.unwrap_or(f64::NAN)).trim_end().to_owned();
-        let ratio = match (ours, theirs) {
-            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
-            _ => "n/a".into(),
-        };
-        println!("| {name} | {} | {} | {ratio} |", shown(ours), shown(theirs));
+        let ratio = ratio(measure, taskwire, bare).map_or("n/a".into(), |r| format!("{r:.2}×"));
+        println!("| {name} | {} | {} | {ratio} |", shown(measure(taskwire)), shown(measure(bare)));
     }
     println!(
         "| deliveries | {} of {} | {} of {} | |",
@@ -421,6 +441,32 @@ fn print_ratios(taskwire: &Report, bare: &Report) {
         bare.latencies.len(),
         bare.sessions * bare.expected
     );
+}
+
+/// Every run's ratio per measure, and the median of each figure and ratio.
+fn print_median_ratios(pairs: &[(Report, Report)]) {
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied()
+    };
+    println!("\n## taskwire ÷ bare fan-out server, {} alternating runs", pairs.len());
+    println!("| measure | ratio per run | median taskwire | median bare | median ratio |");
+    println!("|---|---|---|---|---|");
+    for (name, unit, decimals, measure) in MEASURES {
+        let ratios: Vec<f64> = pairs.iter().filter_map(|(ours, theirs)| ratio(measure, ours, theirs)).collect();
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        let figure = |side: fn(&(Report, Report)) -> &Report| {
+            median(pairs.iter().filter_map(|pair| measure(side(pair))).collect())
+                .map_or("n/a".into(), |v| format!("{v:.decimals$} {unit}").trim_end().to_owned())
+        };
+        println!(
+            "| {name} | {} | {} | {} | {} |",
+            each.join(" / "),
+            figure(|(ours, _)| ours),
+            figure(|(_, theirs)| theirs),
+            median(ratios).map_or("n/a".into(), |r| format!("{r:.2}×"))
+        );
+    }
 }
 
 /// Creates one task over REST (the event every run counts), asserting `201`.

@@ -201,7 +201,7 @@ async fn build_state(
     let config = Arc::new(config);
     Ok(AppState::new(Services {
         task_creates: GroupCommit::start(db.clone(), bus.clone(), CREATES_PER_BATCH),
-        user_lookup: UserLookup::start(reads.clone()),
+        user_lookup: UserLookup::start(reads.clone(), config.redis_url.is_none().then_some(config.user_cache_ttl)),
         progress_writes: GroupCommit::start(db.clone(), bus.clone(), PROGRESS_WRITES_PER_BATCH),
         orders: Arc::new(OrderMonitor::new(provider, lease, shutdown.child_token(), tasks.clone())),
         jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),

@@ -55,6 +55,9 @@ pub struct Config {
     pub ws_subscribe_burst: u32,
     /// How often each hub reads the outbox for events the bus did not bring.
     pub outbox_catch_up: Duration,
+    /// How long a user's row, once read to authenticate a request, serves the
+    /// next ones; single-instance deployments only (zero: read every time).
+    pub user_cache_ttl: Duration,
     /// How long events are kept for `since` replay.
     pub event_retention: Duration,
     /// How long finished jobs (and their failures) are kept after they finish.
@@ -187,6 +190,8 @@ impl Config {
                 Duration::from_secs(1),
             )?
             .max(Duration::from_millis(10)),
+            user_cache_ttl: duration_or(get("USER_CACHE_TTL"), "USER_CACHE_TTL", Duration::from_secs(1))?
+                .min(Duration::from_secs(60)),
             event_retention: duration_or(get("EVENT_RETENTION"), "EVENT_RETENTION", Duration::from_secs(7 * 86400))?,
             job_retention: duration_or(get("JOB_RETENTION"), "JOB_RETENTION", Duration::from_secs(90 * 86400))?,
             login_max_failures: parse_or(get("LOGIN_MAX_FAILURES"), "LOGIN_MAX_FAILURES", 5u32)?.max(1),
@@ -384,6 +389,20 @@ mod tests {
             Config::from_lookup(false, lookup(&[SECRET, ("ORDER_RATE_LIMIT", "x")])).unwrap_err().key,
             "ORDER_RATE_LIMIT"
         );
+    }
+
+    #[test]
+    fn the_user_cache_time_defaults_to_a_second_and_is_capped() {
+        const SECRET: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let ttl = |value: &'static str| {
+            let pairs: &'static [(&str, &str)] = Box::leak(Box::new([SECRET, ("USER_CACHE_TTL", value)]));
+            Config::from_lookup(false, lookup(pairs)).map(|c| c.user_cache_ttl)
+        };
+        assert_eq!(Config::from_lookup(false, lookup(&[SECRET])).unwrap().user_cache_ttl, Duration::from_secs(1));
+        assert_eq!(ttl("0").unwrap(), Duration::ZERO);
+        assert_eq!(ttl("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(ttl("1h").unwrap(), Duration::from_secs(60));
+        assert_eq!(ttl("a while").unwrap_err().key, "USER_CACHE_TTL");
     }
 
     #[test]

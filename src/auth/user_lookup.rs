@@ -5,9 +5,25 @@
 //! Under a burst (a thousand browsers reconnecting after a deploy) those reads
 //! would each be a database round trip; here one task takes every lookup
 //! waiting and answers them all with one `WHERE id IN (…)` query. A lone
-//! lookup is read at once, and no row is ever kept: freshness is unchanged.
+//! lookup is read at once.
+//!
+//! A deployment of one instance (no Redis) also keeps the rows it read for a
+//! moment ([`RecentAccounts`]): a browser's page load, its API calls and its
+//! WebSocket then cost one read, not five. Every change to an account goes
+//! through this process, which forgets the row before it answers the change,
+//! so a disabled account or a changed role still counts for every request that
+//! starts after the change. With several instances a change made on another
+//! one could not be forgotten here in time, so nothing is kept there.
 
-use std::{collections::HashMap, panic::AssertUnwindSafe};
+use std::{
+    collections::HashMap,
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use futures_util::FutureExt;
 
@@ -37,22 +53,103 @@ type Lookup = (i64, oneshot::Sender<Result<Option<Account>>>);
 #[derive(Clone)]
 pub struct UserLookup {
     requests: mpsc::Sender<Lookup>,
+    /// Only where every change to an account is made by this process.
+    recent: Option<Arc<RecentAccounts>>,
 }
 
 impl UserLookup {
-    /// Starts the reading task on `db` (the read connections).
-    pub fn start(db: DatabaseConnection) -> Self {
+    /// Starts the reading task on `db` (the read connections). `keep_for`
+    /// keeps rows read for that long; `None` reads every lookup fresh.
+    pub fn start(db: DatabaseConnection, keep_for: Option<Duration>) -> Self {
         let (requests, queue) = mpsc::channel(MAX_BATCH * 4);
         tokio::spawn(answer_lookups(db, queue));
-        UserLookup { requests }
+        let recent = keep_for.filter(|ttl| !ttl.is_zero()).map(|ttl| Arc::new(RecentAccounts::new(ttl)));
+        UserLookup { requests, recent }
     }
 
-    /// The user with this id as the database has it now, or `None`.
+    /// The user with this id as the database has it now (or as this process
+    /// last changed it), or `None`.
     pub async fn find(&self, id: i64) -> Result<Option<Account>> {
+        let Some(recent) = &self.recent else { return self.read(id).await };
+        if let Some(account) = recent.get(id, Instant::now()) {
+            return Ok(Some(account));
+        }
+        let generation = recent.generation();
+        let found = self.read(id).await?;
+        if let Some(account) = &found {
+            recent.keep(account.clone(), generation, Instant::now());
+        }
+        Ok(found)
+    }
+
+    /// Drops what is kept of this account: called once a change to it has
+    /// committed, before the change is answered.
+    pub fn forget(&self, id: i64) {
+        if let Some(recent) = &self.recent {
+            recent.forget(id);
+        }
+    }
+
+    async fn read(&self, id: i64) -> Result<Option<Account>> {
         let (answer, answered) = oneshot::channel();
         let gone = || AppError::Internal("the user lookup stopped".into());
         self.requests.send((id, answer)).await.map_err(|_| gone())?;
         answered.await.map_err(|_| gone())?
+    }
+}
+
+/// Accounts kept after a read, for a short while.
+struct RecentAccounts {
+    ttl: Duration,
+    entries: Mutex<HashMap<i64, (Account, Instant)>>,
+    /// Raised by every `forget`: a read that began before a forget may have
+    /// seen the row before the change, so it is not kept.
+    generation: AtomicU64,
+}
+
+/// Accounts kept at most; past it, expired ones are dropped and, if none
+/// expired, nothing more is kept until some do.
+const MAX_KEPT: usize = 10_000;
+
+impl RecentAccounts {
+    fn new(ttl: Duration) -> Self {
+        RecentAccounts { ttl, entries: Mutex::new(HashMap::new()), generation: AtomicU64::new(0) }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (Account, Instant)>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, id: i64, now: Instant) -> Option<Account> {
+        let entries = self.entries();
+        let (account, read_at) = entries.get(&id)?;
+        (now.saturating_duration_since(*read_at) < self.ttl).then(|| account.clone())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Keeps a row read since `generation` was taken, unless an account changed meanwhile.
+    fn keep(&self, account: Account, generation: u64, now: Instant) {
+        let mut entries = self.entries();
+        // Compared under the lock `forget` raises it under: no change slips in between.
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if entries.len() >= MAX_KEPT {
+            entries.retain(|_, (_, read_at)| now.saturating_duration_since(*read_at) < self.ttl);
+            if entries.len() >= MAX_KEPT {
+                return;
+            }
+        }
+        entries.insert(account.id, (account, now));
+    }
+
+    fn forget(&self, id: i64) {
+        let mut entries = self.entries();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.remove(&id);
     }
 }
 
@@ -99,4 +196,60 @@ async fn read_accounts(db: &DatabaseConnection, mut ids: Vec<i64>) -> Result<Has
         .columns([user::Column::Id, user::Column::Username, user::Column::Role, user::Column::IsActive])
         .filter(user::Column::Id.is_in(ids));
     Ok(query.into_model::<Account>().all(db).await?.into_iter().map(|u| (u.id, u)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(id: i64, active: bool) -> Account {
+        Account { id, username: format!("user{id}"), role: "ADMIN".into(), is_active: active }
+    }
+
+    #[test]
+    fn a_kept_account_expires_after_its_time() {
+        let recent = RecentAccounts::new(Duration::from_secs(1));
+        let now = Instant::now();
+        recent.keep(account(1, true), recent.generation(), now);
+        assert!(recent.get(1, now + Duration::from_millis(999)).is_some());
+        assert!(recent.get(1, now + Duration::from_secs(1)).is_none());
+        assert!(recent.get(2, now).is_none());
+    }
+
+    #[test]
+    fn a_forgotten_account_is_read_again() {
+        let recent = RecentAccounts::new(Duration::from_secs(60));
+        let now = Instant::now();
+        recent.keep(account(1, true), recent.generation(), now);
+        recent.forget(1);
+        assert!(recent.get(1, now).is_none());
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_change_is_not_kept() {
+        let recent = RecentAccounts::new(Duration::from_secs(60));
+        let now = Instant::now();
+        // The read starts, the account is changed and forgotten, then the (old) row arrives.
+        let before = recent.generation();
+        recent.forget(1);
+        recent.keep(account(1, true), before, now);
+        assert!(recent.get(1, now).is_none(), "the row read before the change must not be kept");
+        recent.keep(account(1, false), recent.generation(), now);
+        assert!(!recent.get(1, now).unwrap().is_active);
+    }
+
+    #[test]
+    fn no_more_than_max_kept_accounts_are_kept() {
+        let recent = RecentAccounts::new(Duration::from_secs(1));
+        let now = Instant::now();
+        for id in 0..(MAX_KEPT as i64 + 5) {
+            recent.keep(account(id, true), recent.generation(), now);
+        }
+        assert_eq!(recent.entries().len(), MAX_KEPT);
+        // Once those expire, room is made for new ones.
+        let later = now + Duration::from_secs(2);
+        recent.keep(account(-1, true), recent.generation(), later);
+        assert!(recent.get(-1, later).is_some());
+        assert_eq!(recent.entries().len(), 1);
+    }
 }

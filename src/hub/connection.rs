@@ -1,6 +1,7 @@
-//! One WebSocket connection: authentication, then a reader and a writer joined with `select!`.
+//! One WebSocket connection: authentication, then a reader and a writer raced in one task.
 
 use std::{
+    pin::pin,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -27,6 +28,7 @@ use tracing::debug;
 
 use super::{
     HubSettings, HubState,
+    first_of::first_of,
     protocol::{self, ClientMessage},
     rate::TokenBucket,
     replay::{Replay, Resume},
@@ -92,12 +94,10 @@ async fn run_connection(socket: WebSocket, state: HubState, origin_ok: bool, tok
     let (sink, stream) = socket.split();
     let last_heard = AtomicU64::new(0);
     let started = Instant::now();
-    let writer = write_loop(sink, queue_rx, &session, hub.settings(), &last_heard, started);
-    let reader = read_loop(stream, &state, &session, &last_heard, started);
-    tokio::select! {
-        _ = writer => {}
-        _ = reader => {}
-    }
+    let writer = pin!(write_loop(sink, queue_rx, &session, hub.settings(), &last_heard, started));
+    let reader = pin!(read_loop(stream, &state, &session, &last_heard, started));
+    // Not `select!`: an event for the writer must not poll the reader (see `first_of`).
+    first_of(writer, reader).await;
     hub.remove_session(&session, session.channels());
     debug!(session = session.id, "session ended");
 }

@@ -7,6 +7,7 @@
 
 mod connection;
 mod dispatcher;
+mod first_of;
 mod policy;
 mod protocol;
 mod rate;

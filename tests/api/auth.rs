@@ -1,5 +1,7 @@
 //! Login, tokens, cookies, refresh rotation, logout and throttling.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -171,6 +173,71 @@ async fn a_disabled_user_loses_access_at_once() {
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
     );
+}
+
+#[tokio::test]
+async fn the_user_cache_never_outlives_a_change_made_through_the_api() {
+    // A long cache: only the change itself can make the server read the row again.
+    let app = spawn_app_with(|c| c.user_cache_ttl = Duration::from_secs(60)).await;
+    let (admin, ann) = (app.token(ADMIN).await, app.token(ANN).await);
+    let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
+    // Changed outside the server: the kept row still answers (what the TTL bounds).
+    disable_in_the_database(&app, ann_id).await;
+    assert_eq!(app.get("/api/me", Some(&ann)).await.0, StatusCode::OK, "served from the cache");
+    // Changed through the API: refused on the very next request.
+    let path = format!("/api/users/{ann_id}");
+    let (status, _) =
+        app.request(reqwest::Method::PATCH, &path, Some(&admin), Some(&json!({"is_active": false}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_error(&app.get("/api/me", Some(&ann)).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_role_change_racing_requests_is_seen_by_every_request_after_it() {
+    let app = spawn_app_with(|c| c.user_cache_ttl = Duration::from_secs(60)).await;
+    let (admin, ann) = (app.token(ADMIN).await, app.token(ANN).await);
+    let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
+    // Requests keep reading ann's row while her role changes: a row read before
+    // the change must not be kept after it.
+    let racing = futures_util::future::join_all((0..60).map(|_| app.get("/api/me", Some(&ann))));
+    let (path, promote) = (format!("/api/users/{ann_id}"), json!({"role": "ADMIN"}));
+    let change = app.request(reqwest::Method::PATCH, &path, Some(&admin), Some(&promote));
+    let (answers, (status, _)) = tokio::join!(racing, change);
+    assert_eq!(status, StatusCode::OK);
+    for (status, me) in answers {
+        assert_eq!(status, StatusCode::OK, "{me}");
+    }
+    let after = futures_util::future::join_all((0..30).map(|_| app.get("/api/me", Some(&ann)))).await;
+    for (status, me) in after {
+        assert_eq!((status, me["role"].as_str()), (StatusCode::OK, Some("ADMIN")), "{me}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_user_cache_every_request_reads_the_account() {
+    let app = spawn_app_with(|c| c.user_cache_ttl = Duration::ZERO).await;
+    let ann = app.token(ANN).await;
+    let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
+    disable_in_the_database(&app, ann_id).await;
+    assert_error(&app.get("/api/me", Some(&ann)).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_kept_account_is_read_again_once_the_cache_time_passes() {
+    let app = spawn_app_with(|c| c.user_cache_ttl = Duration::from_millis(200)).await;
+    let ann = app.token(ANN).await;
+    let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
+    disable_in_the_database(&app, ann_id).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = app.get("/api/me", Some(&ann)).await;
+        if answer.0 == StatusCode::UNAUTHORIZED {
+            assert_error(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still served 10 s after a 200 ms cache time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

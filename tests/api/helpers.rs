@@ -367,6 +367,13 @@ impl WsClient {
     }
 }
 
+/// Disables a user behind the server's back, as an operator with SQL would.
+pub async fn disable_in_the_database(app: &TestApp, user_id: i64) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = format!("UPDATE users SET is_active = false WHERE id = {user_id}");
+    app.state.db.execute(Statement::from_string(app.state.db.get_database_backend(), sql)).await.unwrap();
+}
+
 /// Polls a condition until it holds (for state with no event to await, like a session count).
 pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;

@@ -85,6 +85,18 @@ async fn a_change_on_one_instance_reaches_the_right_clients_on_another() {
 }
 
 #[tokio::test]
+async fn with_several_instances_no_user_row_is_kept() {
+    // Another instance could change the account: each request reads it afresh.
+    let (_database, a, b) = two_instances("redis://127.0.0.1:6379").await;
+    let ann = a.token(ANN).await;
+    let ann_id = b.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
+    assert_eq!(b.get("/api/me", Some(&ann)).await.0, StatusCode::OK);
+    disable_in_the_database(&b, ann_id).await;
+    assert_error(&b.get("/api/me", Some(&ann)).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_error(&a.get("/api/me", Some(&ann)).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+#[tokio::test]
 async fn a_client_moving_between_instances_misses_nothing() {
     let (_database, a, b) = two_instances("redis://127.0.0.1:6379").await;
     let admin = a.token(ADMIN).await;
