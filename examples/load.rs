@@ -124,6 +124,7 @@ async fn main() {
         return replay(&args, events).await;
     }
     if !args.compare {
+        assert!(args.repeat <= 1, "--repeat alternates taskwire and the bare server: it needs --compare");
         return fan_out(&args, Target::Taskwire).await.print(&args);
     }
     let mut pairs = Vec::new();
@@ -447,14 +448,20 @@ fn print_ratios(taskwire: &Report, bare: &Report) {
 fn print_median_ratios(pairs: &[(Report, Report)]) {
     let median = |mut values: Vec<f64>| {
         values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied()
+        let middle = values.len() / 2;
+        match values.len() {
+            0 => None,
+            n if n % 2 == 0 => Some((values[middle - 1] + values[middle]) / 2.0),
+            _ => Some(values[middle]),
+        }
     };
     println!("\n## taskwire ÷ bare fan-out server, {} alternating runs", pairs.len());
     println!("| measure | ratio per run | median taskwire | median bare | median ratio |");
     println!("|---|---|---|---|---|");
     for (name, unit, decimals, measure) in MEASURES {
-        let ratios: Vec<f64> = pairs.iter().filter_map(|(ours, theirs)| ratio(measure, ours, theirs)).collect();
-        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        let per_run: Vec<Option<f64>> = pairs.iter().map(|(ours, theirs)| ratio(measure, ours, theirs)).collect();
+        let each: Vec<String> = per_run.iter().map(|r| r.map_or("n/a".into(), |r| format!("{r:.2}"))).collect();
+        let ratios: Vec<f64> = per_run.into_iter().flatten().collect();
         let figure = |side: fn(&(Report, Report)) -> &Report| {
             median(pairs.iter().filter_map(|pair| measure(side(pair))).collect())
                 .map_or("n/a".into(), |v| format!("{v:.decimals$} {unit}").trim_end().to_owned())

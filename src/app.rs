@@ -180,10 +180,15 @@ async fn build_state(
     }
     let reads = db::connect_reads(&config.database_url, config.database_acquire_timeout, &db).await?;
     let metrics = Arc::new(Metrics::default());
+    // SQLite is one instance, so every change to an account is made here and the
+    // rows read can be kept; on PostgreSQL another instance may change one.
+    let keep_accounts = (db.get_database_backend() == DbBackend::Sqlite).then_some(config.user_cache_ttl);
+    let user_lookup = UserLookup::start(reads.clone(), keep_accounts);
     let hub = Hub::new(
         outbox::max_id(&db).await.map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?,
         hub_settings(&config),
         Arc::new(DomainChannelPolicy { db: reads.clone() }),
+        user_lookup.clone(),
         metrics.clone(),
         shutdown.child_token(),
     );
@@ -201,7 +206,7 @@ async fn build_state(
     let config = Arc::new(config);
     Ok(AppState::new(Services {
         task_creates: GroupCommit::start(db.clone(), bus.clone(), CREATES_PER_BATCH),
-        user_lookup: UserLookup::start(reads.clone(), config.redis_url.is_none().then_some(config.user_cache_ttl)),
+        user_lookup,
         progress_writes: GroupCommit::start(db.clone(), bus.clone(), PROGRESS_WRITES_PER_BATCH),
         orders: Arc::new(OrderMonitor::new(provider, lease, shutdown.child_token(), tasks.clone())),
         jobs: Arc::new(JobRunner::new(config.job_concurrency, Duration::from_millis(200))),

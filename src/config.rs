@@ -56,7 +56,7 @@ pub struct Config {
     /// How often each hub reads the outbox for events the bus did not bring.
     pub outbox_catch_up: Duration,
     /// How long a user's row, once read to authenticate a request, serves the
-    /// next ones; single-instance deployments only (zero: read every time).
+    /// next ones; SQLite (one instance) only (zero: read every time).
     pub user_cache_ttl: Duration,
     /// How long events are kept for `since` replay.
     pub event_retention: Duration,

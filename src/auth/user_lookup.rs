@@ -7,13 +7,14 @@
 //! waiting and answers them all with one `WHERE id IN (…)` query. A lone
 //! lookup is read at once.
 //!
-//! A deployment of one instance (no Redis) also keeps the rows it read for a
+//! On SQLite — one instance, by design — the rows read are also kept for a
 //! moment ([`RecentAccounts`]): a browser's page load, its API calls and its
 //! WebSocket then cost one read, not five. Every change to an account goes
-//! through this process, which forgets the row before it answers the change,
-//! so a disabled account or a changed role still counts for every request that
-//! starts after the change. With several instances a change made on another
-//! one could not be forgotten here in time, so nothing is kept there.
+//! through this process, which forgets the row before it answers the change
+//! (and again when the hub obeys the change's session revocation), so a
+//! disabled account or a changed role still counts for every request that
+//! starts after the change. On PostgreSQL other instances may change an
+//! account (with or without Redis between them), so nothing is kept there.
 
 use std::{
     collections::HashMap,
@@ -70,16 +71,10 @@ impl UserLookup {
     /// The user with this id as the database has it now (or as this process
     /// last changed it), or `None`.
     pub async fn find(&self, id: i64) -> Result<Option<Account>> {
-        let Some(recent) = &self.recent else { return self.read(id).await };
-        if let Some(account) = recent.get(id, Instant::now()) {
-            return Ok(Some(account));
+        match &self.recent {
+            Some(recent) => recent.find_or_read(id, self.read(id)).await,
+            None => self.read(id).await,
         }
-        let generation = recent.generation();
-        let found = self.read(id).await?;
-        if let Some(account) = &found {
-            recent.keep(account.clone(), generation, Instant::now());
-        }
-        Ok(found)
     }
 
     /// Drops what is kept of this account: called once a change to it has
@@ -90,6 +85,12 @@ impl UserLookup {
         }
     }
 
+    /// Forgets the account when dropped: a change's handler holds it, so the
+    /// row is forgotten even if the request is dropped after the commit.
+    pub fn forget_when_done(&self, id: i64) -> ForgetWhenDone<'_> {
+        ForgetWhenDone { lookup: self, id }
+    }
+
     async fn read(&self, id: i64) -> Result<Option<Account>> {
         let (answer, answered) = oneshot::channel();
         let gone = || AppError::Internal("the user lookup stopped".into());
@@ -98,13 +99,32 @@ impl UserLookup {
     }
 }
 
+/// See [`UserLookup::forget_when_done`].
+pub struct ForgetWhenDone<'a> {
+    lookup: &'a UserLookup,
+    id: i64,
+}
+
+impl Drop for ForgetWhenDone<'_> {
+    fn drop(&mut self) {
+        self.lookup.forget(self.id);
+    }
+}
+
 /// Accounts kept after a read, for a short while.
 struct RecentAccounts {
     ttl: Duration,
-    entries: Mutex<HashMap<i64, (Account, Instant)>>,
+    kept: Mutex<Kept>,
     /// Raised by every `forget`: a read that began before a forget may have
     /// seen the row before the change, so it is not kept.
     generation: AtomicU64,
+}
+
+struct Kept {
+    /// Each row with when its read began (its age counts from then).
+    rows: HashMap<i64, (Account, Instant)>,
+    /// When expired rows were last dropped: a full table is swept at most once a TTL.
+    swept_at: Instant,
 }
 
 /// Accounts kept at most; past it, expired ones are dropped and, if none
@@ -113,16 +133,36 @@ const MAX_KEPT: usize = 10_000;
 
 impl RecentAccounts {
     fn new(ttl: Duration) -> Self {
-        RecentAccounts { ttl, entries: Mutex::new(HashMap::new()), generation: AtomicU64::new(0) }
+        let kept = Kept { rows: HashMap::new(), swept_at: Instant::now() };
+        RecentAccounts { ttl, kept: Mutex::new(kept), generation: AtomicU64::new(0) }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (Account, Instant)>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The kept row, or what `read` finds (kept, unless an account changed while it ran).
+    async fn find_or_read(
+        &self,
+        id: i64,
+        read: impl Future<Output = Result<Option<Account>>>,
+    ) -> Result<Option<Account>> {
+        let started = Instant::now();
+        if let Some(account) = self.get(id, started) {
+            return Ok(Some(account));
+        }
+        // Taken before the read: a change committed while it runs raises it.
+        let generation = self.generation();
+        let found = read.await?;
+        if let Some(account) = &found {
+            self.keep(account.clone(), generation, started);
+        }
+        Ok(found)
     }
 
     fn get(&self, id: i64, now: Instant) -> Option<Account> {
-        let entries = self.entries();
-        let (account, read_at) = entries.get(&id)?;
+        let kept = self.kept();
+        let (account, read_at) = kept.rows.get(&id)?;
         (now.saturating_duration_since(*read_at) < self.ttl).then(|| account.clone())
     }
 
@@ -130,26 +170,32 @@ impl RecentAccounts {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Keeps a row read since `generation` was taken, unless an account changed meanwhile.
-    fn keep(&self, account: Account, generation: u64, now: Instant) {
-        let mut entries = self.entries();
+    /// Keeps a row whose read began at `read_at`, after `generation` was taken,
+    /// unless an account changed meanwhile.
+    fn keep(&self, account: Account, generation: u64, read_at: Instant) {
+        let mut kept = self.kept();
         // Compared under the lock `forget` raises it under: no change slips in between.
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        if entries.len() >= MAX_KEPT {
-            entries.retain(|_, (_, read_at)| now.saturating_duration_since(*read_at) < self.ttl);
-            if entries.len() >= MAX_KEPT {
+        if kept.rows.len() >= MAX_KEPT {
+            if read_at.saturating_duration_since(kept.swept_at) < self.ttl {
+                return;
+            }
+            let ttl = self.ttl;
+            kept.rows.retain(|_, (_, at)| read_at.saturating_duration_since(*at) < ttl);
+            kept.swept_at = read_at;
+            if kept.rows.len() >= MAX_KEPT {
                 return;
             }
         }
-        entries.insert(account.id, (account, now));
+        kept.rows.insert(account.id, (account, read_at));
     }
 
     fn forget(&self, id: i64) {
-        let mut entries = self.entries();
+        let mut kept = self.kept();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.remove(&id);
+        kept.rows.remove(&id);
     }
 }
 
@@ -245,11 +291,44 @@ mod tests {
         for id in 0..(MAX_KEPT as i64 + 5) {
             recent.keep(account(id, true), recent.generation(), now);
         }
-        assert_eq!(recent.entries().len(), MAX_KEPT);
+        assert_eq!(recent.kept().rows.len(), MAX_KEPT);
         // Once those expire, room is made for new ones.
         let later = now + Duration::from_secs(2);
         recent.keep(account(-1, true), recent.generation(), later);
         assert!(recent.get(-1, later).is_some());
-        assert_eq!(recent.entries().len(), 1);
+        assert_eq!(recent.kept().rows.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_read_in_flight_across_a_change_is_not_kept() {
+        let recent = RecentAccounts::new(Duration::from_secs(60));
+        let (row, read) = tokio::sync::oneshot::channel::<Result<Option<Account>>>();
+        let finding = recent.find_or_read(1, async { read.await.unwrap() });
+        tokio::pin!(finding);
+        assert!(futures_util::poll!(finding.as_mut()).is_pending(), "the read is out");
+        // The change commits and is forgotten while the read is out; the row
+        // the read then returns is the one from before the change.
+        recent.forget(1);
+        row.send(Ok(Some(account(1, true)))).unwrap();
+        assert!(finding.await.unwrap().unwrap().is_active, "this caller raced the change");
+        assert!(recent.get(1, Instant::now()).is_none(), "but the old row is not kept");
+        // A read that began after the change is kept.
+        let fresh = recent.find_or_read(1, async { Ok(Some(account(1, false))) }).await.unwrap();
+        assert!(!fresh.unwrap().is_active);
+        assert!(!recent.get(1, Instant::now()).unwrap().is_active);
+    }
+
+    #[test]
+    fn a_full_table_is_swept_at_most_once_a_ttl() {
+        let recent = RecentAccounts::new(Duration::from_secs(1));
+        let start = recent.kept().swept_at;
+        for id in 0..MAX_KEPT as i64 {
+            recent.keep(account(id, true), recent.generation(), start);
+        }
+        // Full and swept less than a TTL ago: the new row is not kept, and nothing was scanned away.
+        let soon = start + Duration::from_millis(500);
+        recent.keep(account(-1, true), recent.generation(), soon);
+        assert!(recent.get(-1, soon).is_none());
+        assert_eq!(recent.kept().swept_at, start);
     }
 }

@@ -124,7 +124,7 @@ mod tests {
         assert!(futures_util::poll!(race.as_mut()).is_ready(), "the reader finishing ends the race");
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn either_side_finishing_ends_it_across_tasks() {
         let (polls, done) = (AtomicUsize::new(0), std::sync::Arc::new(Notify::new()));
         let (tx, mut rx) = mpsc::channel::<()>(1);
@@ -132,11 +132,12 @@ mod tests {
             rx.recv().await;
         });
         let reader = pin!(counted(&polls, &done));
-        // Woken from another task: the wake must reach this task's waker.
+        // Woken from another task, likely on another thread: the wake must reach this task.
         let sender = tokio::spawn(async move { tx.send(()).await.unwrap() });
         tokio::time::timeout(std::time::Duration::from_secs(5), first_of(writer, reader))
             .await
             .expect("the writer finished, so the race did");
         sender.await.unwrap();
+        assert_eq!(polls.load(Ordering::SeqCst), 1, "the reader, never woken, was polled only at the start");
     }
 }

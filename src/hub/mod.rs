@@ -116,6 +116,8 @@ struct HubInner {
     connections: TaskTracker,
     /// Who may subscribe to what; built from the domains by the application.
     policy: Arc<dyn ChannelPolicy>,
+    /// Told to forget a user's kept row when their sessions are revoked.
+    accounts: UserLookup,
     settings: HubSettings,
     metrics: Arc<Metrics>,
     /// Held while an event is fanned out and while a subscription is registered,
@@ -130,6 +132,7 @@ impl Hub {
         last_event_id: i64,
         settings: HubSettings,
         policy: Arc<dyn ChannelPolicy>,
+        accounts: UserLookup,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> Self {
@@ -143,6 +146,7 @@ impl Hub {
                 shutdown,
                 connections: TaskTracker::new(),
                 policy,
+                accounts,
                 settings,
                 dispatch_gate: Mutex::new(()),
                 metrics,
@@ -199,6 +203,9 @@ impl Hub {
     /// Carries out an instruction from any instance's outbox.
     fn obey(&self, event: &StoredEvent) {
         if event.kind == SESSIONS_REVOKED {
+            // Before the sessions close, so their reconnects read the account as it is now,
+            // however the change reached this instance.
+            self.inner.accounts.forget(event.entity_id);
             self.close_user_sessions(event.entity_id, 4401, "your account was changed; sign in again");
         }
     }

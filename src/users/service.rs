@@ -128,7 +128,10 @@ pub async fn update_user(state: &AppState, acting_admin: i64, user_id: i64, chan
         }
         None => None,
     };
-    let changed = in_transaction(&state.db, &*state.bus, async |txn| {
+    // Forgotten once the change is done, committed or not, and even if this
+    // request is dropped midway: the next request reads the account afresh.
+    let _forget = state.user_lookup.forget_when_done(user_id);
+    in_transaction(&state.db, &*state.bus, async |txn| {
         let existing = user::Entity::find_by_id(user_id)
             .one(txn)
             .await?
@@ -159,11 +162,7 @@ pub async fn update_user(state: &AppState, acting_admin: i64, user_id: i64, chan
         let events = vec![user_event(USER_UPDATED, &view), control::revoke_sessions(user_id)];
         Ok((view, events))
     })
-    .await;
-    // Committed or not, the account is read afresh from now on: the next
-    // request sees the change (see `UserLookup`).
-    state.user_lookup.forget(user_id);
-    changed
+    .await
 }
 
 /// The rule "at least one active ADMIN remains", checked under a lock that every

@@ -177,8 +177,8 @@ async fn a_disabled_user_loses_access_at_once() {
 
 #[tokio::test]
 async fn the_user_cache_never_outlives_a_change_made_through_the_api() {
-    // A long cache: only the change itself can make the server read the row again.
-    let app = spawn_app_with(|c| c.user_cache_ttl = Duration::from_secs(60)).await;
+    // A long cache (SQLite only: one instance): only the change itself can make the server read the row again.
+    let app = spawn_sqlite_app_with(|c| c.user_cache_ttl = Duration::from_secs(60)).await;
     let (admin, ann) = (app.token(ADMIN).await, app.token(ANN).await);
     let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
     // Changed outside the server: the kept row still answers (what the TTL bounds).
@@ -194,9 +194,12 @@ async fn the_user_cache_never_outlives_a_change_made_through_the_api() {
 
 #[tokio::test]
 async fn a_role_change_racing_requests_is_seen_by_every_request_after_it() {
-    let app = spawn_app_with(|c| c.user_cache_ttl = Duration::from_secs(60)).await;
+    let app = spawn_sqlite_app_with(|c| c.user_cache_ttl = Duration::from_secs(60)).await;
     let (admin, ann) = (app.token(ADMIN).await, app.token(ANN).await);
-    let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
+    // Read through the ADMIN's list, so ann's own row is not kept yet: her
+    // racing requests read it while it changes.
+    let users = app.get("/api/users", Some(&admin)).await.1;
+    let ann_id = users.as_array().unwrap().iter().find(|u| u["username"] == "ann").unwrap()["id"].as_i64().unwrap();
     // Requests keep reading ann's row while her role changes: a row read before
     // the change must not be kept after it.
     let racing = futures_util::future::join_all((0..60).map(|_| app.get("/api/me", Some(&ann))));
@@ -215,7 +218,7 @@ async fn a_role_change_racing_requests_is_seen_by_every_request_after_it() {
 
 #[tokio::test]
 async fn without_a_user_cache_every_request_reads_the_account() {
-    let app = spawn_app_with(|c| c.user_cache_ttl = Duration::ZERO).await;
+    let app = spawn_sqlite_app_with(|c| c.user_cache_ttl = Duration::ZERO).await;
     let ann = app.token(ANN).await;
     let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
     disable_in_the_database(&app, ann_id).await;
@@ -224,7 +227,8 @@ async fn without_a_user_cache_every_request_reads_the_account() {
 
 #[tokio::test]
 async fn a_kept_account_is_read_again_once_the_cache_time_passes() {
-    let app = spawn_app_with(|c| c.user_cache_ttl = Duration::from_millis(200)).await;
+    // (That a kept row answers within its time is `the_user_cache_never_outlives_…`.)
+    let app = spawn_sqlite_app_with(|c| c.user_cache_ttl = Duration::from_millis(200)).await;
     let ann = app.token(ANN).await;
     let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
     disable_in_the_database(&app, ann_id).await;
@@ -238,6 +242,31 @@ async fn a_kept_account_is_read_again_once_the_cache_time_passes() {
         assert!(tokio::time::Instant::now() < deadline, "still served 10 s after a 200 ms cache time");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn a_session_revocation_read_from_the_outbox_also_drops_the_kept_account() {
+    // A revocation that reaches the hub some other way than this process's own
+    // change (found by the outbox catch-up here) also makes the next request read the account.
+    let app = spawn_sqlite_app_with(|c| {
+        c.user_cache_ttl = Duration::from_secs(60);
+        c.outbox_catch_up = Duration::from_millis(50);
+    })
+    .await;
+    let ann = app.token(ANN).await;
+    let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
+    disable_in_the_database(&app, ann_id).await;
+    assert_eq!(app.get("/api/me", Some(&ann)).await.0, StatusCode::OK, "served from the cache");
+    let mut session = app.ws(&ann).await;
+    {
+        use sea_orm::TransactionTrait;
+        use taskwire::events::{control, outbox};
+        let txn = app.state.db.begin().await.unwrap();
+        outbox::append(&txn, vec![control::revoke_sessions(ann_id)]).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    assert_eq!(session.expect_close().await, 4401, "the hub obeyed the revocation");
+    assert_error(&app.get("/api/me", Some(&ann)).await, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
 #[tokio::test]

@@ -130,7 +130,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like `spawn_app`, with the configuration adjusted first.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let (database, url) = TestDatabase::create().await;
+    spawn_app_on(TestDatabase::create().await, adjust).await
+}
+
+/// Like `spawn_app_with`, on SQLite whatever `TEST_DATABASE` says (for what only SQLite does).
+pub async fn spawn_sqlite_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(TestDatabase::create_sqlite(), adjust).await
+}
+
+async fn spawn_app_on((database, url): (TestDatabase, String), adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut app = spawn_on(&url, adjust).await;
     app.database = Some(database);
     for (user, role) in [(ADMIN, "ADMIN"), (ANN, "ADMIN_LIMITED"), (BOB, "ADMIN_LIMITED")] {

@@ -50,3 +50,19 @@ async fn migrations_and_the_workflow_run_on_postgres() {
     app.stop().await;
     drop(database);
 }
+
+#[tokio::test]
+async fn one_postgres_instance_keeps_no_user_row_either() {
+    // Without Redis, instances on one PostgreSQL still share the outbox: another
+    // instance may change an account, so each request reads it.
+    let (database, url) = TestDatabase::create_postgres().await;
+    let mut app = spawn_on(&url, |c| c.user_cache_ttl = std::time::Duration::from_secs(60)).await;
+    taskwire::users::service::create_user(&app.state.db, ANN.0, ANN.1, "ADMIN_LIMITED").await.unwrap();
+    let ann = app.token(ANN).await;
+    let ann_id = app.get("/api/me", Some(&ann)).await.1["id"].as_i64().unwrap();
+    assert_eq!(app.get("/api/me", Some(&ann)).await.0, StatusCode::OK);
+    disable_in_the_database(&app, ann_id).await;
+    assert_error(&app.get("/api/me", Some(&ann)).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    app.stop().await;
+    drop(database);
+}
