@@ -348,14 +348,25 @@ async fn spawn_background_tasks(
     tasks: &TaskTracker,
 ) -> Result<(), StartupError> {
     let (hub, db, config) = (&state.hub, &state.db, &state.config);
-    tasks.spawn(hub::run_dispatcher(
+    // On a thread of its own (see `own_thread`). While it runs, a write's
+    // answer waits until it has offered the write's events to the sessions.
+    let dispatcher = hub::run_dispatcher(
         hub.clone(),
         state.reads.clone(),
         state.bus.subscribe(),
         state.bus.resubscriptions(),
         config.outbox_catch_up,
         shutdown.child_token(),
-    ));
+    );
+    let bus = state.bus.clone();
+    bus.set_hub_listening(true);
+    crate::own_thread::spawn(
+        "taskwire-dispatch",
+        tasks.track_future(async move {
+            dispatcher.await;
+            bus.set_hub_listening(false);
+        }),
+    );
     tasks.spawn(retention::run_pruner(db.clone(), config.event_retention, shutdown.child_token()));
     tasks.spawn(jobs::retention::run_pruner(db.clone(), config.job_retention, shutdown.child_token()));
     // One SQLite file means one instance: every job it left unfinished was interrupted.

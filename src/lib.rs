@@ -22,6 +22,7 @@ pub(crate) mod metrics;
 pub mod openapi;
 pub(crate) mod ops;
 pub(crate) mod orders;
+pub(crate) mod own_thread;
 pub(crate) mod periodic;
 pub mod state;
 pub(crate) mod stores;

@@ -7,7 +7,10 @@
 pub mod redis;
 pub mod signature;
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use tokio::sync::{broadcast, watch};
 
@@ -28,6 +31,11 @@ pub trait Bus: Send + Sync + 'static {
     fn resubscriptions(&self) -> Option<watch::Receiver<u64>> {
         None
     }
+    /// Whether this instance's hub is dispatching what is published: a write's
+    /// answer then waits until its events were offered to this instance's sessions.
+    fn hub_listening(&self) -> bool;
+    /// Set while the hub's dispatcher runs.
+    fn set_hub_listening(&self, listening: bool);
 }
 
 pub use self::{redis::RedisBus, signature::BusKey};
@@ -36,11 +44,12 @@ pub use self::{redis::RedisBus, signature::BusKey};
 pub struct InProcessBus {
     sender: broadcast::Sender<Arc<StoredEvent>>,
     metrics: Arc<Metrics>,
+    hub_listening: AtomicBool,
 }
 
 impl InProcessBus {
     pub fn new(capacity: usize, metrics: Arc<Metrics>) -> Self {
-        InProcessBus { sender: broadcast::channel(capacity).0, metrics }
+        InProcessBus { sender: broadcast::channel(capacity).0, metrics, hub_listening: AtomicBool::new(false) }
     }
 }
 
@@ -55,5 +64,13 @@ impl Bus for InProcessBus {
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
         self.sender.subscribe()
+    }
+
+    fn hub_listening(&self) -> bool {
+        self.hub_listening.load(Ordering::Acquire)
+    }
+
+    fn set_hub_listening(&self, listening: bool) {
+        self.hub_listening.store(listening, Ordering::Release);
     }
 }

@@ -47,6 +47,7 @@ pub struct RedisBus {
     /// Counts re-subscriptions; the hub catches up from the outbox on each.
     resubscribed: watch::Sender<u64>,
     metrics: Arc<Metrics>,
+    hub_listening: AtomicBool,
 }
 
 /// An event as it travels through Redis.
@@ -89,7 +90,7 @@ impl RedisBus {
             metrics.clone(),
             shutdown,
         ));
-        Ok(RedisBus { outgoing, incoming, connected, resubscribed, metrics })
+        Ok(RedisBus { outgoing, incoming, connected, resubscribed, metrics, hub_listening: AtomicBool::new(false) })
     }
 }
 
@@ -112,6 +113,14 @@ impl Bus for RedisBus {
 
     fn resubscriptions(&self) -> Option<watch::Receiver<u64>> {
         Some(self.resubscribed.subscribe())
+    }
+
+    fn hub_listening(&self) -> bool {
+        self.hub_listening.load(Ordering::Acquire)
+    }
+
+    fn set_hub_listening(&self, listening: bool) {
+        self.hub_listening.store(listening, Ordering::Release);
     }
 }
 

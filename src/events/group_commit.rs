@@ -23,7 +23,7 @@ use futures_util::FutureExt;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{NewEvent, outbox};
+use super::{NewEvent, StoredEvent, outbox};
 use crate::{
     bus::Bus,
     error::{AppError, Result},
@@ -93,9 +93,22 @@ async fn write_batches<W: BatchWrite>(
         // its callers see their answer dropped, the next batch goes on.
         let written = AssertUnwindSafe(write_all(&db, &*bus, &items)).catch_unwind().await;
         match written {
-            Ok((results, outage)) => {
-                for (answer, result) in answers.into_iter().zip(results) {
-                    let _ = answer.send(result);
+            Ok((results, outage, last_event)) => {
+                // Answered once the hub has dispatched the batch's events (see
+                // `outbox::dispatched`), by a task: the writer goes on meanwhile.
+                let answer_all = move || {
+                    for (answer, result) in answers.into_iter().zip(results) {
+                        let _ = answer.send(result);
+                    }
+                };
+                if last_event.is_some() && bus.hub_listening() {
+                    let bus = bus.clone();
+                    tokio::spawn(async move {
+                        outbox::dispatched(&*bus, last_event).await;
+                        answer_all();
+                    });
+                } else {
+                    answer_all();
                 }
                 // Whoever queued during an outage would only wait out the same
                 // timeout in turn: they get the same 503 now.
@@ -118,41 +131,47 @@ enum Failure {
     AtCommit(AppError),
 }
 
+/// What a batch came to: each item's answer, whether the database is
+/// unreachable, and the last event written (to wait for its dispatch).
+type BatchResult<T> = (Vec<Result<T>>, Option<AppError>, Option<Arc<StoredEvent>>);
+
 /// One transaction for the batch; if the database refused it (not for being
-/// unreachable, and not at the commit), one per item. Also says whether the
-/// database is unreachable.
-async fn write_all<W: BatchWrite>(
-    db: &DatabaseConnection,
-    bus: &dyn Bus,
-    items: &[W],
-) -> (Vec<Result<W::Output>>, Option<AppError>) {
+/// unreachable, and not at the commit), one per item.
+async fn write_all<W: BatchWrite>(db: &DatabaseConnection, bus: &dyn Bus, items: &[W]) -> BatchResult<W::Output> {
     let error = match write_in_one(db, bus, items).await {
-        Ok(results) => return (results, None),
+        Ok((results, last)) => return (results, None, last),
         Err(Failure::Before(error)) if items.len() > 1 && !matches!(error, AppError::Unavailable(_)) => {
             tracing::warn!(%error, items = items.len(), "a batch write failed; writing its items one by one");
             let mut results = Vec::with_capacity(items.len());
+            let mut last_event = None;
             for item in items {
                 let alone = match write_in_one(db, bus, std::slice::from_ref(item)).await {
-                    Ok(mut one) => one.pop().unwrap_or_else(|| Err(writer_gone())),
+                    Ok((mut one, last)) => {
+                        last_event = last.or(last_event);
+                        one.pop().unwrap_or_else(|| Err(writer_gone()))
+                    }
                     Err(Failure::Before(error) | Failure::AtCommit(error)) => Err(error),
                 };
                 results.push(alone);
             }
-            return (results, None);
+            return (results, None, last_event);
         }
         Err(Failure::Before(error) | Failure::AtCommit(error)) => error,
     };
     let outage = matches!(error, AppError::Unavailable(_)).then(|| error.copied());
     let mut results: Vec<_> = items.iter().skip(1).map(|_| Err(error.copied())).collect();
     results.insert(0, Err(error));
-    (results, outage)
+    (results, outage, None)
 }
+
+/// Each item's answer and the last event the batch wrote.
+type BatchWritten<T> = (Vec<Result<T>>, Option<Arc<StoredEvent>>);
 
 async fn write_in_one<W: BatchWrite>(
     db: &DatabaseConnection,
     bus: &dyn Bus,
     items: &[W],
-) -> std::result::Result<Vec<Result<W::Output>>, Failure> {
+) -> std::result::Result<BatchWritten<W::Output>, Failure> {
     let txn = db.begin().await.map_err(|e| Failure::Before(e.into()))?;
     let outcomes = W::write_batch(&txn, items).await.map_err(Failure::Before)?;
     if outcomes.len() != items.len() {
@@ -170,8 +189,8 @@ async fn write_in_one<W: BatchWrite>(
         })
         .collect();
     let stored = outbox::append(&txn, events).await.map_err(Failure::Before)?;
-    outbox::commit_and_publish(txn, bus, stored).await.map_err(Failure::AtCommit)?;
-    Ok(results)
+    let last = outbox::commit_and_publish(txn, bus, stored).await.map_err(Failure::AtCommit)?;
+    Ok((results, last))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The outbox: events written in the change's transaction, read back for replay and catch-up.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use sea_orm::{
@@ -69,18 +69,35 @@ pub async fn append(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> Result<
         .collect())
 }
 
-/// Commits the transaction, then hands its events to the bus. Publishing never fails the change:
-/// hubs that miss the publication catch up from the outbox.
+/// How long a write's answer waits at most for this instance's hub to dispatch its events.
+pub const DISPATCH_WAIT: Duration = Duration::from_millis(250);
+
+/// Commits the transaction, then hands its events to the bus; returns the last
+/// of them, for [`dispatched`]. Publishing never fails the change: hubs that
+/// miss the publication catch up from the outbox.
 pub(super) async fn commit_and_publish(
     txn: DatabaseTransaction,
     bus: &dyn Bus,
     events: Vec<Arc<StoredEvent>>,
-) -> Result<()> {
+) -> Result<Option<Arc<StoredEvent>>> {
     txn.commit().await?;
     if !events.is_empty() {
         bus.publish(&events);
     }
-    Ok(())
+    Ok(events.last().cloned())
+}
+
+/// Waits (at most [`DISPATCH_WAIT`]) until this instance's hub has offered a
+/// write's events to its sessions, given the last of them: a write is answered
+/// after that, so a client that gets the answer and then subscribes does not
+/// get the write's own event live.
+pub async fn dispatched(bus: &dyn Bus, last: Option<Arc<StoredEvent>>) {
+    if let Some(last) = last
+        && bus.hub_listening()
+    {
+        // Dispatched in id order: the last one dispatched means all were.
+        let _ = tokio::time::timeout(DISPATCH_WAIT, last.dispatched()).await;
+    }
 }
 
 /// Runs `work` in a transaction, commits, and publishes the events it returns.
@@ -91,7 +108,8 @@ where
     let txn = db.begin().await?;
     let (value, events) = work(&txn).await?;
     let stored = append(&txn, events).await?;
-    commit_and_publish(txn, bus, stored).await?;
+    let last = commit_and_publish(txn, bus, stored).await?;
+    dispatched(bus, last).await;
     Ok(value)
 }
 

@@ -64,18 +64,25 @@ async fn resubscribed(signal: &mut Option<watch::Receiver<u64>>) -> bool {
 /// dispatched from there, so an id the outbox does not hold (a bug, a message
 /// from another deployment's past, `i64::MAX`) is never fanned out and can
 /// neither make the hub skip the ids below it nor hold back the ones after.
+/// The received event is marked dispatched once it (or its outbox copy) was:
+/// the write that published it answers then.
 async fn dispatch(hub: &Hub, db: &DatabaseConnection, event: Arc<StoredEvent>) {
     let last = hub.last_dispatched();
     if event.id <= last {
+        event.mark_dispatched();
         return;
     }
     if event.id == last + 1 {
         hub.fan_out(&event);
+        event.mark_dispatched();
         return;
     }
     debug!(from = last + 1, to = event.id, "filling a gap from the outbox");
     // On failure the catch-up tick retries from the outbox, where this event is too.
     dispatch_from_outbox(hub, db, Some(event.id)).await;
+    if hub.last_dispatched() >= event.id {
+        event.mark_dispatched();
+    }
 }
 
 async fn catch_up(hub: &Hub, db: &DatabaseConnection) {

@@ -407,3 +407,22 @@ async fn an_unreadable_history_answers_a_since_with_unavailable_and_the_session_
     assert_eq!(live["data"]["id"], second["id"], "the live event, not a replay of {first}: {live}");
     ws.expect_silence().await;
 }
+
+#[tokio::test]
+async fn a_write_is_answered_after_this_instances_hub_dispatched_its_events() {
+    // So a client that gets the answer and then subscribes (without `since`)
+    // never gets the write's own event live: it is already behind `ready`.
+    let app = spawn_app().await;
+    let (admin, ann) = (app.token(ADMIN).await, app.token(ANN).await);
+    let newest = || async { taskwire::events::outbox::max_id(&app.state.db).await.unwrap() };
+    for n in 0..20 {
+        // Through the group commit…
+        let task = app.create_task(&ann, &format!("ordered {n}")).await;
+        assert!(app.state.hub.last_dispatched() >= newest().await, "create {n} answered before its dispatch");
+        // …and through a single transaction.
+        app.approve(&admin, task["id"].as_i64().unwrap()).await;
+        assert!(app.state.hub.last_dispatched() >= newest().await, "approval {n} answered before its dispatch");
+    }
+    let mut late = app.ws_subscribed(&admin, &["tasks"], None).await;
+    late.expect_silence().await;
+}
