@@ -63,6 +63,8 @@ pub enum StartupError {
     Redis(String),
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
+    #[error("cannot start the hub's dispatcher thread: {0}")]
+    DispatcherThread(std::io::Error),
 }
 
 /// How long a login waits for its turn to verify a password before 503.
@@ -358,15 +360,17 @@ async fn spawn_background_tasks(
         config.outbox_catch_up,
         shutdown.child_token(),
     );
-    let bus = state.bus.clone();
-    bus.set_hub_listening(true);
+    let listening = HubListening::start(state.bus.clone());
     crate::own_thread::spawn(
         "taskwire-dispatch",
         tasks.track_future(async move {
+            // Held while the dispatcher runs: however it ends (returns, panics,
+            // is dropped at shutdown), writes stop waiting for it.
+            let _listening = listening;
             dispatcher.await;
-            bus.set_hub_listening(false);
         }),
-    );
+    )
+    .map_err(StartupError::DispatcherThread)?;
     tasks.spawn(retention::run_pruner(db.clone(), config.event_retention, shutdown.child_token()));
     tasks.spawn(jobs::retention::run_pruner(db.clone(), config.job_retention, shutdown.child_token()));
     // One SQLite file means one instance: every job it left unfinished was interrupted.
@@ -391,6 +395,22 @@ fn bind(address: SocketAddr, send_buffer: Option<u32>) -> std::io::Result<TcpLis
     }
     socket.bind(address)?;
     socket.listen(1024)
+}
+
+/// Marks the bus as having a dispatching hub until dropped.
+struct HubListening(Arc<dyn Bus>);
+
+impl HubListening {
+    fn start(bus: Arc<dyn Bus>) -> Self {
+        bus.set_hub_listening(true);
+        HubListening(bus)
+    }
+}
+
+impl Drop for HubListening {
+    fn drop(&mut self) {
+        self.0.set_hub_listening(false);
+    }
 }
 
 /// The whole HTTP surface: one router per domain, merged, under the common layers.

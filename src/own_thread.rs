@@ -7,33 +7,17 @@
 //! On a thread of its own the wake reaches it directly; its timers, sockets and
 //! the tasks it spawns still belong to the runtime.
 
-use std::sync::{Arc, Mutex};
-
 /// Runs `work` on a new thread named `name`, in the current runtime's context,
-/// until it finishes or the runtime shuts down; if no thread can be had, as a
-/// task of the runtime instead (with a warning).
-pub fn spawn<F>(name: &str, work: F)
+/// until it finishes or the runtime shuts down.
+pub fn spawn<F>(name: &str, work: F) -> std::io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
     let runtime = tokio::runtime::Handle::current();
-    // Handed to the thread, or taken back to run as a task if the thread never starts.
-    let slot = Arc::new(Mutex::new(Some(work)));
-    let for_thread = slot.clone();
-    let spawned = std::thread::Builder::new().name(name.to_owned()).spawn({
-        let runtime = runtime.clone();
-        move || {
-            if let Some(work) = take(&for_thread) {
-                runtime.block_on(until_shutdown(&runtime, work));
-            }
-        }
-    });
-    if let Err(error) = spawned
-        && let Some(work) = take(&slot)
-    {
-        tracing::warn!(%error, thread = name, "cannot start a thread; running as a task instead");
-        runtime.spawn(work);
-    }
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || runtime.block_on(until_shutdown(&runtime, work)))?;
+    Ok(())
 }
 
 /// Runs `work` until it finishes or the runtime shuts down: its timers and
@@ -52,11 +36,6 @@ async fn until_shutdown<F: Future<Output = ()>>(runtime: &tokio::runtime::Handle
         () = work => {}
     }
 }
-
-fn take<F>(slot: &Mutex<Option<F>>) -> Option<F> {
-    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -70,7 +49,8 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
             let spawned = tokio::spawn(async { std::thread::current().name().map(str::to_owned) });
             let _ = tx.send((std::thread::current().name().map(str::to_owned), spawned.await.unwrap()));
-        });
+        })
+        .unwrap();
         let (ran_on, spawned_on) =
             tokio::time::timeout(Duration::from_secs(5), rx).await.expect("the work ran").unwrap();
         assert_eq!(ran_on.as_deref(), Some("own-thread-test"));
@@ -88,7 +68,8 @@ mod tests {
                 loop {
                     tick.tick().await;
                 }
-            });
+            })
+            .unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
         });
         drop(runtime);

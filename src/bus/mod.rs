@@ -31,11 +31,15 @@ pub trait Bus: Send + Sync + 'static {
     fn resubscriptions(&self) -> Option<watch::Receiver<u64>> {
         None
     }
-    /// Whether this instance's hub is dispatching what is published: a write's
+    /// Set while this instance's hub dispatches what is published: a write's
     /// answer then waits until its events were offered to this instance's sessions.
-    fn hub_listening(&self) -> bool;
-    /// Set while the hub's dispatcher runs.
-    fn set_hub_listening(&self, listening: bool);
+    fn hub_listening_flag(&self) -> &AtomicBool;
+    fn hub_listening(&self) -> bool {
+        self.hub_listening_flag().load(Ordering::Acquire)
+    }
+    fn set_hub_listening(&self, listening: bool) {
+        self.hub_listening_flag().store(listening, Ordering::Release);
+    }
 }
 
 pub use self::{redis::RedisBus, signature::BusKey};
@@ -66,11 +70,7 @@ impl Bus for InProcessBus {
         self.sender.subscribe()
     }
 
-    fn hub_listening(&self) -> bool {
-        self.hub_listening.load(Ordering::Acquire)
-    }
-
-    fn set_hub_listening(&self, listening: bool) {
-        self.hub_listening.store(listening, Ordering::Release);
+    fn hub_listening_flag(&self) -> &AtomicBool {
+        &self.hub_listening
     }
 }

@@ -115,12 +115,8 @@ impl Bus for RedisBus {
         Some(self.resubscribed.subscribe())
     }
 
-    fn hub_listening(&self) -> bool {
-        self.hub_listening.load(Ordering::Acquire)
-    }
-
-    fn set_hub_listening(&self, listening: bool) {
-        self.hub_listening.store(listening, Ordering::Release);
+    fn hub_listening_flag(&self) -> &AtomicBool {
+        &self.hub_listening
     }
 }
 

@@ -95,20 +95,19 @@ async fn write_batches<W: BatchWrite>(
         match written {
             Ok((results, outage, last_event)) => {
                 // Answered once the hub has dispatched the batch's events (see
-                // `outbox::dispatched`), by a task: the writer goes on meanwhile.
+                // `outbox::dispatch_of`), by a task: the writer goes on meanwhile.
                 let answer_all = move || {
                     for (answer, result) in answers.into_iter().zip(results) {
                         let _ = answer.send(result);
                     }
                 };
-                if last_event.is_some() && bus.hub_listening() {
-                    let bus = bus.clone();
-                    tokio::spawn(async move {
-                        outbox::dispatched(&*bus, last_event).await;
+                // (A task dropped at shutdown drops its answers: those callers get an error.)
+                match outbox::dispatch_of(&*bus, last_event) {
+                    Some(dispatch) => drop(tokio::spawn(async move {
+                        dispatch.await;
                         answer_all();
-                    });
-                } else {
-                    answer_all();
+                    })),
+                    None => answer_all(),
                 }
                 // Whoever queued during an outage would only wait out the same
                 // timeout in turn: they get the same 503 now.
@@ -330,6 +329,32 @@ mod tests {
             results.push(handle.await.unwrap());
         }
         (db, published(&mut carried), results)
+    }
+
+    #[tokio::test]
+    async fn with_a_hub_listening_answers_wait_for_the_dispatch_while_the_writer_goes_on() {
+        let db = database().await;
+        let (bus, mut carried) = bus();
+        bus.set_hub_listening(true);
+        let writer = GroupCommit::<Note>::start(db.clone(), bus, 64);
+        let first = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(Note::Text("first")).await }
+        });
+        let within = Duration::from_secs(5);
+        let first_event = tokio::time::timeout(within, carried.recv()).await.unwrap().unwrap();
+        // Its answer waits for the dispatch; the writer writes the next batch meanwhile.
+        let second = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.write(Note::Text("second")).await }
+        });
+        let second_event = tokio::time::timeout(within, carried.recv()).await.unwrap().unwrap();
+        assert!(!first.is_finished(), "answered before its event was dispatched");
+        first_event.mark_dispatched();
+        second_event.mark_dispatched();
+        assert_eq!(tokio::time::timeout(within, first).await.unwrap().unwrap().unwrap().1, 1);
+        assert_eq!(tokio::time::timeout(within, second).await.unwrap().unwrap().unwrap().1, 1);
+        assert_eq!(notes(&db).await, ["first", "second"]);
     }
 
     #[tokio::test]

@@ -68,18 +68,13 @@ async fn resubscribed(signal: &mut Option<watch::Receiver<u64>>) -> bool {
 /// the write that published it answers then.
 async fn dispatch(hub: &Hub, db: &DatabaseConnection, event: Arc<StoredEvent>) {
     let last = hub.last_dispatched();
-    if event.id <= last {
-        event.mark_dispatched();
-        return;
-    }
     if event.id == last + 1 {
         hub.fan_out(&event);
-        event.mark_dispatched();
-        return;
+    } else if event.id > last {
+        debug!(from = last + 1, to = event.id, "filling a gap from the outbox");
+        // On failure the catch-up tick retries from the outbox, where this event is too.
+        dispatch_from_outbox(hub, db, Some(event.id)).await;
     }
-    debug!(from = last + 1, to = event.id, "filling a gap from the outbox");
-    // On failure the catch-up tick retries from the outbox, where this event is too.
-    dispatch_from_outbox(hub, db, Some(event.id)).await;
     if hub.last_dispatched() >= event.id {
         event.mark_dispatched();
     }
