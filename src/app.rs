@@ -186,15 +186,18 @@ async fn build_state(
     // rows read can be kept; on PostgreSQL another instance may change one.
     let keep_accounts = (db.get_database_backend() == DbBackend::Sqlite).then_some(config.user_cache_ttl);
     let user_lookup = UserLookup::start(reads.clone(), keep_accounts);
+    let Backends { bus, locks: lock_backend } = scale_out_backends(&config, &metrics, shutdown, tasks)?;
+    let newest_event = outbox::max_id(&db).await.map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?;
+    // Everything already in the outbox counts as dispatched: the hub goes on after it.
+    bus.dispatch_progress().advance(newest_event);
     let hub = Hub::new(
-        outbox::max_id(&db).await.map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?,
+        bus.dispatch_progress().clone(),
         hub_settings(&config),
         Arc::new(DomainChannelPolicy { db: reads.clone() }),
         user_lookup.clone(),
         metrics.clone(),
         shutdown.child_token(),
     );
-    let Backends { bus, locks: lock_backend } = scale_out_backends(&config, &metrics, shutdown, tasks)?;
     let http = reqwest::Client::builder()
         .user_agent(concat!("taskwire/", env!("CARGO_PKG_VERSION"), " (+order monitor)"))
         .connect_timeout(Duration::from_secs(5))
@@ -360,7 +363,7 @@ async fn spawn_background_tasks(
         config.outbox_catch_up,
         shutdown.child_token(),
     );
-    let listening = HubListening::start(state.bus.clone());
+    let listening = state.bus.dispatch_progress().listen();
     crate::own_thread::spawn(
         "taskwire-dispatch",
         tasks.track_future(async move {
@@ -395,22 +398,6 @@ fn bind(address: SocketAddr, send_buffer: Option<u32>) -> std::io::Result<TcpLis
     }
     socket.bind(address)?;
     socket.listen(1024)
-}
-
-/// Marks the bus as having a dispatching hub until dropped.
-struct HubListening(Arc<dyn Bus>);
-
-impl HubListening {
-    fn start(bus: Arc<dyn Bus>) -> Self {
-        bus.set_hub_listening(true);
-        HubListening(bus)
-    }
-}
-
-impl Drop for HubListening {
-    fn drop(&mut self) {
-        self.0.set_hub_listening(false);
-    }
 }
 
 /// The whole HTTP surface: one router per domain, merged, under the common layers.

@@ -7,14 +7,14 @@
 pub mod redis;
 pub mod signature;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::Arc;
 
 use tokio::sync::{broadcast, watch};
 
-use crate::{events::StoredEvent, metrics::Metrics};
+use crate::{
+    events::{StoredEvent, dispatch_progress::DispatchProgress},
+    metrics::Metrics,
+};
 
 /// Publishes committed events and hands them to subscribers (the hub).
 pub trait Bus: Send + Sync + 'static {
@@ -31,15 +31,9 @@ pub trait Bus: Send + Sync + 'static {
     fn resubscriptions(&self) -> Option<watch::Receiver<u64>> {
         None
     }
-    /// Set while this instance's hub dispatches what is published: a write's
-    /// answer then waits until its events were offered to this instance's sessions.
-    fn hub_listening_flag(&self) -> &AtomicBool;
-    fn hub_listening(&self) -> bool {
-        self.hub_listening_flag().load(Ordering::Acquire)
-    }
-    fn set_hub_listening(&self, listening: bool) {
-        self.hub_listening_flag().store(listening, Ordering::Release);
-    }
+    /// How far this instance's hub has dispatched what was published: a
+    /// write's answer waits until its events were offered to this instance's sessions.
+    fn dispatch_progress(&self) -> &Arc<DispatchProgress>;
 }
 
 pub use self::{redis::RedisBus, signature::BusKey};
@@ -48,12 +42,12 @@ pub use self::{redis::RedisBus, signature::BusKey};
 pub struct InProcessBus {
     sender: broadcast::Sender<Arc<StoredEvent>>,
     metrics: Arc<Metrics>,
-    hub_listening: AtomicBool,
+    progress: Arc<DispatchProgress>,
 }
 
 impl InProcessBus {
     pub fn new(capacity: usize, metrics: Arc<Metrics>) -> Self {
-        InProcessBus { sender: broadcast::channel(capacity).0, metrics, hub_listening: AtomicBool::new(false) }
+        InProcessBus { sender: broadcast::channel(capacity).0, metrics, progress: Arc::default() }
     }
 }
 
@@ -70,7 +64,7 @@ impl Bus for InProcessBus {
         self.sender.subscribe()
     }
 
-    fn hub_listening_flag(&self) -> &AtomicBool {
-        &self.hub_listening
+    fn dispatch_progress(&self) -> &Arc<DispatchProgress> {
+        &self.progress
     }
 }

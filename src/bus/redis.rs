@@ -30,7 +30,7 @@ use tracing::{debug, info, warn};
 
 use super::{Bus, signature::BusKey};
 use crate::{
-    events::{StoredEvent, Topic},
+    events::{StoredEvent, Topic, dispatch_progress::DispatchProgress},
     metrics::Metrics,
 };
 
@@ -47,7 +47,7 @@ pub struct RedisBus {
     /// Counts re-subscriptions; the hub catches up from the outbox on each.
     resubscribed: watch::Sender<u64>,
     metrics: Arc<Metrics>,
-    hub_listening: AtomicBool,
+    progress: Arc<DispatchProgress>,
 }
 
 /// An event as it travels through Redis.
@@ -90,7 +90,7 @@ impl RedisBus {
             metrics.clone(),
             shutdown,
         ));
-        Ok(RedisBus { outgoing, incoming, connected, resubscribed, metrics, hub_listening: AtomicBool::new(false) })
+        Ok(RedisBus { outgoing, incoming, connected, resubscribed, metrics, progress: Arc::default() })
     }
 }
 
@@ -115,8 +115,8 @@ impl Bus for RedisBus {
         Some(self.resubscribed.subscribe())
     }
 
-    fn hub_listening_flag(&self) -> &AtomicBool {
-        &self.hub_listening
+    fn dispatch_progress(&self) -> &Arc<DispatchProgress> {
+        &self.progress
     }
 }
 

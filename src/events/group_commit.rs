@@ -23,7 +23,7 @@ use futures_util::FutureExt;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{NewEvent, StoredEvent, outbox};
+use super::{NewEvent, outbox};
 use crate::{
     bus::Bus,
     error::{AppError, Result},
@@ -95,14 +95,14 @@ async fn write_batches<W: BatchWrite>(
         match written {
             Ok((results, outage, last_event)) => {
                 // Answered once the hub has dispatched the batch's events (see
-                // `outbox::dispatch_of`), by a task: the writer goes on meanwhile.
+                // `DispatchProgress::wait_for`), by a task: the writer goes on meanwhile.
                 let answer_all = move || {
                     for (answer, result) in answers.into_iter().zip(results) {
                         let _ = answer.send(result);
                     }
                 };
                 // (A task dropped at shutdown drops its answers: those callers get an error.)
-                match outbox::dispatch_of(&*bus, last_event) {
+                match bus.dispatch_progress().wait_for(last_event) {
                     Some(dispatch) => drop(tokio::spawn(async move {
                         dispatch.await;
                         answer_all();
@@ -132,7 +132,7 @@ enum Failure {
 
 /// What a batch came to: each item's answer, whether the database is
 /// unreachable, and the last event written (to wait for its dispatch).
-type BatchResult<T> = (Vec<Result<T>>, Option<AppError>, Option<Arc<StoredEvent>>);
+type BatchResult<T> = (Vec<Result<T>>, Option<AppError>, Option<i64>);
 
 /// One transaction for the batch; if the database refused it (not for being
 /// unreachable, and not at the commit), one per item.
@@ -164,7 +164,7 @@ async fn write_all<W: BatchWrite>(db: &DatabaseConnection, bus: &dyn Bus, items:
 }
 
 /// Each item's answer and the last event the batch wrote.
-type BatchWritten<T> = (Vec<Result<T>>, Option<Arc<StoredEvent>>);
+type BatchWritten<T> = (Vec<Result<T>>, Option<i64>);
 
 async fn write_in_one<W: BatchWrite>(
     db: &DatabaseConnection,
@@ -335,8 +335,8 @@ mod tests {
     async fn with_a_hub_listening_answers_wait_for_the_dispatch_while_the_writer_goes_on() {
         let db = database().await;
         let (bus, mut carried) = bus();
-        bus.set_hub_listening(true);
-        let writer = GroupCommit::<Note>::start(db.clone(), bus, 64);
+        let _listening = bus.dispatch_progress().listen();
+        let writer = GroupCommit::<Note>::start(db.clone(), bus.clone(), 64);
         let first = tokio::spawn({
             let writer = writer.clone();
             async move { writer.write(Note::Text("first")).await }
@@ -350,8 +350,8 @@ mod tests {
         });
         let second_event = tokio::time::timeout(within, carried.recv()).await.unwrap().unwrap();
         assert!(!first.is_finished(), "answered before its event was dispatched");
-        first_event.mark_dispatched();
-        second_event.mark_dispatched();
+        bus.dispatch_progress().advance(first_event.id);
+        bus.dispatch_progress().advance(second_event.id);
         assert_eq!(tokio::time::timeout(within, first).await.unwrap().unwrap().unwrap().1, 1);
         assert_eq!(tokio::time::timeout(within, second).await.unwrap().unwrap().unwrap().1, 1);
         assert_eq!(notes(&db).await, ["first", "second"]);

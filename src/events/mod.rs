@@ -2,18 +2,15 @@
 
 pub mod channel;
 pub mod control;
+pub mod dispatch_progress;
 pub mod group_commit;
 pub mod outbox;
 pub mod retention;
 
-use std::sync::{
-    Arc, OnceLock,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
 
 pub use channel::{Channel, Topic};
 
@@ -60,9 +57,6 @@ pub struct StoredEvent {
     collection_frame: OnceLock<Utf8Bytes>,
     /// The frame named after the entity channel (`task:7`), for sessions subscribed only to that.
     entity_frame: OnceLock<Utf8Bytes>,
-    /// Set once this instance's hub has offered the event to its sessions.
-    dispatched: AtomicBool,
-    dispatched_signal: Notify,
 }
 
 impl StoredEvent {
@@ -85,30 +79,7 @@ impl StoredEvent {
             at,
             collection_frame: OnceLock::new(),
             entity_frame: OnceLock::new(),
-            dispatched: AtomicBool::new(false),
-            dispatched_signal: Notify::new(),
         })
-    }
-
-    /// Notes that this instance's hub has dispatched the event (or everything up to it).
-    pub fn mark_dispatched(&self) {
-        if !self.dispatched.swap(true, Ordering::AcqRel) {
-            self.dispatched_signal.notify_waiters();
-        }
-    }
-
-    /// Resolves once [`Self::mark_dispatched`] was called.
-    pub async fn dispatched(&self) {
-        loop {
-            let signal = self.dispatched_signal.notified();
-            let mut signal = std::pin::pin!(signal);
-            // Registered before the flag is read: a mark in between still wakes us.
-            signal.as_mut().enable();
-            if self.dispatched.load(Ordering::Acquire) {
-                return;
-            }
-            signal.await;
-        }
     }
 
     /// The frame for one channel form, made by `encode` on first use and shared

@@ -1,6 +1,6 @@
 //! The outbox: events written in the change's transaction, read back for replay and catch-up.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use chrono::Utc;
 use sea_orm::{
@@ -69,34 +69,20 @@ pub async fn append(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> Result<
         .collect())
 }
 
-/// How long a write's answer waits at most for this instance's hub to dispatch its events.
-pub const DISPATCH_WAIT: Duration = Duration::from_millis(250);
-
-/// Commits the transaction, then hands its events to the bus; returns the last
-/// of them, for [`dispatch_of`]. Publishing never fails the change: hubs that
+/// Commits the transaction, then hands its events to the bus; returns the id of
+/// the last of them, for the answer to wait for its dispatch
+/// ([`DispatchProgress::wait_for`](super::dispatch_progress::DispatchProgress::wait_for)). Publishing never fails the change: hubs that
 /// miss the publication catch up from the outbox.
 pub(super) async fn commit_and_publish(
     txn: DatabaseTransaction,
     bus: &dyn Bus,
     events: Vec<Arc<StoredEvent>>,
-) -> Result<Option<Arc<StoredEvent>>> {
+) -> Result<Option<i64>> {
     txn.commit().await?;
     if !events.is_empty() {
         bus.publish(&events);
     }
-    Ok(events.last().cloned())
-}
-
-/// What a write's answer must wait for, given the last event it wrote: that
-/// event's dispatch by this instance's hub (at most [`DISPATCH_WAIT`]), so a
-/// client that gets the answer and then subscribes does not get the write's own
-/// event live. `None` when there is nothing to wait for (no event, or no hub).
-pub fn dispatch_of(bus: &dyn Bus, last: Option<Arc<StoredEvent>>) -> Option<impl Future<Output = ()> + use<>> {
-    let last = last.filter(|_| bus.hub_listening())?;
-    // Dispatched in id order: the last one dispatched means all were.
-    Some(async move {
-        let _ = tokio::time::timeout(DISPATCH_WAIT, last.dispatched()).await;
-    })
+    Ok(events.last().map(|event| event.id))
 }
 
 /// Runs `work` in a transaction, commits, and publishes the events it returns.
@@ -108,7 +94,7 @@ where
     let (value, events) = work(&txn).await?;
     let stored = append(&txn, events).await?;
     let last = commit_and_publish(txn, bus, stored).await?;
-    if let Some(dispatch) = dispatch_of(bus, last) {
+    if let Some(dispatch) = bus.dispatch_progress().wait_for(last) {
         dispatch.await;
     }
     Ok(value)
@@ -168,39 +154,5 @@ mod tests {
     fn audiences_round_trip() {
         assert_eq!(decode_audience(&encode_audience(&[3, 5])), vec![3, 5]);
         assert_eq!(decode_audience(&encode_audience(&[])), Vec::<i64>::new());
-    }
-
-    fn event() -> Arc<StoredEvent> {
-        StoredEvent::new(1, Topic::Tasks, 7, "task.created".into(), "{}".into(), vec![], Utc::now())
-    }
-
-    fn bus(listening: bool) -> crate::bus::InProcessBus {
-        let bus = crate::bus::InProcessBus::new(8, Arc::new(crate::metrics::Metrics::default()));
-        bus.set_hub_listening(listening);
-        bus
-    }
-
-    #[tokio::test]
-    async fn a_write_waits_until_its_last_event_is_dispatched() {
-        let (bus, last) = (bus(true), event());
-        let waiting = dispatch_of(&bus, Some(last.clone())).expect("a hub listens");
-        tokio::pin!(waiting);
-        assert!(futures_util::poll!(waiting.as_mut()).is_pending(), "not dispatched yet");
-        last.mark_dispatched();
-        tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("answered once dispatched");
-    }
-
-    #[tokio::test]
-    async fn a_hub_that_never_dispatches_delays_the_answer_by_the_bound_only() {
-        let (bus, started) = (bus(true), std::time::Instant::now());
-        let waiting = dispatch_of(&bus, Some(event())).expect("a hub listens");
-        tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("the wait is bounded");
-        assert!(started.elapsed() >= DISPATCH_WAIT, "it waited for the hub first");
-    }
-
-    #[tokio::test]
-    async fn without_a_hub_a_write_does_not_wait() {
-        assert!(dispatch_of(&bus(false), Some(event())).is_none());
-        assert!(dispatch_of(&bus(true), None).is_none(), "nor a write without events");
     }
 }

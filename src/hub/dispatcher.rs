@@ -64,8 +64,6 @@ async fn resubscribed(signal: &mut Option<watch::Receiver<u64>>) -> bool {
 /// dispatched from there, so an id the outbox does not hold (a bug, a message
 /// from another deployment's past, `i64::MAX`) is never fanned out and can
 /// neither make the hub skip the ids below it nor hold back the ones after.
-/// The received event is marked dispatched once it (or its outbox copy) was:
-/// the write that published it answers then.
 async fn dispatch(hub: &Hub, db: &DatabaseConnection, event: Arc<StoredEvent>) {
     let last = hub.last_dispatched();
     if event.id == last + 1 {
@@ -74,9 +72,6 @@ async fn dispatch(hub: &Hub, db: &DatabaseConnection, event: Arc<StoredEvent>) {
         debug!(from = last + 1, to = event.id, "filling a gap from the outbox");
         // On failure the catch-up tick retries from the outbox, where this event is too.
         dispatch_from_outbox(hub, db, Some(event.id)).await;
-    }
-    if hub.last_dispatched() >= event.id {
-        event.mark_dispatched();
     }
 }
 
@@ -104,5 +99,138 @@ async fn dispatch_from_outbox(hub: &Hub, db: &DatabaseConnection, up_to: Option<
         if !full {
             return true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        auth::{CurrentUser, user_lookup::UserLookup},
+        events::{Channel, NewEvent, Topic, dispatch_progress::DispatchProgress},
+        hub::{ChannelPolicy, HubSettings},
+        metrics::Metrics,
+    };
+    use sea_orm::TransactionTrait;
+
+    struct Anyone;
+
+    #[async_trait::async_trait]
+    impl ChannelPolicy for Anyone {
+        async fn authorize(&self, _: &CurrentUser, _: Channel) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn settings() -> HubSettings {
+        HubSettings {
+            allowed_origins: vec![],
+            ping_interval: Duration::from_secs(30),
+            auth_timeout: Duration::from_secs(5),
+            queue_capacity: 16,
+            max_subscriptions: 16,
+            replay_max_rows: 1000,
+            max_sessions_per_user: 4,
+            max_sessions: 16,
+            subscribe_rate: 10,
+            subscribe_burst: 10,
+            write_batch_bytes: 64 * 1024,
+        }
+    }
+
+    /// Writes `count` events to the outbox; returns them as committed.
+    async fn write_events(db: &DatabaseConnection, count: usize) -> Vec<Arc<StoredEvent>> {
+        let txn = db.begin().await.unwrap();
+        let events = (0..count)
+            .map(|n| NewEvent {
+                topic: Topic::Tasks,
+                entity_id: n as i64,
+                kind: "task.created",
+                payload: "{}".into(),
+                audience: vec![],
+            })
+            .collect();
+        let stored = outbox::append(&txn, events).await.unwrap();
+        txn.commit().await.unwrap();
+        stored
+    }
+
+    /// A hub whose dispatcher reads from a bus of `capacity` events; returns its progress and the bus's sender.
+    async fn dispatching(
+        db: &DatabaseConnection,
+        capacity: usize,
+        catch_up_every: Duration,
+    ) -> (Arc<DispatchProgress>, broadcast::Sender<Arc<StoredEvent>>, CancellationToken) {
+        let progress = Arc::new(DispatchProgress::default());
+        let shutdown = CancellationToken::new();
+        let hub = Hub::new(
+            progress.clone(),
+            settings(),
+            Arc::new(Anyone),
+            UserLookup::start(db.clone(), None),
+            Arc::new(Metrics::default()),
+            shutdown.clone(),
+        );
+        let (sender, receiver) = broadcast::channel(capacity);
+        tokio::spawn(run_dispatcher(hub, db.clone(), receiver, None, catch_up_every, shutdown.clone()));
+        (progress, sender, shutdown)
+    }
+
+    async fn database() -> DatabaseConnection {
+        let db = crate::db::connect("sqlite::memory:").await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        db
+    }
+
+    /// Waits as a write of event `id` would (again after each bounded wait, up to 5 s).
+    async fn reaches(progress: &Arc<DispatchProgress>, id: i64) {
+        let _listening = progress.listen();
+        let waited = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(wait) = progress.wait_for(Some(id)) {
+                wait.await;
+            }
+        });
+        waited.await.unwrap_or_else(|_| panic!("event {id} was never dispatched (last: {})", progress.last()));
+        assert_eq!(progress.last(), id, "dispatched exactly through {id}");
+    }
+
+    const RARELY: Duration = Duration::from_secs(3600);
+
+    #[tokio::test]
+    async fn events_the_hub_fell_behind_on_are_dispatched_from_the_outbox_and_release_their_writes() {
+        let db = database().await;
+        let stored = write_events(&db, 6).await;
+        let (progress, bus, shutdown) = dispatching(&db, 2, RARELY).await;
+        // Published faster than the hub reads: its receiver lags, and catches up from the outbox.
+        for event in &stored {
+            bus.send(event.clone()).unwrap();
+        }
+        reaches(&progress, 6).await;
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_gap_is_filled_from_the_outbox_before_the_write_after_it_is_released() {
+        let db = database().await;
+        let stored = write_events(&db, 4).await;
+        let (progress, bus, shutdown) = dispatching(&db, 16, RARELY).await;
+        // Only the last event arrives; the three before it were lost on the way.
+        bus.send(stored[3].clone()).unwrap();
+        reaches(&progress, 4).await;
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn an_id_the_outbox_does_not_hold_is_never_counted_as_dispatched() {
+        let db = database().await;
+        let stored = write_events(&db, 2).await;
+        let (progress, bus, shutdown) = dispatching(&db, 16, RARELY).await;
+        let bogus = StoredEvent::new(1_000, Topic::Tasks, 1, "task.created".into(), "{}".into(), vec![], stored[0].at);
+        bus.send(bogus).unwrap();
+        bus.send(stored[1].clone()).unwrap();
+        reaches(&progress, 2).await;
+        let _listening = progress.listen();
+        assert!(progress.wait_for(Some(1_000)).is_some(), "the bogus id counts as not dispatched");
+        shutdown.cancel();
     }
 }

@@ -18,7 +18,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
 };
 
@@ -33,7 +33,9 @@ pub use session::{Outbound, SessionHandle};
 
 use crate::{
     auth::{tokens::TokenKeys, user_lookup::UserLookup},
-    events::{Channel, ChannelForm, StoredEvent, Topic, control::SESSIONS_REVOKED},
+    events::{
+        Channel, ChannelForm, StoredEvent, Topic, control::SESSIONS_REVOKED, dispatch_progress::DispatchProgress,
+    },
     metrics::Metrics,
 };
 
@@ -107,8 +109,9 @@ struct HubInner {
     session_total: AtomicUsize,
     /// For each channel, the sessions subscribed to it.
     subscriptions: DashMap<Channel, HashMap<u64, Arc<SessionHandle>>>,
-    /// The highest event id dispatched to sessions; the `since` baseline handed out in `ready`.
-    last_dispatched: AtomicI64,
+    /// The highest event id dispatched to sessions: the `since` baseline handed
+    /// out in `ready`, and what writes wait for before they answer.
+    progress: Arc<DispatchProgress>,
     next_session_id: AtomicU64,
     /// Cancelled at shutdown: every session closes with 1001 and new ones are refused.
     shutdown: CancellationToken,
@@ -126,10 +129,10 @@ struct HubInner {
 }
 
 impl Hub {
-    /// A hub that has already dispatched everything up to `last_event_id`, and
-    /// closes its sessions when `shutdown` is cancelled.
+    /// A hub that goes on from `progress` (everything up to its last id counts
+    /// as dispatched), and closes its sessions when `shutdown` is cancelled.
     pub fn new(
-        last_event_id: i64,
+        progress: Arc<DispatchProgress>,
         settings: HubSettings,
         policy: Arc<dyn ChannelPolicy>,
         accounts: UserLookup,
@@ -141,7 +144,7 @@ impl Hub {
                 users: DashMap::new(),
                 session_total: AtomicUsize::new(0),
                 subscriptions: DashMap::new(),
-                last_dispatched: AtomicI64::new(last_event_id),
+                progress,
                 next_session_id: AtomicU64::new(1),
                 shutdown,
                 connections: TaskTracker::new(),
@@ -179,11 +182,13 @@ impl Hub {
 
     /// The highest event id this hub has dispatched.
     pub fn last_dispatched(&self) -> i64 {
-        self.inner.last_dispatched.load(Ordering::Acquire)
+        self.inner.progress.last()
     }
 
+    /// Every path to the sessions ends here (live, a gap filled, a catch-up),
+    /// so writes waiting for their events' dispatch are released on each.
     fn set_last_dispatched(&self, id: i64) {
-        self.inner.last_dispatched.store(id, Ordering::Release);
+        self.inner.progress.advance(id);
     }
 
     /// Number of connected, authenticated sessions.
@@ -317,23 +322,27 @@ impl Hub {
         let _gate = self.inner.dispatch_gate.lock().unwrap_or_else(|e| e.into_inner());
         let collection = Channel::All(event.topic);
         let entity = Channel::One(event.topic, event.entity_id);
-        let has_entity_subscribers = self.inner.subscriptions.contains_key(&entity);
-        // Ids already offered the event; never hold two map guards at once.
-        let mut offered: Vec<u64> = Vec::new();
+        // Entity subscribers are offered the event unless they also subscribe to
+        // the collection (offered there); taken first, so only one map guard is held at a time.
+        let entity_subscribers: Vec<Arc<SessionHandle>> = self
+            .inner
+            .subscriptions
+            .get(&entity)
+            .map(|subscribers| subscribers.values().cloned().collect())
+            .unwrap_or_default();
         let mut delivered = 0u64;
-        if let Some(subscribers) = self.inner.subscriptions.get(&collection) {
+        let collection_subscribers = self.inner.subscriptions.get(&collection);
+        if let Some(subscribers) = &collection_subscribers {
             for session in subscribers.values() {
                 delivered += u64::from(session.offer(event, ChannelForm::Collection));
             }
-            if has_entity_subscribers {
-                offered.extend(subscribers.keys().copied());
-            }
         }
-        if has_entity_subscribers && let Some(subscribers) = self.inner.subscriptions.get(&entity) {
-            for session in subscribers.values().filter(|s| !offered.contains(&s.id)) {
-                delivered += u64::from(session.offer(event, ChannelForm::Entity));
-            }
+        let in_collection =
+            |id: &u64| collection_subscribers.as_ref().is_some_and(|subscribers| subscribers.contains_key(id));
+        for session in entity_subscribers.iter().filter(|s| !in_collection(&s.id)) {
+            delivered += u64::from(session.offer(event, ChannelForm::Entity));
         }
+        drop(collection_subscribers);
         self.set_last_dispatched(event.id);
         let metrics = &self.inner.metrics;
         metrics.events_delivered.inc_by(delivered);
