@@ -160,6 +160,10 @@ struct Report {
     latencies: Vec<u64>,
     /// REST answer received → event received, per delivery, sorted (µs; 0 when the event came first).
     after_answer: Vec<u64>,
+    /// Per event: request sent → its first arrival at any session, sorted (µs).
+    to_first: Vec<u64>,
+    /// Per event: first → last arrival across sessions, sorted (µs).
+    spread: Vec<u64>,
     by_instance: Vec<Vec<u64>>,
     rss: Option<(u64, u64)>,
     /// Server CPU seconds while the events were written and delivered.
@@ -300,9 +304,13 @@ async fn fan_out(args: &Args, target: Target) -> Report {
     let mut latencies = Vec::with_capacity(args.sessions * expected);
     let mut after_answer = Vec::with_capacity(args.sessions * expected);
     let mut by_instance: Vec<Vec<u64>> = vec![Vec::new(); ws_urls.len()];
+    // Per event, its first and last arrival at any session: the write path and the fan-out's spread.
+    let mut arrivals = vec![(u64::MAX, 0u64); expected];
     for session in sessions {
         let (instance, mine) = session.await.unwrap();
         for (seq, received) in mine {
+            let (first, last) = &mut arrivals[seq];
+            (*first, *last) = ((*first).min(received), (*last).max(received));
             let latency = received.saturating_sub(sent_at[seq].load(Ordering::Acquire));
             // An event may arrive before its REST answer: that counts as 0.
             after_answer.push(received.saturating_sub(answered_at[seq].load(Ordering::Acquire)));
@@ -314,6 +322,12 @@ async fn fan_out(args: &Args, target: Target) -> Report {
     let cpu_secs = total_cpu_secs(&servers.pids).zip(cpu_before).map(|(after, before)| after - before);
     latencies.sort_unstable();
     after_answer.sort_unstable();
+    let arrived = arrivals.iter().enumerate().filter(|(_, (first, _))| *first != u64::MAX);
+    let (mut to_first, mut spread): (Vec<u64>, Vec<u64>) = arrived
+        .map(|(seq, (first, last))| (first.saturating_sub(sent_at[seq].load(Ordering::Acquire)), last - first))
+        .unzip();
+    to_first.sort_unstable();
+    spread.sort_unstable();
     for list in &mut by_instance {
         list.sort_unstable();
     }
@@ -327,6 +341,8 @@ async fn fan_out(args: &Args, target: Target) -> Report {
         deliver_secs,
         latencies,
         after_answer,
+        to_first,
+        spread,
         by_instance,
         rss: rss_before.zip(rss_after),
         cpu_secs,
@@ -385,6 +401,16 @@ impl Report {
             percentile(&self.after_answer, 0.50),
             percentile(&self.after_answer, 0.99)
         );
+        println!(
+            "request → first session   p50 {:.2} ms, p99 {:.2} ms (the write path)",
+            percentile(&self.to_first, 0.50),
+            percentile(&self.to_first, 0.99)
+        );
+        println!(
+            "first → last session      p50 {:.2} ms, p99 {:.2} ms (one event's fan-out)",
+            percentile(&self.spread, 0.50),
+            percentile(&self.spread, 0.99)
+        );
         if self.by_instance.len() > 1 {
             for (n, latencies) in self.by_instance.iter().enumerate() {
                 println!(
@@ -408,12 +434,14 @@ impl Report {
 type Measure = fn(&Report) -> Option<f64>;
 
 /// What `--compare` sets side by side: name, unit, decimals shown, how it is read off a run.
-const MEASURES: [(&str, &str, usize, Measure); 6] = [
+const MEASURES: [(&str, &str, usize, Measure); 8] = [
     ("memory per idle session", "KiB", 1, Report::per_session_kib),
     ("sessions opened per second", "", 0, |r| Some(r.handshakes_per_sec())),
     ("server CPU per session opened", "µs", 1, Report::cpu_us_per_session),
     ("fan-out p50", "ms", 2, |r| Some(percentile(&r.latencies, 0.50))),
     ("fan-out p99", "ms", 2, |r| Some(percentile(&r.latencies, 0.99))),
+    ("request → first session p50", "ms", 2, |r| Some(percentile(&r.to_first, 0.50))),
+    ("first → last session p50", "ms", 2, |r| Some(percentile(&r.spread, 0.50))),
     ("server CPU per delivery", "µs", 2, Report::cpu_us_per_delivery),
 ];
 

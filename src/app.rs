@@ -30,7 +30,7 @@ use crate::{
     db,
     error::{AppError, InternalErrorDetail},
     events::{group_commit::GroupCommit, outbox, retention},
-    hub::{self, Hub, HubSettings},
+    hub::{self, Hub, HubSettings, SessionThreads},
     jobs::{self, JobRunner, RestartableKinds},
     lock::{LocalLock, LockBackend, Locks, RedisLock},
     metrics::{Metrics, track_http},
@@ -65,6 +65,8 @@ pub enum StartupError {
     HttpClient(String),
     #[error("cannot start the hub's dispatcher thread: {0}")]
     DispatcherThread(std::io::Error),
+    #[error("cannot start the WebSocket session threads: {0}")]
+    SessionThreads(std::io::Error),
 }
 
 /// How long a login waits for its turn to verify a password before 503.
@@ -196,6 +198,7 @@ async fn build_state(
         Arc::new(DomainChannelPolicy { db: reads.clone() }),
         user_lookup.clone(),
         metrics.clone(),
+        SessionThreads::start(config.ws_threads).map_err(StartupError::SessionThreads)?,
         shutdown.child_token(),
     );
     let http = reqwest::Client::builder()

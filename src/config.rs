@@ -53,6 +53,9 @@ pub struct Config {
     /// Subscribe messages per second per session, after `ws_subscribe_burst`.
     pub ws_subscribe_rate: u32,
     pub ws_subscribe_burst: u32,
+    /// Threads that run WebSocket sessions, apart from the HTTP handlers and
+    /// writers (see `hub::SessionThreads`).
+    pub ws_threads: usize,
     /// How often each hub reads the outbox for events the bus did not bring.
     pub outbox_catch_up: Duration,
     /// How long a user's row, once read to authenticate a request, serves the
@@ -184,6 +187,7 @@ impl Config {
             ws_max_sessions: parse_or(get("WS_MAX_SESSIONS"), "WS_MAX_SESSIONS", 10_000usize)?.max(1),
             ws_subscribe_rate: parse_or(get("WS_SUBSCRIBE_RATE"), "WS_SUBSCRIBE_RATE", 10u32)?,
             ws_subscribe_burst: parse_or(get("WS_SUBSCRIBE_BURST"), "WS_SUBSCRIBE_BURST", 20u32)?.max(1),
+            ws_threads: ws_threads(get("WS_THREADS"))?,
             outbox_catch_up: duration_or(
                 get("OUTBOX_CATCH_UP_INTERVAL"),
                 "OUTBOX_CATCH_UP_INTERVAL",
@@ -318,6 +322,20 @@ where
         None => Ok(default),
         Some(v) => v.parse().map_err(|e| problem(key, &format!("cannot parse {v:?}: {e}"))),
     }
+}
+
+/// Most threads `WS_THREADS` may ask for.
+const MAX_WS_THREADS: usize = 256;
+
+/// `WS_THREADS`, by default half the cores (at least one): the other half
+/// serves requests and writes while sessions are being written.
+fn ws_threads(value: Option<String>) -> Result<usize, ConfigError> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = parse_or(value, "WS_THREADS", (cores / 2).max(1))?;
+    if !(1..=MAX_WS_THREADS).contains(&threads) {
+        return Err(problem("WS_THREADS", &format!("must be 1 to {MAX_WS_THREADS}, not {threads}")));
+    }
+    Ok(threads)
 }
 
 /// Parses durations written like `250ms`, `30s`, `10m`, `24h`.
@@ -459,6 +477,20 @@ mod tests {
         assert_eq!((config.ws_subscribe_rate, config.ws_subscribe_burst), (0, 3));
         let err = Config::from_lookup(true, lookup(&[("WS_MAX_SESSIONS", "-1")])).unwrap_err();
         assert_eq!(err.key, "WS_MAX_SESSIONS");
+    }
+
+    #[test]
+    fn session_threads_default_to_half_the_cores_and_are_bounded() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let defaults = Config::from_lookup(true, lookup(&[])).unwrap();
+        assert_eq!(defaults.ws_threads, (cores / 2).max(1));
+        let set = Config::from_lookup(true, lookup(&[("WS_THREADS", "3")])).unwrap();
+        assert_eq!(set.ws_threads, 3);
+        const BAD: [&[(&str, &str)]; 3] = [&[("WS_THREADS", "0")], &[("WS_THREADS", "257")], &[("WS_THREADS", "two")]];
+        for bad in BAD {
+            let err = Config::from_lookup(true, lookup(bad)).unwrap_err();
+            assert_eq!(err.key, "WS_THREADS", "{bad:?}");
+        }
     }
 
     #[test]

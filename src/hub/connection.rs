@@ -78,8 +78,9 @@ pub async fn ws_handler(
         .write_buffer_size(state.hub.settings().write_batch_bytes)
         .max_write_buffer_size(256 * 1024)
         .on_upgrade(move |socket| {
-            let connections = state.hub.connections().clone();
-            connections.track_future(run_connection(socket, state, origin_ok, token))
+            let hub = state.hub.clone();
+            hub.spawn_connection(run_connection(socket, state, origin_ok, token));
+            std::future::ready(())
         })
 }
 

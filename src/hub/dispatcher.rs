@@ -108,7 +108,7 @@ mod tests {
     use crate::{
         auth::{CurrentUser, user_lookup::UserLookup},
         events::{Channel, NewEvent, Topic, dispatch_progress::DispatchProgress},
-        hub::{ChannelPolicy, HubSettings},
+        hub::{ChannelPolicy, HubSettings, SessionThreads},
         metrics::Metrics,
     };
     use sea_orm::TransactionTrait;
@@ -169,6 +169,7 @@ mod tests {
             Arc::new(Anyone),
             UserLookup::start(db.clone(), None),
             Arc::new(Metrics::default()),
+            SessionThreads::start(1).unwrap(),
             shutdown.clone(),
         );
         let (sender, receiver) = broadcast::channel(capacity);

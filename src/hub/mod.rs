@@ -13,6 +13,7 @@ mod protocol;
 mod rate;
 mod replay;
 mod session;
+mod session_threads;
 
 use std::{
     collections::HashMap,
@@ -30,6 +31,7 @@ pub use connection::ws_handler;
 pub use dispatcher::run_dispatcher;
 pub use policy::ChannelPolicy;
 pub use session::{Outbound, SessionHandle};
+pub use session_threads::SessionThreads;
 
 use crate::{
     auth::{tokens::TokenKeys, user_lookup::UserLookup},
@@ -117,6 +119,8 @@ struct HubInner {
     shutdown: CancellationToken,
     /// Every connection's task, so shutdown can wait for their close frames.
     connections: TaskTracker,
+    /// Where the connection tasks run.
+    session_threads: SessionThreads,
     /// Who may subscribe to what; built from the domains by the application.
     policy: Arc<dyn ChannelPolicy>,
     /// Told to forget a user's kept row when their sessions are revoked.
@@ -137,6 +141,7 @@ impl Hub {
         policy: Arc<dyn ChannelPolicy>,
         accounts: UserLookup,
         metrics: Arc<Metrics>,
+        session_threads: SessionThreads,
         shutdown: CancellationToken,
     ) -> Self {
         let hub = Hub {
@@ -148,6 +153,7 @@ impl Hub {
                 next_session_id: AtomicU64::new(1),
                 shutdown,
                 connections: TaskTracker::new(),
+                session_threads,
                 policy,
                 accounts,
                 settings,
@@ -220,8 +226,9 @@ impl Hub {
         &self.inner.shutdown
     }
 
-    fn connections(&self) -> &TaskTracker {
-        &self.inner.connections
+    /// Runs a connection on the session threads; shutdown waits for it.
+    fn spawn_connection(&self, connection: impl Future<Output = ()> + Send + 'static) {
+        self.inner.session_threads.spawn(self.inner.connections.track_future(connection));
     }
 
     fn settings(&self) -> &HubSettings {
