@@ -5,21 +5,16 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use axum::serve::ListenerExt;
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, Request, State},
-    http::{HeaderName, HeaderValue, Method, header},
-    middleware::{self, Next},
-    response::{IntoResponse, Response},
+    extract::DefaultBodyLimit,
+    http::{HeaderValue, Method, header},
+    middleware,
     routing::get,
 };
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    trace::TraceLayer,
-};
-use tracing::{error, info, warn};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::{info, warn};
 
 use crate::{
     auth::{self, password::PasswordGate, throttle::LoginThrottle, tokens::TokenKeys, user_lookup::UserLookup},
@@ -28,12 +23,13 @@ use crate::{
     channels::DomainChannelPolicy,
     config::{Config, ConfigError},
     db,
-    error::{AppError, InternalErrorDetail},
+    error::AppError,
     events::{group_commit::GroupCommit, outbox, retention},
     hub::{self, Hub, HubSettings, SessionThreads},
     jobs::{self, JobRunner, RestartableKinds},
     lock::{LocalLock, LockBackend, Locks, RedisLock},
-    metrics::{Metrics, track_http},
+    metrics::Metrics,
+    observe::{self, Observed},
     openapi, ops,
     orders::{
         self,
@@ -422,21 +418,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     // The DNS-rebinding guard matters only when the server listens on loopback.
-    let api = if state.config.bind.ip().is_loopback() {
-        api.layer(middleware::from_fn_with_state(state.clone(), refuse_foreign_hosts))
-    } else {
-        api
-    };
+    let observed = Observed::new(state.clone(), state.config.bind.ip().is_loopback());
     let mut app = api
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(middleware::from_fn(log_internal_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), track_http))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialRequestId::default()));
+        .layer(middleware::from_fn_with_state(observed, observe::observe));
     if !state.config.allowed_origins.is_empty() {
         let origins: Vec<HeaderValue> = state.config.allowed_origins.iter().filter_map(|o| o.parse().ok()).collect();
         app = app.layer(
@@ -447,57 +432,6 @@ pub fn router(state: AppState) -> Router {
         );
     }
     app.with_state(state)
-}
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Request ids: a per-process random prefix and a counter — unique, short, ordered.
-#[derive(Clone)]
-struct SequentialRequestId {
-    prefix: Arc<str>,
-    next: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Default for SequentialRequestId {
-    fn default() -> Self {
-        let prefix = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
-        SequentialRequestId { prefix: prefix.into(), next: Default::default() }
-    }
-}
-
-impl MakeRequestId for SequentialRequestId {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix)).ok().map(RequestId::new)
-    }
-}
-
-/// Logs each 500 once, with its request id and the detail the client never sees.
-async fn log_internal_errors(request: Request, next: Next) -> Response {
-    // Cheap handles (shared bytes), turned into text only for a failed request.
-    let request_id = request.headers().get(REQUEST_ID).cloned();
-    let (method, uri) = (request.method().clone(), request.uri().clone());
-    let response = next.run(request).await;
-    if let Some(InternalErrorDetail(detail)) = response.extensions().get::<InternalErrorDetail>() {
-        let request_id = request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-");
-        error!(%request_id, %method, path = %uri.path(), error = %detail, "request failed");
-    }
-    response
-}
-
-/// Layered only on a loopback listener: refuses requests addressed to a foreign
-/// host name (DNS rebinding), pages, API and `/ws` alike. Behind a proxy on a
-/// public address there is no such layer, since the proxy decides which names reach it.
-async fn refuse_foreign_hosts(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let host = request.headers().get(header::HOST).map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    if !auth::host::host_allowed(host, &state.config.allowed_hosts) {
-        let shown: String = host.unwrap_or_default().chars().take(100).collect();
-        return AppError::Forbidden(format!(
-            "this server answers only to localhost; the host {shown:?} is not in ALLOWED_HOSTS"
-        ))
-        .into_response();
-    }
-    next.run(request).await
 }
 
 async fn not_found() -> AppError {

@@ -19,6 +19,7 @@ pub mod jobs;
 pub(crate) mod listing;
 pub mod lock;
 pub(crate) mod metrics;
+pub mod observe;
 pub mod openapi;
 pub(crate) mod ops;
 pub(crate) mod orders;

@@ -1,12 +1,11 @@
 //! Prometheus metrics: one registry per application (no process-wide globals,
 //! so several apps in one process — as in the tests — keep separate figures).
 
-use std::{sync::Mutex, time::Instant};
+use std::sync::Mutex;
 
 use axum::{
-    extract::{MatchedPath, Request, State},
+    extract::{MatchedPath, State},
     http::{StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use prometheus_client::{
@@ -118,17 +117,18 @@ impl Metrics {
     }
 }
 
-/// Counts and times every HTTP request.
-pub async fn track_http(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let metrics = &state.metrics;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str).to_owned();
-    metrics.http_requests.get_or_create(&HttpLabels { method, route, status: response.status().as_u16() }).inc();
-    metrics.http_latency.get_or_create(&MethodLabels { method }).observe(started.elapsed().as_secs_f64());
-    response
+/// Counts and times one HTTP request (called by the `observe` layer).
+pub fn record_http(
+    metrics: &Metrics,
+    method: &axum::http::Method,
+    route: Option<&MatchedPath>,
+    status: StatusCode,
+    elapsed: std::time::Duration,
+) {
+    let method = method_label(method);
+    let route = route.map_or("unmatched", MatchedPath::as_str).to_owned();
+    metrics.http_requests.get_or_create(&HttpLabels { method, route, status: status.as_u16() }).inc();
+    metrics.http_latency.get_or_create(&MethodLabels { method }).observe(elapsed.as_secs_f64());
 }
 
 /// The method as a label: one of the standard methods or `other`, so made-up

@@ -46,3 +46,23 @@ async fn metrics_count_sessions_events_and_requests() {
     assert_eq!(metric(&text, r#"taskwire_jobs{status="running"}"#), 1.0);
     assert_eq!(metric(&text, r#"taskwire_jobs{status="completed"}"#), 0.0);
 }
+
+#[tokio::test]
+async fn every_answer_carries_its_own_request_id_and_a_proxys_id_is_kept() {
+    let app = spawn_app().await;
+    let id_of = |response: &reqwest::Response| {
+        response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    };
+    // Answered at once, refused, not found: each has an id, and no two are the same.
+    let requests = (0..30).map(|n| {
+        let path = ["/health", "/api/me", "/nowhere"][n % 3];
+        app.http.get(app.url(path)).send()
+    });
+    let responses = futures_util::future::join_all(requests).await;
+    let ids: std::collections::HashSet<String> =
+        responses.iter().map(|r| id_of(r.as_ref().unwrap()).expect("an id on every answer")).collect();
+    assert_eq!(ids.len(), 30, "ids are unique: {ids:?}");
+
+    let proxied = app.http.get(app.url("/health")).header("x-request-id", "from-the-proxy-7").send().await.unwrap();
+    assert_eq!(id_of(&proxied).as_deref(), Some("from-the-proxy-7"));
+}
