@@ -94,6 +94,8 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let listener = bind(config.bind, config.socket_send_buffer)?;
         let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
+        // A start that fails half way stops what it had started (the Redis bus's tasks, say).
+        let stop_if_failed = shutdown.clone().drop_guard();
         let state = build_state(config, Some(listener.local_addr()?), &shutdown, &tasks).await?;
         spawn_background_tasks(&state, &shutdown, &tasks).await?;
         if state.config.demo {
@@ -106,6 +108,7 @@ impl Application {
             crate::demo::seed_job_history(&state).await.map_err(|e| StartupError::Demo(e.to_string()))?;
             crate::demo::seed_catalog(&state.config.catalog_dir).map_err(|e| StartupError::Demo(e.to_string()))?;
         }
+        stop_if_failed.disarm();
         Ok(Application { listener, router: router(state.clone()), state, shutdown, tasks })
     }
 
@@ -184,8 +187,9 @@ async fn build_state(
     // rows read can be kept; on PostgreSQL another instance may change one.
     let keep_accounts = (db.get_database_backend() == DbBackend::Sqlite).then_some(config.user_cache_ttl);
     let user_lookup = UserLookup::start(reads.clone(), keep_accounts);
-    let Backends { bus, locks: lock_backend } = scale_out_backends(&config, &metrics, shutdown, tasks)?;
     let newest_event = outbox::max_id(&db).await.map_err(|e| StartupError::Database(DbErr::Custom(e.to_string())))?;
+    let session_threads = SessionThreads::start(config.ws_threads).map_err(StartupError::SessionThreads)?;
+    let Backends { bus, locks: lock_backend } = scale_out_backends(&config, &metrics, shutdown, tasks)?;
     // Everything already in the outbox counts as dispatched: the hub goes on after it.
     bus.dispatch_progress().advance(newest_event);
     let hub = Hub::new(
@@ -194,7 +198,7 @@ async fn build_state(
         Arc::new(DomainChannelPolicy { db: reads.clone() }),
         user_lookup.clone(),
         metrics.clone(),
-        SessionThreads::start(config.ws_threads).map_err(StartupError::SessionThreads)?,
+        session_threads,
         shutdown.child_token(),
     );
     let http = reqwest::Client::builder()
@@ -247,7 +251,7 @@ impl Worker {
     /// Connects, migrates and starts the job heartbeat.
     pub async fn start(config: Config) -> Result<Worker, StartupError> {
         let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
-        let state = build_state(config, None, &shutdown, &tasks).await?;
+        let state = build_state(config, None, &shutdown, &tasks).await.inspect_err(|_| shutdown.cancel())?;
         tasks.spawn(jobs::runner::run_heartbeat(state.clone(), shutdown.child_token()));
         Ok(Worker { state, shutdown, tasks })
     }
@@ -417,11 +421,7 @@ pub fn router(state: AppState) -> Router {
         .merge(if state.config.demo { crate::demo::shop_router() } else { Router::new() })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
-    // The DNS-rebinding guard matters only when the server listens on loopback.
-    let observed = Observed::new(state.clone(), state.config.bind.ip().is_loopback());
-    let mut app = api
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(middleware::from_fn_with_state(observed, observe::observe));
+    let mut app = api.layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
     if !state.config.allowed_origins.is_empty() {
         let origins: Vec<HeaderValue> = state.config.allowed_origins.iter().filter_map(|o| o.parse().ok()).collect();
         app = app.layer(
@@ -431,6 +431,10 @@ pub fn router(state: AppState) -> Router {
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
         );
     }
+    // Outermost, so every answer (a CORS preflight too) has an id and passes the host guard,
+    // which matters only when the server listens on loopback.
+    let observed = Observed::new(state.clone(), state.config.bind.ip().is_loopback());
+    let app = app.layer(middleware::from_fn_with_state(observed, observe::observe));
     app.with_state(state)
 }
 

@@ -327,8 +327,10 @@ where
 /// Most threads `WS_THREADS` may ask for.
 const MAX_WS_THREADS: usize = 256;
 
-/// `WS_THREADS`, by default half the cores (at least one): the other half
-/// serves requests and writes while sessions are being written.
+/// `WS_THREADS`, by default half the cores (at least one). These threads come
+/// on top of the main runtime's (one per core), and the operating system shares
+/// the cores between them: more session threads than that made the fan-out
+/// slower on a 2-core machine (BENCHMARKS.md, fourth session).
 fn ws_threads(value: Option<String>) -> Result<usize, ConfigError> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = parse_or(value, "WS_THREADS", (cores / 2).max(1))?;

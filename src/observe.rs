@@ -1,6 +1,7 @@
 //! What every HTTP request passes through, in one layer: its request id, the
 //! DNS-rebinding guard of a loopback listener, its tracing span, its metrics,
-//! and the log line of a 500.
+//! and the log line of a 5xx. It is the outermost layer, so CORS preflights
+//! pass through it too.
 //!
 //! One layer instead of five, because each layer costs every request — every
 //! WebSocket handshake too — a clone of the route it wraps and a boxed future.
@@ -19,7 +20,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use tracing::{Instrument, error};
+use tracing::{Instrument, error, warn};
 
 use crate::{
     auth,
@@ -86,8 +87,12 @@ pub async fn observe(State(observed): State<Observed>, mut request: Request, nex
         None => next.run(request).instrument(span).await,
     };
     record_http(&observed.state.metrics, &method, route.as_ref(), response.status(), started.elapsed());
+    let status = response.status();
     if let Some(InternalErrorDetail(detail)) = response.extensions().get::<InternalErrorDetail>() {
         error!(request_id = %text(&id), %method, path = %uri.path(), error = %detail, "request failed");
+    } else if status.is_server_error() {
+        // A 503 (database or Redis unreachable, a full queue) says what the client may do; the operator sees it here.
+        warn!(request_id = %text(&id), %method, path = %uri.path(), status = status.as_u16(), "request not served");
     }
     response.headers_mut().insert(REQUEST_ID, id);
     response

@@ -2,10 +2,13 @@
 //!
 //! A fan-out wakes thousands of session tasks at once, and tokio's run queues
 //! are first come, first served: a task woken a moment later waits until all of
-//! them have run. The dispatcher is woken once per event; as a task it would
-//! queue behind the previous event's fan-out before it could start the next.
-//! On a thread of its own the wake reaches it directly; its timers, sockets and
-//! the tasks it spawns still belong to the runtime.
+//! them have run. The dispatcher is woken once per event; on a thread of its
+//! own the wake reaches it directly, whatever the runtimes' queues hold; its
+//! timers, sockets and the tasks it spawns still belong to the runtime. (Since
+//! sessions run on threads of their own, `hub::SessionThreads`, the main
+//! runtime's queues no longer hold them, and a dispatcher task measured the
+//! same; the thread stays, since it costs nothing and keeps the dispatcher out
+//! of any queue.)
 
 /// Runs `work` on a new thread named `name`, in the current runtime's context,
 /// until it finishes or the runtime shuts down.

@@ -10,7 +10,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicI64, Ordering},
+        atomic::{AtomicI64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -26,7 +26,8 @@ pub const DISPATCH_WAIT: Duration = Duration::from_millis(250);
 pub struct DispatchProgress {
     last: AtomicI64,
     advanced: Notify,
-    listening: AtomicBool,
+    /// Guards held: hubs dispatching (one in the server; tests may hold more).
+    listeners: AtomicUsize,
 }
 
 impl DispatchProgress {
@@ -44,8 +45,9 @@ impl DispatchProgress {
 
     /// Marks a hub as dispatching until the returned guard is dropped, however
     /// the dispatcher ends (returns, panics, is dropped at shutdown).
+    #[must_use = "writes wait only while the guard is held"]
     pub fn listen(self: &Arc<Self>) -> Listening {
-        self.listening.store(true, Ordering::Release);
+        self.listeners.fetch_add(1, Ordering::AcqRel);
         Listening(self.clone())
     }
 
@@ -53,7 +55,7 @@ impl DispatchProgress {
     /// id's dispatch, at most [`DISPATCH_WAIT`]. `None` when there is nothing
     /// to wait for (no event, no hub dispatching, or already dispatched).
     pub fn wait_for(self: &Arc<Self>, id: Option<i64>) -> Option<impl Future<Output = ()> + use<>> {
-        let id = id.filter(|&id| self.listening.load(Ordering::Acquire) && self.last() < id)?;
+        let id = id.filter(|&id| self.listeners.load(Ordering::Acquire) > 0 && self.last() < id)?;
         let progress = self.clone();
         Some(async move {
             let _ = tokio::time::timeout(DISPATCH_WAIT, progress.reached(id)).await;
@@ -79,7 +81,7 @@ pub struct Listening(Arc<DispatchProgress>);
 
 impl Drop for Listening {
     fn drop(&mut self) {
-        self.0.listening.store(false, Ordering::Release);
+        self.0.listeners.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -100,8 +102,11 @@ mod tests {
         tokio::pin!(waiting);
         progress.advance(2);
         assert!(futures_util::poll!(waiting.as_mut()).is_pending(), "not dispatched through 3 yet");
-        progress.advance(5);
-        tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("answered once dispatched");
+        let started = std::time::Instant::now();
+        let advancing = progress.clone();
+        tokio::spawn(async move { advancing.advance(5) });
+        waiting.await;
+        assert!(started.elapsed() < DISPATCH_WAIT / 2, "woken by the dispatch, not by the bound");
     }
 
     #[tokio::test]
@@ -120,8 +125,11 @@ mod tests {
         assert!(progress.wait_for(None).is_none(), "a write without events");
         assert!(progress.wait_for(Some(4)).is_none(), "already dispatched");
         assert!(progress.wait_for(Some(5)).is_some());
+        let second = progress.listen();
         drop(listening);
-        assert!(progress.wait_for(Some(5)).is_none(), "the hub stopped");
+        assert!(progress.wait_for(Some(5)).is_some(), "one hub stopped, another still dispatches");
+        drop(second);
+        assert!(progress.wait_for(Some(5)).is_none(), "no hub dispatches");
     }
 
     #[test]

@@ -344,12 +344,7 @@ async fn subscribe(
         ));
     }
     for channel in &requested {
-        state
-            .hub
-            .policy()
-            .authorize(&session.user, *channel)
-            .await
-            .map_err(|message| protocol::error("forbidden", &message))?;
+        state.hub.authorize(&session.user, *channel).await.map_err(|message| protocol::error("forbidden", &message))?;
     }
     let before = session.channels();
     let added = session.add_channels(&requested);

@@ -197,38 +197,50 @@ mod tests {
 
     const RARELY: Duration = Duration::from_secs(3600);
 
+    /// A dispatcher past its first catch-up (it reads the outbox at once when it
+    /// starts, then not for an hour): what it dispatches after this came by the bus.
+    async fn dispatching_after_start(
+        db: &DatabaseConnection,
+        capacity: usize,
+    ) -> (Arc<DispatchProgress>, broadcast::Sender<Arc<StoredEvent>>, CancellationToken) {
+        write_events(db, 1).await;
+        let started = dispatching(db, capacity, RARELY).await;
+        reaches(&started.0, 1).await;
+        started
+    }
+
     #[tokio::test]
     async fn events_the_hub_fell_behind_on_are_dispatched_from_the_outbox_and_release_their_writes() {
         let db = database().await;
-        let stored = write_events(&db, 6).await;
-        let (progress, bus, shutdown) = dispatching(&db, 2, RARELY).await;
+        let (progress, bus, shutdown) = dispatching_after_start(&db, 2).await;
         // Published faster than the hub reads: its receiver lags, and catches up from the outbox.
+        let stored = write_events(&db, 6).await;
         for event in &stored {
             bus.send(event.clone()).unwrap();
         }
-        reaches(&progress, 6).await;
+        reaches(&progress, 7).await;
         shutdown.cancel();
     }
 
     #[tokio::test]
     async fn a_gap_is_filled_from_the_outbox_before_the_write_after_it_is_released() {
         let db = database().await;
+        let (progress, bus, shutdown) = dispatching_after_start(&db, 16).await;
         let stored = write_events(&db, 4).await;
-        let (progress, bus, shutdown) = dispatching(&db, 16, RARELY).await;
         // Only the last event arrives; the three before it were lost on the way.
         bus.send(stored[3].clone()).unwrap();
-        reaches(&progress, 4).await;
+        reaches(&progress, 5).await;
         shutdown.cancel();
     }
 
     #[tokio::test]
     async fn an_id_the_outbox_does_not_hold_is_never_counted_as_dispatched() {
         let db = database().await;
-        let stored = write_events(&db, 2).await;
-        let (progress, bus, shutdown) = dispatching(&db, 16, RARELY).await;
+        let (progress, bus, shutdown) = dispatching_after_start(&db, 16).await;
+        let stored = write_events(&db, 1).await;
         let bogus = StoredEvent::new(1_000, Topic::Tasks, 1, "task.created".into(), "{}".into(), vec![], stored[0].at);
         bus.send(bogus).unwrap();
-        bus.send(stored[1].clone()).unwrap();
+        bus.send(stored[0].clone()).unwrap();
         reaches(&progress, 2).await;
         let _listening = progress.listen();
         assert!(progress.wait_for(Some(1_000)).is_some(), "the bogus id counts as not dispatched");

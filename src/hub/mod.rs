@@ -34,7 +34,7 @@ pub use session::{Outbound, SessionHandle};
 pub use session_threads::SessionThreads;
 
 use crate::{
-    auth::{tokens::TokenKeys, user_lookup::UserLookup},
+    auth::{CurrentUser, tokens::TokenKeys, user_lookup::UserLookup},
     events::{
         Channel, ChannelForm, StoredEvent, Topic, control::SESSIONS_REVOKED, dispatch_progress::DispatchProgress,
     },
@@ -121,6 +121,9 @@ struct HubInner {
     connections: TaskTracker,
     /// Where the connection tasks run.
     session_threads: SessionThreads,
+    /// The runtime that built the hub, which serves requests and owns the
+    /// database pools: sessions run their database reads there (see [`Hub::on_main`]).
+    main: tokio::runtime::Handle,
     /// Who may subscribe to what; built from the domains by the application.
     policy: Arc<dyn ChannelPolicy>,
     /// Told to forget a user's kept row when their sessions are revoked.
@@ -154,6 +157,7 @@ impl Hub {
                 shutdown,
                 connections: TaskTracker::new(),
                 session_threads,
+                main: tokio::runtime::Handle::current(),
                 policy,
                 accounts,
                 settings,
@@ -226,6 +230,29 @@ impl Hub {
         &self.inner.shutdown
     }
 
+    /// Runs a session's database work on the main runtime: a connection the pool
+    /// opens for it is then registered with the main runtime's driver, and the
+    /// pool's return of the connection does not queue behind a fan-out. `None`
+    /// when the main runtime is shutting down.
+    async fn on_main<T: Send + 'static>(&self, work: impl Future<Output = T> + Send + 'static) -> Option<T> {
+        match self.inner.main.spawn(work).await {
+            Ok(done) => Some(done),
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            Err(_) => None,
+        }
+    }
+
+    /// Whether `user` may subscribe to `channel`. A single entity may have to
+    /// be read to tell (on the main runtime); a collection is decided at once.
+    async fn authorize(&self, user: &CurrentUser, channel: Channel) -> Result<(), String> {
+        if let Channel::All(_) = channel {
+            return self.inner.policy.authorize(user, channel).await;
+        }
+        let (policy, user) = (self.inner.policy.clone(), user.clone());
+        let checked = self.on_main(async move { policy.authorize(&user, channel).await }).await;
+        checked.unwrap_or_else(|| Err("the server is shutting down; subscribe again after reconnecting".into()))
+    }
+
     /// Runs a connection on the session threads; shutdown waits for it.
     fn spawn_connection(&self, connection: impl Future<Output = ()> + Send + 'static) {
         self.inner.session_threads.spawn(self.inner.connections.track_future(connection));
@@ -233,10 +260,6 @@ impl Hub {
 
     fn settings(&self) -> &HubSettings {
         &self.inner.settings
-    }
-
-    fn policy(&self) -> &dyn ChannelPolicy {
-        &*self.inner.policy
     }
 
     /// Resolves once every connection has ended, after shutdown closed them.

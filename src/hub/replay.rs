@@ -53,7 +53,9 @@ impl Replay {
         let first_page = read_page(state, since, up_to, &topics).await.map_err(|_| unreadable())?;
         // The horizon after the page: it only moves forward, so a prune that ran
         // before the page was read shows here and the page is not trusted.
-        let pruned_through = retention::pruned_through(&state.db).await.map_err(|_| unreadable())?;
+        let db = state.db.clone();
+        let pruned_through = state.hub.on_main(async move { retention::pruned_through(&db).await }).await;
+        let pruned_through = pruned_through.and_then(Result::ok).ok_or_else(unreadable)?;
         if since < pruned_through {
             return Ok(Resume::Reset { pruned_through });
         }
@@ -106,5 +108,8 @@ async fn read_page(
     if after >= up_to {
         return Ok(Vec::new());
     }
-    outbox::load(&state.db, after, Some(up_to), topics, REPLAY_PAGE).await
+    let (db, topics) = (state.db.clone(), topics.to_vec());
+    // On the main runtime, as all database work of a session (see `Hub::on_main`).
+    let page = state.hub.on_main(async move { outbox::load(&db, after, Some(up_to), &topics, REPLAY_PAGE).await });
+    page.await.unwrap_or_else(|| Err(AppError::Unavailable("the server is shutting down".into())))
 }

@@ -15,8 +15,11 @@ use std::{future::Future, io};
 
 use tokio::runtime::{Builder, Runtime};
 
-/// A runtime for session tasks; shut down (without waiting) when dropped, after
-/// the hub closed every session.
+/// A runtime for session tasks; shut down (without waiting) when dropped. The
+/// hub holds it, and every session holds the hub, so it is dropped when the
+/// last session has ended and the server let go of the hub — often by that
+/// last session itself, on one of these threads (which `shutdown_background`
+/// allows).
 pub struct SessionThreads {
     runtime: Option<Runtime>,
 }
@@ -51,18 +54,49 @@ impl Drop for SessionThreads {
 
 #[cfg(test)]
 mod tests {
+    use std::{sync::Arc, time::Duration};
+
+    use tokio::sync::oneshot;
+
     use super::*;
 
     #[tokio::test]
-    async fn a_session_runs_on_a_session_thread_and_the_threads_stop_when_dropped() {
+    async fn a_session_runs_on_a_session_thread() {
         let threads = SessionThreads::start(1).unwrap();
         let (ran_on, named) = tokio::sync::oneshot::channel();
         threads.spawn(async move {
             let _ = ran_on.send(std::thread::current().name().map(str::to_owned));
         });
-        let name = tokio::time::timeout(std::time::Duration::from_secs(5), named).await.unwrap().unwrap();
+        let name = tokio::time::timeout(Duration::from_secs(5), named).await.unwrap().unwrap();
         assert_eq!(name.as_deref(), Some("taskwire-sessions"));
-        // Dropped inside async code: must neither block nor panic.
+    }
+
+    #[tokio::test]
+    async fn dropped_by_the_last_session_on_its_own_thread_the_runtime_ends_its_tasks() {
+        let threads = Arc::new(SessionThreads::start(1).unwrap());
+        // A session that never ends: dropped with the runtime, which drops its sender.
+        let (parked, ended) = oneshot::channel::<()>();
+        threads.spawn(async move {
+            let _parked = parked;
+            std::future::pending::<()>().await
+        });
+        // The last holder lets go inside a session task, on the runtime's own thread.
+        let (go, gate) = oneshot::channel::<()>();
+        let last_holder = threads.clone();
+        threads.spawn(async move {
+            let _ = gate.await;
+            drop(last_holder);
+        });
+        drop(threads);
+        go.send(()).unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(5), ended).await.expect("the runtime shut down");
+        assert!(ended.is_err(), "the parked session was dropped, not completed");
+    }
+
+    #[tokio::test]
+    async fn dropped_inside_async_code_it_neither_blocks_nor_panics() {
+        let threads = SessionThreads::start(2).unwrap();
+        threads.spawn(std::future::pending());
         drop(threads);
     }
 }

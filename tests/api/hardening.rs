@@ -84,6 +84,7 @@ async fn a_loopback_server_refuses_foreign_host_names() {
     for path in ["/", "/admin", "/api/me", "/health", "/ws"] {
         let response = with_host(path, &format!("evil.example:{port}")).await.unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(response.headers().contains_key("x-request-id"), "a refusal has a request id too: {path}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "forbidden");
     }
@@ -257,4 +258,28 @@ async fn every_page_carries_the_security_headers() {
         assert_eq!(headers[header::REFERRER_POLICY], "same-origin", "{path}");
         assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
     }
+}
+
+#[tokio::test]
+async fn a_cors_preflight_passes_the_host_guard_and_carries_a_request_id() {
+    let app = spawn_app_with(|c| c.allowed_origins = vec!["https://app.example".into()]).await;
+    let preflight = |host: String| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/api/tasks"))
+            .header(header::HOST, host)
+            .header(header::ORIGIN, "https://app.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .send()
+    };
+    let port = app.url("/").split(':').nth(2).unwrap().trim_end_matches('/').to_owned();
+    let allowed = preflight(format!("localhost:{port}")).await.unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert_eq!(allowed.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
+    assert!(allowed.headers().contains_key("x-request-id"));
+    let foreign = preflight(format!("evil.example:{port}")).await.unwrap();
+    assert_eq!(
+        foreign.status(),
+        StatusCode::FORBIDDEN,
+        "a preflight to a foreign host name is refused like any request"
+    );
 }
