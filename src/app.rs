@@ -249,7 +249,9 @@ pub struct Worker {
 
 impl Worker {
     /// Connects, migrates and starts the job heartbeat.
-    pub async fn start(config: Config) -> Result<Worker, StartupError> {
+    pub async fn start(mut config: Config) -> Result<Worker, StartupError> {
+        // A worker serves no WebSocket sessions: no threads for them.
+        config.ws_threads = 0;
         let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
         let state = build_state(config, None, &shutdown, &tasks).await.inspect_err(|_| shutdown.cancel())?;
         tasks.spawn(jobs::runner::run_heartbeat(state.clone(), shutdown.child_token()));

@@ -54,7 +54,7 @@ pub struct Config {
     pub ws_subscribe_rate: u32,
     pub ws_subscribe_burst: u32,
     /// Threads that run WebSocket sessions, apart from the HTTP handlers and
-    /// writers (see `hub::SessionThreads`).
+    /// writers (see `hub::SessionThreads`); 0: on the main runtime.
     pub ws_threads: usize,
     /// How often each hub reads the outbox for events the bus did not bring.
     pub outbox_catch_up: Duration,
@@ -334,8 +334,8 @@ const MAX_WS_THREADS: usize = 256;
 fn ws_threads(value: Option<String>) -> Result<usize, ConfigError> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = parse_or(value, "WS_THREADS", (cores / 2).max(1))?;
-    if !(1..=MAX_WS_THREADS).contains(&threads) {
-        return Err(problem("WS_THREADS", &format!("must be 1 to {MAX_WS_THREADS}, not {threads}")));
+    if threads > MAX_WS_THREADS {
+        return Err(problem("WS_THREADS", &format!("must be 0 to {MAX_WS_THREADS}, not {threads}")));
     }
     Ok(threads)
 }
@@ -488,7 +488,9 @@ mod tests {
         assert_eq!(defaults.ws_threads, (cores / 2).max(1));
         let set = Config::from_lookup(true, lookup(&[("WS_THREADS", "3")])).unwrap();
         assert_eq!(set.ws_threads, 3);
-        const BAD: [&[(&str, &str)]; 3] = [&[("WS_THREADS", "0")], &[("WS_THREADS", "257")], &[("WS_THREADS", "two")]];
+        let none = Config::from_lookup(true, lookup(&[("WS_THREADS", "0")])).unwrap();
+        assert_eq!(none.ws_threads, 0, "zero: sessions on the main runtime");
+        const BAD: [&[(&str, &str)]; 3] = [&[("WS_THREADS", "257")], &[("WS_THREADS", "-1")], &[("WS_THREADS", "two")]];
         for bad in BAD {
             let err = Config::from_lookup(true, lookup(bad)).unwrap_err();
             assert_eq!(err.key, "WS_THREADS", "{bad:?}");

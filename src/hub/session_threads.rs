@@ -15,7 +15,8 @@ use std::{future::Future, io};
 
 use tokio::runtime::{Builder, Runtime};
 
-/// A runtime for session tasks; shut down (without waiting) when dropped. The
+/// A runtime for session tasks (or none: sessions then run on the runtime
+/// that accepted them); shut down (without waiting) when dropped. The
 /// hub holds it, and every session holds the hub, so it is dropped when the
 /// last session has ended and the server let go of the hub — often by that
 /// last session itself, on one of these threads (which `shutdown_background`
@@ -25,20 +26,26 @@ pub struct SessionThreads {
 }
 
 impl SessionThreads {
-    /// Starts `threads` worker threads (at least one).
+    /// Starts `threads` worker threads; with 0, none: sessions share the
+    /// accepting runtime (no extra threads, e.g. for a command that serves no
+    /// sessions; a large fan-out then holds back the next write).
     pub fn start(threads: usize) -> io::Result<Self> {
+        if threads == 0 {
+            return Ok(SessionThreads { runtime: None });
+        }
         let runtime = Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
+            .worker_threads(threads)
             .thread_name("taskwire-sessions")
             .enable_all()
             .build()?;
         Ok(SessionThreads { runtime: Some(runtime) })
     }
 
-    /// Runs a session's task on these threads.
+    /// Runs a session's task on these threads, or on the current runtime when there are none.
     pub fn spawn(&self, session: impl Future<Output = ()> + Send + 'static) {
-        if let Some(runtime) = &self.runtime {
-            drop(runtime.spawn(session));
+        match &self.runtime {
+            Some(runtime) => drop(runtime.spawn(session)),
+            None => drop(tokio::spawn(session)),
         }
     }
 }
@@ -91,6 +98,17 @@ mod tests {
         go.send(()).unwrap();
         let ended = tokio::time::timeout(Duration::from_secs(5), ended).await.expect("the runtime shut down");
         assert!(ended.is_err(), "the parked session was dropped, not completed");
+    }
+
+    #[tokio::test]
+    async fn without_threads_a_session_runs_on_the_current_runtime() {
+        let threads = SessionThreads::start(0).unwrap();
+        let (ran_on, named) = tokio::sync::oneshot::channel();
+        threads.spawn(async move {
+            let _ = ran_on.send(std::thread::current().name().map(str::to_owned));
+        });
+        let name = tokio::time::timeout(Duration::from_secs(5), named).await.unwrap().unwrap();
+        assert_ne!(name.as_deref(), Some("taskwire-sessions"));
     }
 
     #[tokio::test]

@@ -426,3 +426,15 @@ async fn a_write_is_answered_after_this_instances_hub_dispatched_its_events() {
     let mut late = app.ws_subscribed(&admin, &["tasks"], None).await;
     late.expect_silence().await;
 }
+
+#[tokio::test]
+async fn with_no_session_threads_sessions_run_beside_the_requests_and_close_at_shutdown() {
+    let mut app = spawn_app_with(|c| c.ws_threads = 0).await;
+    let (admin, ann) = (app.token(ADMIN).await, app.token(ANN).await);
+    let mut watching = app.ws_subscribed(&admin, &["tasks"], None).await;
+    let task = app.create_task(&ann, "Seen without session threads").await;
+    let event = watching.expect_event("task.created").await;
+    assert_eq!(event["data"]["id"], task["id"]);
+    app.stop().await;
+    assert_eq!(watching.expect_close().await, 1001, "shutdown closes the session");
+}
