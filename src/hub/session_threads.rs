@@ -67,15 +67,19 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn a_session_runs_on_a_session_thread() {
-        let threads = SessionThreads::start(1).unwrap();
-        let (ran_on, named) = tokio::sync::oneshot::channel();
+    /// The name of the thread a session spawned on `threads` runs on.
+    async fn thread_of_a_session(threads: &SessionThreads) -> Option<String> {
+        let (ran_on, named) = oneshot::channel();
         threads.spawn(async move {
             let _ = ran_on.send(std::thread::current().name().map(str::to_owned));
         });
-        let name = tokio::time::timeout(Duration::from_secs(5), named).await.unwrap().unwrap();
-        assert_eq!(name.as_deref(), Some("taskwire-sessions"));
+        tokio::time::timeout(Duration::from_secs(5), named).await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_session_runs_on_a_session_thread() {
+        let threads = SessionThreads::start(1).unwrap();
+        assert_eq!(thread_of_a_session(&threads).await.as_deref(), Some("taskwire-sessions"));
     }
 
     #[tokio::test]
@@ -103,12 +107,7 @@ mod tests {
     #[tokio::test]
     async fn without_threads_a_session_runs_on_the_current_runtime() {
         let threads = SessionThreads::start(0).unwrap();
-        let (ran_on, named) = tokio::sync::oneshot::channel();
-        threads.spawn(async move {
-            let _ = ran_on.send(std::thread::current().name().map(str::to_owned));
-        });
-        let name = tokio::time::timeout(Duration::from_secs(5), named).await.unwrap().unwrap();
-        assert_ne!(name.as_deref(), Some("taskwire-sessions"));
+        assert_ne!(thread_of_a_session(&threads).await.as_deref(), Some("taskwire-sessions"));
     }
 
     #[tokio::test]
