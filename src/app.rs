@@ -433,9 +433,8 @@ pub fn router(state: AppState) -> Router {
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
         );
     }
-    // Outermost, so every answer (a CORS preflight too) has an id and passes the host guard,
-    // which matters only when the server listens on loopback.
-    let observed = Observed::new(state.clone(), state.config.bind.ip().is_loopback());
+    // Outermost, so every answer (a CORS preflight too) has an id and passes the host guard.
+    let observed = Observed::new(state.clone());
     let app = app.layer(middleware::from_fn_with_state(observed, observe::observe));
     app.with_state(state)
 }

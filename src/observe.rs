@@ -32,20 +32,17 @@ use crate::{
 /// The header carrying a request's id, on the request and on its response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The layer's state: the application, how ids are made, and whether the host guard is on.
+/// The layer's state: the application, and how ids are made.
 #[derive(Clone)]
 pub struct Observed {
     state: AppState,
     ids: Arc<RequestIds>,
-    guard_hosts: bool,
 }
 
 impl Observed {
-    /// `guard_hosts`: refuse requests addressed to a foreign host name, which
-    /// matters only when the server listens on loopback (behind a proxy on a
-    /// public address, the proxy decides which names reach it).
-    pub fn new(state: AppState, guard_hosts: bool) -> Self {
-        Observed { state, ids: Arc::new(RequestIds::new()), guard_hosts }
+    /// Made once per router: the id prefix is drawn here.
+    pub fn new(state: AppState) -> Self {
+        Observed { state, ids: Arc::new(RequestIds::new()) }
     }
 }
 
@@ -99,8 +96,10 @@ pub async fn observe(State(observed): State<Observed>, mut request: Request, nex
 }
 
 /// The refusal for a request addressed to a host name the guard does not allow.
+/// The guard matters only when the server listens on loopback (DNS rebinding):
+/// behind a proxy on a public address, the proxy decides which names reach it.
 fn foreign_host(observed: &Observed, request: &Request) -> Option<AppError> {
-    if !observed.guard_hosts {
+    if !observed.state.config.bind.ip().is_loopback() {
         return None;
     }
     let host = request.headers().get(header::HOST).map(|v| v.to_str().unwrap_or("\u{fffd}"));

@@ -19,10 +19,7 @@
 use std::{
     collections::HashMap,
     panic::AssertUnwindSafe,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -115,12 +112,12 @@ impl Drop for ForgetWhenDone<'_> {
 struct RecentAccounts {
     ttl: Duration,
     kept: Mutex<Kept>,
-    /// Raised by every `forget`: a read that began before a forget may have
-    /// seen the row before the change, so it is not kept.
-    generation: AtomicU64,
 }
 
 struct Kept {
+    /// Raised by every `forget`: a read that began before a forget may have
+    /// seen the row before the change, so it is not kept.
+    generation: u64,
     /// Each row with when its read began (its age counts from then).
     rows: HashMap<i64, (Account, Instant)>,
     /// When expired rows were last dropped: a full table is swept at most once a TTL.
@@ -133,8 +130,8 @@ const MAX_KEPT: usize = 10_000;
 
 impl RecentAccounts {
     fn new(ttl: Duration) -> Self {
-        let kept = Kept { rows: HashMap::new(), swept_at: Instant::now() };
-        RecentAccounts { ttl, kept: Mutex::new(kept), generation: AtomicU64::new(0) }
+        let kept = Kept { generation: 0, rows: HashMap::new(), swept_at: Instant::now() };
+        RecentAccounts { ttl, kept: Mutex::new(kept) }
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -167,15 +164,14 @@ impl RecentAccounts {
     }
 
     fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.kept().generation
     }
 
     /// Keeps a row whose read began at `read_at`, after `generation` was taken,
     /// unless an account changed meanwhile.
     fn keep(&self, account: Account, generation: u64, read_at: Instant) {
         let mut kept = self.kept();
-        // Compared under the lock `forget` raises it under: no change slips in between.
-        if self.generation.load(Ordering::Acquire) != generation {
+        if kept.generation != generation {
             return;
         }
         if kept.rows.len() >= MAX_KEPT {
@@ -194,7 +190,7 @@ impl RecentAccounts {
 
     fn forget(&self, id: i64) {
         let mut kept = self.kept();
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        kept.generation += 1;
         kept.rows.remove(&id);
     }
 }

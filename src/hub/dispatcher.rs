@@ -155,34 +155,6 @@ mod tests {
         stored
     }
 
-    /// A hub whose dispatcher reads from a bus of `capacity` events; returns its progress and the bus's sender.
-    async fn dispatching(
-        db: &DatabaseConnection,
-        capacity: usize,
-        catch_up_every: Duration,
-    ) -> (Arc<DispatchProgress>, broadcast::Sender<Arc<StoredEvent>>, CancellationToken) {
-        let progress = Arc::new(DispatchProgress::default());
-        let shutdown = CancellationToken::new();
-        let hub = Hub::new(
-            progress.clone(),
-            settings(),
-            Arc::new(Anyone),
-            UserLookup::start(db.clone(), None),
-            Arc::new(Metrics::default()),
-            SessionThreads::start(1).unwrap(),
-            shutdown.clone(),
-        );
-        let (sender, receiver) = broadcast::channel(capacity);
-        tokio::spawn(run_dispatcher(hub, db.clone(), receiver, None, catch_up_every, shutdown.clone()));
-        (progress, sender, shutdown)
-    }
-
-    async fn database() -> DatabaseConnection {
-        let db = crate::db::connect("sqlite::memory:").await.unwrap();
-        crate::db::migrate(&db).await.unwrap();
-        db
-    }
-
     /// Waits as a write of event `id` would (again after each bounded wait, up to 5 s).
     async fn reaches(progress: &Arc<DispatchProgress>, id: i64) {
         let _listening = progress.listen();
@@ -195,55 +167,68 @@ mod tests {
         assert_eq!(progress.last(), id, "dispatched exactly through {id}");
     }
 
-    const RARELY: Duration = Duration::from_secs(3600);
+    /// A hub's dispatcher on an in-memory outbox, past its first catch-up (it
+    /// reads the outbox at once when it starts, then not for an hour): what it
+    /// dispatches after `start` came by the bus. Stops when dropped.
+    struct Dispatching {
+        db: DatabaseConnection,
+        progress: Arc<DispatchProgress>,
+        bus: broadcast::Sender<Arc<StoredEvent>>,
+        _stop: tokio_util::sync::DropGuard,
+    }
 
-    /// A dispatcher past its first catch-up (it reads the outbox at once when it
-    /// starts, then not for an hour): what it dispatches after this came by the bus.
-    async fn dispatching_after_start(
-        db: &DatabaseConnection,
-        capacity: usize,
-    ) -> (Arc<DispatchProgress>, broadcast::Sender<Arc<StoredEvent>>, CancellationToken) {
-        write_events(db, 1).await;
-        let started = dispatching(db, capacity, RARELY).await;
-        reaches(&started.0, 1).await;
-        started
+    impl Dispatching {
+        /// With a bus that holds `capacity` events for the dispatcher.
+        async fn start(capacity: usize) -> Dispatching {
+            let db = crate::db::connect("sqlite::memory:").await.unwrap();
+            crate::db::migrate(&db).await.unwrap();
+            write_events(&db, 1).await;
+            let (progress, shutdown) = (Arc::new(DispatchProgress::default()), CancellationToken::new());
+            let hub = Hub::new(
+                progress.clone(),
+                settings(),
+                Arc::new(Anyone),
+                UserLookup::start(db.clone(), None),
+                Arc::new(Metrics::default()),
+                SessionThreads::start(1).unwrap(),
+                shutdown.clone(),
+            );
+            let (bus, receiver) = broadcast::channel(capacity);
+            let rarely = Duration::from_secs(3600);
+            tokio::spawn(run_dispatcher(hub, db.clone(), receiver, None, rarely, shutdown.clone()));
+            reaches(&progress, 1).await;
+            Dispatching { db, progress, bus, _stop: shutdown.drop_guard() }
+        }
     }
 
     #[tokio::test]
     async fn events_the_hub_fell_behind_on_are_dispatched_from_the_outbox_and_release_their_writes() {
-        let db = database().await;
-        let (progress, bus, shutdown) = dispatching_after_start(&db, 2).await;
+        let hub = Dispatching::start(2).await;
         // Published faster than the hub reads: its receiver lags, and catches up from the outbox.
-        let stored = write_events(&db, 6).await;
-        for event in &stored {
-            bus.send(event.clone()).unwrap();
+        for event in write_events(&hub.db, 6).await {
+            hub.bus.send(event).unwrap();
         }
-        reaches(&progress, 7).await;
-        shutdown.cancel();
+        reaches(&hub.progress, 7).await;
     }
 
     #[tokio::test]
     async fn a_gap_is_filled_from_the_outbox_before_the_write_after_it_is_released() {
-        let db = database().await;
-        let (progress, bus, shutdown) = dispatching_after_start(&db, 16).await;
-        let stored = write_events(&db, 4).await;
+        let hub = Dispatching::start(16).await;
+        let stored = write_events(&hub.db, 4).await;
         // Only the last event arrives; the three before it were lost on the way.
-        bus.send(stored[3].clone()).unwrap();
-        reaches(&progress, 5).await;
-        shutdown.cancel();
+        hub.bus.send(stored[3].clone()).unwrap();
+        reaches(&hub.progress, 5).await;
     }
 
     #[tokio::test]
     async fn an_id_the_outbox_does_not_hold_is_never_counted_as_dispatched() {
-        let db = database().await;
-        let (progress, bus, shutdown) = dispatching_after_start(&db, 16).await;
-        let stored = write_events(&db, 1).await;
+        let hub = Dispatching::start(16).await;
+        let stored = write_events(&hub.db, 1).await;
         let bogus = StoredEvent::new(1_000, Topic::Tasks, 1, "task.created".into(), "{}".into(), vec![], stored[0].at);
-        bus.send(bogus).unwrap();
-        bus.send(stored[0].clone()).unwrap();
-        reaches(&progress, 2).await;
-        let _listening = progress.listen();
-        assert!(progress.wait_for(Some(1_000)).is_some(), "the bogus id counts as not dispatched");
-        shutdown.cancel();
+        hub.bus.send(bogus).unwrap();
+        hub.bus.send(stored[0].clone()).unwrap();
+        reaches(&hub.progress, 2).await;
+        let _listening = hub.progress.listen();
+        assert!(hub.progress.wait_for(Some(1_000)).is_some(), "the bogus id counts as not dispatched");
     }
 }
