@@ -589,7 +589,13 @@ async fn assert_accessible(browser: &Client, what: &str) {
     browser.execute(axe_source().await, vec![]).await.expect("axe-core loads into the page");
     let script = r#"
         const done = arguments[arguments.length - 1];
-        axe.run(document, { resultTypes: ['violations'] }).then((result) => done(result.violations
+        // Colours are judged as they settle: a button just enabled fades in over
+        // .15s, and mid-fade its contrast is not what the user reads.
+        const settling = document.getAnimations()
+          .filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+          .map((a) => a.finished.catch(() => {}));
+        Promise.all(settling)
+          .then(() => axe.run(document, { resultTypes: ['violations'] })).then((result) => done(result.violations
             .filter((v) => v.impact === 'serious' || v.impact === 'critical')
             .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`)),
           (err) => done([`axe failed: ${err}`]));

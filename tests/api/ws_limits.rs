@@ -88,32 +88,37 @@ async fn a_replay_reading_more_than_ws_replay_max_rows_is_refused_though_the_use
 
 #[tokio::test]
 async fn a_replay_larger_than_the_queue_streams_through_it_in_order_while_events_keep_coming() {
-    let app = spawn_app_with(|c| c.ws_queue_capacity = 4).await;
+    // The queue holds every live event the writer below makes, so however its
+    // writes interleave with the replay, the held-back ones never exceed it
+    // (more would close the session with 4408, as documented).
+    const DURING: i64 = 20;
+    let app = spawn_app_with(|c| c.ws_queue_capacity = DURING as usize).await;
     let admin = app.token(ADMIN).await;
     let ann = app.token(ANN).await;
-    for n in 0..40 {
+    let before = 5 * DURING;
+    for n in 0..before {
         app.create_task(&ann, &format!("Before {n}")).await;
     }
     let writer = {
         let (http, url, ann) = (app.http.clone(), app.url("/api/tasks"), ann.clone());
         tokio::spawn(async move {
-            for n in 0..20 {
+            for n in 0..DURING {
                 let body = json!({"title": format!("During {n}"), "workflow": "vehicle_registration"});
                 let response = http.post(&url).bearer_auth(&ann).json(&body).send().await.unwrap();
                 assert_eq!(response.status(), 201);
             }
         })
     };
-    // Ten times the queue's capacity, replayed to a client that reads.
+    // Five times the queue's capacity, replayed to a client that reads.
     let mut ws = app.ws_subscribed(&admin, &["tasks"], Some(0)).await;
     let mut ids = Vec::new();
-    for _ in 0..60 {
+    for _ in 0..before + DURING {
         ids.push(ws.expect_event("task.created").await["id"].as_i64().unwrap());
     }
     writer.await.unwrap();
-    assert_eq!(ids, (1..=60).collect::<Vec<_>>(), "every event exactly once, in order");
+    assert_eq!(ids, (1..=before + DURING).collect::<Vec<_>>(), "every event exactly once, in order");
     app.create_task(&ann, "Barrier").await;
-    assert_eq!(ws.expect_event("task.created").await["id"], 61);
+    assert_eq!(ws.expect_event("task.created").await["id"], before + DURING + 1);
 }
 
 #[tokio::test]
